@@ -1,0 +1,61 @@
+import { resolve } from 'node:path'
+
+/** Every setting the service reads, parsed and checked once at start. */
+export interface Config {
+  port: number
+  hostname: string
+  dataDir: string
+  hotRoot: string
+  coldRoot: string
+  databaseUrl: string | undefined
+  dbMaxConnections: number
+  maxUploadBytes: number
+}
+
+export class ConfigError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`${variable}: ${problem}`)
+  }
+}
+
+type Env = Record<string, string | undefined>
+
+function integer(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `expected a whole number, got "${raw}"`)
+  const value = Number(raw.trim())
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`)
+  return value
+}
+
+function listenAddress(env: Env): { hostname: string; port: number } {
+  const port = integer(env, 'PORT', 8080, 0, 65535)
+  const raw = env.LISTEN_ADDR
+  if (raw === undefined || raw === '') return { hostname: '0.0.0.0', port }
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw.trim())
+  if (!match || Number(match[2]) > 65535) throw new ConfigError('LISTEN_ADDR', `expected host:port, got "${raw}"`)
+  return { hostname: match[1]!.replace(/^\[|\]$/g, ''), port: Number(match[2]) }
+}
+
+function databaseUrl(env: Env): string | undefined {
+  const raw = env.DATABASE_URL
+  if (raw === undefined || raw === '') return undefined
+  if (!/^postgres(ql)?:\/\//.test(raw)) throw new ConfigError('DATABASE_URL', 'must start with postgres:// or postgresql://')
+  return raw
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const { hostname, port } = listenAddress(env)
+  const dataDir = resolve(env.DATA_DIR || './data')
+  return {
+    port,
+    hostname,
+    dataDir,
+    hotRoot: resolve(env.HOT_STORAGE_ROOT || `${dataDir}/hot`),
+    coldRoot: resolve(env.COLD_STORAGE_ROOT || `${dataDir}/cold`),
+    databaseUrl: databaseUrl(env),
+    dbMaxConnections: integer(env, 'DB_MAX_CONNECTIONS', 20, 1, 1000),
+    maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 64 * 2 ** 30, 1),
+  }
+}

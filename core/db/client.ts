@@ -1,0 +1,67 @@
+import { mkdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { PGlite } from '@electric-sql/pglite'
+import { sql } from 'drizzle-orm'
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
+import postgres from 'postgres'
+import * as schema from './schema'
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
+
+export interface Database {
+  db: Db
+  kind: 'postgres' | 'pglite'
+  close(): Promise<void>
+}
+
+const migrationsFolder = fileURLToPath(new URL('../../migrations', import.meta.url))
+// Any fixed number: every replica takes the same lock so only one migrates at a time.
+const migrationLockId = 0x6a757374
+
+/** Connects to PostgreSQL (DATABASE_URL) or the embedded PGlite under the data dir, and migrates. */
+export async function openDatabase(options: { databaseUrl?: string; dataDir: string; maxConnections: number }): Promise<Database> {
+  return options.databaseUrl
+    ? openPostgres(options.databaseUrl, options.maxConnections)
+    : openPglite(`${options.dataDir}/meta`)
+}
+
+async function openPostgres(url: string, maxConnections: number): Promise<Database> {
+  const client = postgres(url, {
+    max: maxConnections,
+    onnotice: () => {},
+    connect_timeout: 10,
+    idle_timeout: 60,
+    // A blob lock held across an fsync must not hang forever if the peer vanished.
+    connection: { application_name: 'juststorage', lock_timeout: '30s', idle_in_transaction_session_timeout: '120s' },
+  })
+  const reserved = await client.reserve()
+  try {
+    await reserved`select pg_advisory_lock(${migrationLockId})`
+    try {
+      await migratePostgres(drizzlePostgres(reserved, { schema }), { migrationsFolder })
+    } finally {
+      await reserved`select pg_advisory_unlock(${migrationLockId})`
+    }
+  } finally {
+    reserved.release()
+  }
+  const db = drizzlePostgres(client, { schema }) as unknown as Db
+  return { db, kind: 'postgres', close: () => client.end({ timeout: 5 }) }
+}
+
+async function openPglite(dir: string): Promise<Database> {
+  mkdirSync(dir, { recursive: true })
+  const client = await PGlite.create(dir)
+  const pgliteDb = drizzlePglite(client, { schema })
+  await migratePglite(pgliteDb, { migrationsFolder })
+  return { db: pgliteDb as unknown as Db, kind: 'pglite', close: () => client.close() }
+}
+
+export async function pingDatabase(db: Db): Promise<void> {
+  await db.execute(sql`select 1`)
+}

@@ -1,0 +1,59 @@
+import { sql } from 'drizzle-orm'
+import { bigint, check, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+
+export const objectStatus = pgEnum('object_status', ['WRITING', 'COMMITTED', 'DELETING', 'DELETED'])
+export const storageClass = pgEnum('storage_class', ['hot', 'cold'])
+
+const instant = (name: string) => timestamp(name, { withTimezone: true, precision: 6, mode: 'string' })
+
+/** One stored file per (storage class, content hash); objects reference it. */
+export const blobs = pgTable(
+  'blobs',
+  {
+    storageClass: storageClass('storage_class').notNull(),
+    contentHash: text('content_hash').notNull(),
+    sizeBytes: bigint('size_bytes', { mode: 'number' }).notNull(),
+    refCount: integer('ref_count').notNull().default(0),
+    // Set when the last reference goes; garbage collection waits a grace period from here.
+    unreferencedSince: instant('unreferenced_since'),
+    createdAt: instant('created_at').notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.storageClass, table.contentHash] }),
+    check('blobs_ref_count_non_negative', sql`${table.refCount} >= 0`),
+    index('blobs_unreferenced_idx').on(table.unreferencedSince).where(sql`${table.refCount} = 0`),
+  ],
+)
+
+export const objects = pgTable(
+  'objects',
+  {
+    id: uuid('id').primaryKey(),
+    namespace: text('namespace').notNull(),
+    tenantId: text('tenant_id').notNull(),
+    key: text('key'),
+    status: objectStatus('status').notNull(),
+    storageClass: storageClass('storage_class').notNull(),
+    contentHash: text('content_hash'),
+    sizeBytes: bigint('size_bytes', { mode: 'number' }),
+    contentType: text('content_type').notNull(),
+    metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    updatedAt: instant('updated_at').notNull().defaultNow(),
+  },
+  (table) => [
+    // A key names at most one visible object per tenant and namespace.
+    uniqueIndex('objects_live_key_idx')
+      .on(table.tenantId, table.namespace, table.key)
+      .where(sql`${table.status} = 'COMMITTED' and ${table.key} is not null`),
+    // Keyset pagination over visible objects: every page is one index range scan.
+    index('objects_listing_idx')
+      .on(table.tenantId, table.namespace, table.createdAt, table.id)
+      .where(sql`${table.status} = 'COMMITTED'`),
+    index('objects_writing_idx').on(table.updatedAt).where(sql`${table.status} = 'WRITING'`),
+    index('objects_blob_idx').on(table.storageClass, table.contentHash),
+  ],
+)
+
+export type ObjectRow = typeof objects.$inferSelect
+export type StorageClass = (typeof storageClass.enumValues)[number]

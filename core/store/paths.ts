@@ -1,0 +1,18 @@
+import type { StorageClass } from '../db/schema'
+
+export interface StorageRoots {
+  hot: string
+  cold: string
+}
+
+/** `<root>/sha256/<ab>/<cd>/<64 hex>`: two fan-out levels keep directories small. */
+export function blobPath(roots: StorageRoots, storageClass: StorageClass, hex: string): string {
+  return `${roots[storageClass]}/sha256/${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`
+}
+
+/** Temp files live in the class's own root so the final rename never crosses a filesystem. */
+export function tempPath(roots: StorageRoots, storageClass: StorageClass, uploadId: string): string {
+  return `${roots[storageClass]}/tmp/${uploadId}`
+}
+
+export const hexOf = (contentHash: string): string => contentHash.replace(/^sha256:/, '')

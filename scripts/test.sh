@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Set up and run the whole test suite. Needs only Node/npm to start with:
+# installs npm dependencies and (via apt) a PostgreSQL server when missing.
+# Extra arguments are passed to `bun test` (e.g. a path filter).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Run as root directly, otherwise through sudo when available.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else echo "need root to run: $*" >&2; return 1
+  fi
+}
+
+# npm ci wipes node_modules, so only do it when the install is missing or stale.
+if [ ! -x node_modules/.bin/bun ] || [ ! -f node_modules/.package-lock.json ] \
+   || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+
+# Tests start throwaway clusters with initdb/pg_ctl unless DATABASE_URL is given.
+if [ -z "${DATABASE_URL:-}" ]; then
+  if ! command -v initdb >/dev/null && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+    if ! command -v apt-get >/dev/null; then
+      echo "PostgreSQL server (initdb, pg_ctl) not found and apt-get unavailable; install it or set DATABASE_URL" >&2
+      exit 1
+    fi
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql
+  fi
+  # initdb refuses to run as root; the helper then switches to this user.
+  if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+    useradd --system --user-group --home-dir /var/lib/postgresql --shell /bin/sh postgres
+  fi
+fi
+
+junit="$(mktemp)"
+log="$(mktemp)"
+trap 'rm -f "$junit" "$log"' EXIT
+
+# The junit reporter writes the file and still prints the normal console output;
+# tee a copy so we can also count errors raised outside any test (e.g. a test
+# file that fails to import), which Bun leaves out of the junit file.
+if [ -t 1 ]; then export FORCE_COLOR=1; fi
+set +e
+node_modules/.bin/bun test --reporter=junit --reporter-outfile="$junit" "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+summary_ok=0
+node - "$junit" "$log" <<'JS' || summary_ok=$?
+const fs = require("fs");
+const [junitPath, logPath] = process.argv.slice(2);
+const xml = fs.existsSync(junitPath) ? fs.readFileSync(junitPath, "utf8") : "";
+// <testcase .../> or <testcase ...>...</testcase>; attribute values are quoted.
+const cases = xml.match(/<testcase\b(?:[^>"/]|"[^"]*")*(?:\/>|>[\s\S]*?<\/testcase>)/g) || [];
+let failed = cases.filter((c) => /<(failure|error)\b/.test(c)).length;
+const skipped = cases.filter((c) => /<skipped\b/.test(c)).length;
+const passed = cases.length - failed - skipped;
+// Console summary line " N error(s)" counts unhandled errors between tests.
+const out = fs.readFileSync(logPath, "utf8").replace(/\x1b\[[0-9;]*m/g, "");
+const errors = Number((out.match(/^\s*(\d+) errors?\s*$/m) || [])[1] || 0);
+failed += errors;
+console.log(`${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
+process.exit(cases.length === 0 ? 2 : failed > 0 ? 1 : 0);
+JS
+
+if [ "$status" -ne 0 ] || [ "$summary_ok" -ne 0 ]; then
+  [ "$summary_ok" -eq 2 ] && echo "no tests ran" >&2
+  exit 1
+fi
