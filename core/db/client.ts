@@ -37,21 +37,23 @@ async function openPostgres(url: string, maxConnections: number): Promise<Databa
     connect_timeout: 10,
     idle_timeout: 60,
     // A blob lock held across an fsync must not hang forever if the peer vanished.
-    connection: { application_name: 'juststorage', lock_timeout: '30s', idle_in_transaction_session_timeout: '120s' },
+    connection: { application_name: 'juststorage', lock_timeout: 30_000, idle_in_transaction_session_timeout: 120_000 },
   })
-  const reserved = await client.reserve()
-  try {
-    await reserved`select pg_advisory_lock(${migrationLockId})`
-    try {
-      await migratePostgres(drizzlePostgres(reserved, { schema }), { migrationsFolder })
-    } finally {
-      await reserved`select pg_advisory_unlock(${migrationLockId})`
-    }
-  } finally {
-    reserved.release()
-  }
+  await migratePostgresLocked(url)
   const db = drizzlePostgres(client, { schema }) as unknown as Db
   return { db, kind: 'postgres', close: () => client.end({ timeout: 5 }) }
+}
+
+/** Applies migrations on one dedicated session holding the advisory lock, so replicas starting together take turns. */
+async function migratePostgresLocked(url: string): Promise<void> {
+  const session = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 })
+  try {
+    await session`select pg_advisory_lock(${migrationLockId})`
+    await migratePostgres(drizzlePostgres(session, { schema }), { migrationsFolder })
+    await session`select pg_advisory_unlock(${migrationLockId})`
+  } finally {
+    await session.end({ timeout: 5 })
+  }
 }
 
 async function openPglite(dir: string): Promise<Database> {

@@ -1,0 +1,103 @@
+import { Elysia } from 'elysia'
+import { ApiError, toApiError } from './core/errors'
+import type { ObjectStore } from './core/objects'
+import { deleteRoutes } from './functions/delete'
+import { downloadRoutes } from './functions/download'
+import { healthRoutes } from './functions/health'
+import { listRoutes } from './functions/list'
+import { searchRoutes } from './functions/search'
+import { uploadRoutes } from './functions/upload'
+
+export interface AppDeps {
+  store: ObjectStore
+  draining: () => boolean
+}
+
+const clientRequestId = /^[A-Za-z0-9._:-]{1,128}$/
+
+/** Composes every operation into one app with request ids and the single error envelope. */
+export function createApp(deps: AppDeps) {
+  const app = new Elysia()
+    .onRequest(({ request, set }) => {
+      const given = request.headers.get('x-request-id')
+      set.headers['x-request-id'] = given !== null && clientRequestId.test(given) ? given : crypto.randomUUID()
+    })
+    .onError({ as: 'global' }, ({ code, error, set, request }) => {
+      const apiError = errorForClient(code, error, request, app.routes)
+      if (apiError.status >= 500 && apiError.code !== 'unavailable' && apiError.code !== 'insufficient_storage') {
+        console.error(JSON.stringify({ level: 'error', request_id: set.headers['x-request-id'], method: request.method, url: request.url, error: String((error as Error)?.stack ?? error) }))
+      }
+      set.status = apiError.status
+      Object.assign(set.headers, apiError.headers)
+      set.headers['content-type'] = 'application/json'
+      return { error: apiError.message, code: apiError.code, request_id: set.headers['x-request-id'] as string }
+    })
+    .use(healthRoutes({ db: deps.store.db, roots: deps.store.roots, draining: deps.draining }))
+    .use(uploadRoutes(deps.store))
+    .use(downloadRoutes(deps.store))
+    .use(deleteRoutes(deps.store))
+    .use(listRoutes(deps.store))
+    .use(searchRoutes(deps.store))
+  return app
+}
+
+/** Options for Bun.serve, shared by the service and its tests. */
+export const serveOptions = {
+  // Bodies are streamed to disk; the per-object limit is enforced by the upload itself.
+  maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+  idleTimeout: 120,
+  development: false,
+  // Reached only when Bun itself fails to send a file body: the blob vanished
+  // after the existence check, which only a concurrent delete and collection do.
+  error(error: Error): Response {
+    const apiError = (error as NodeJS.ErrnoException).code === 'ENOENT' ? new ApiError('not_found', 'No such object') : toApiError(error)
+    const requestId = crypto.randomUUID()
+    return Response.json(
+      { error: apiError.message, code: apiError.code, request_id: requestId },
+      { status: apiError.status, headers: { 'x-request-id': requestId } },
+    )
+  },
+}
+
+type RouteList = { method: string; path: string }[]
+
+function errorForClient(code: string | number, error: unknown, request: Request, routes: RouteList): ApiError {
+  if (code === 'NOT_FOUND') return notFoundOrWrongMethod(request, routes)
+  if (code === 'VALIDATION') return new ApiError('bad_request', validationMessage(error))
+  if (code === 'PARSE') {
+    const cause = (error as Error).cause
+    return cause instanceof ApiError ? cause : new ApiError('bad_request', 'The request body could not be parsed')
+  }
+  return toApiError(error)
+}
+
+function validationMessage(error: unknown): string {
+  const first = (error as { all?: { path?: string; summary?: string; message?: string }[] }).all?.[0]
+  if (!first) return 'The request is malformed'
+  const field = first.path ? first.path.replace(/^\//, '') : 'request'
+  return `${field}: ${first.summary ?? first.message ?? 'invalid'}`
+}
+
+/** Unknown path → 404; known path, other method → 405 with Allow. */
+function notFoundOrWrongMethod(request: Request, routes: RouteList): ApiError {
+  const path = new URL(request.url).pathname
+  const allowed = new Set<string>()
+  for (const route of routes) if (routePattern(route.path).test(path)) allowed.add(route.method.toUpperCase())
+  if (allowed.size === 0) return new ApiError('not_found', `No route for ${path}`)
+  if (allowed.has('GET')) allowed.add('HEAD')
+  return new ApiError('method_not_allowed', `${request.method} is not allowed here`, { allow: [...allowed].sort().join(', ') })
+}
+
+const patternCache = new Map<string, RegExp>()
+function routePattern(path: string): RegExp {
+  let pattern = patternCache.get(path)
+  if (!pattern) {
+    const source = path
+      .split('/')
+      .map((segment) => (segment === '*' ? '.+' : segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/')
+    pattern = new RegExp(`^${source}$`)
+    patternCache.set(path, pattern)
+  }
+  return pattern
+}

@@ -1,0 +1,281 @@
+import { existsSync, renameSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { and, eq, sql } from 'drizzle-orm'
+import type { Db, Tx } from './db/client'
+import { blobs, objects, type ObjectRow, type StorageClass } from './db/schema'
+import { ApiError, toApiError } from './errors'
+import { ensureParentDirectory, fsyncDirectory } from './store/durable'
+import { blobPath, hexOf, tempPath, type StorageRoots } from './store/paths'
+import { removeFile, writeStreamToFile, type WrittenFile } from './store/writer'
+
+/**
+ * The object lifecycle: reserve → write → commit, replace, delete. This is the
+ * only module that changes an object's status or a blob's reference count.
+ */
+
+export interface ObjectStore {
+  db: Db
+  roots: StorageRoots
+  maxUploadBytes: number
+}
+
+export interface UploadRequest {
+  namespace: string
+  tenantId: string
+  key: string | null
+  storageClass: StorageClass
+  contentType: string
+  metadata: Record<string, unknown>
+  declaredLength: number | null
+  expectedHex: string | undefined
+  /** What to do when the key is already held. */
+  onExisting: KeyPolicy
+}
+
+export type KeyPolicy =
+  | { kind: 'reject' } // POST without overwrite: 409
+  | { kind: 'replace' } // POST with overwrite, PUT without preconditions
+  | { kind: 'create-only' } // PUT If-None-Match: *
+  | { kind: 'replace-if'; etags: string[] | '*' } // PUT If-Match
+
+export interface UploadResult {
+  object: ObjectRow
+  replaced: boolean
+}
+
+/** Stores a streamed body as a new object; on any failure nothing of it remains visible or on disk. */
+export async function uploadObject(store: ObjectStore, request: UploadRequest, body: ReadableStream<Uint8Array> | null): Promise<UploadResult> {
+  if (request.declaredLength !== null && request.declaredLength > store.maxUploadBytes) {
+    throw new ApiError('payload_too_large', `The object exceeds the limit of ${store.maxUploadBytes} bytes`)
+  }
+  const id = crypto.randomUUID()
+  const temp = tempPath(store.roots, request.storageClass, id)
+  await reserveUpload(store.db, id, request)
+  try {
+    const written = body ? await writeStreamToFile(body, temp, store.maxUploadBytes) : await writeStreamToFile(emptyStream(), temp, 0)
+    try {
+      checkReceived(request, written)
+      return await commitUpload(store, id, request, written, temp)
+    } finally {
+      removeFile(temp)
+    }
+  } catch (error) {
+    await abandonUpload(store.db, id)
+    throw error
+  }
+}
+
+function emptyStream(): ReadableStream<Uint8Array> {
+  return new ReadableStream({ start: (controller) => controller.close() })
+}
+
+function checkReceived(request: UploadRequest, written: WrittenFile): void {
+  if (request.declaredLength !== null && written.sizeBytes !== request.declaredLength) {
+    throw new ApiError('bad_request', `The body ended after ${written.sizeBytes} of ${request.declaredLength} declared bytes`)
+  }
+  if (request.expectedHex !== undefined && request.expectedHex !== written.hex) {
+    throw new ApiError('digest_mismatch', `The body's SHA-256 is ${written.hex}, not the declared ${request.expectedHex}`)
+  }
+}
+
+async function reserveUpload(db: Db, id: string, request: UploadRequest): Promise<void> {
+  await db.insert(objects).values({
+    id,
+    namespace: request.namespace,
+    tenantId: request.tenantId,
+    key: request.key,
+    status: 'WRITING',
+    storageClass: request.storageClass,
+    contentType: request.contentType,
+    metadata: request.metadata,
+  })
+}
+
+/** Removes a failed upload's reservation; if the database is down, the stuck-upload reaper does it later. */
+async function abandonUpload(db: Db, id: string): Promise<void> {
+  try {
+    await db.delete(objects).where(and(eq(objects.id, id), eq(objects.status, 'WRITING')))
+  } catch (error) {
+    if (toApiError(error).code === 'internal') throw error
+  }
+}
+
+const retryableSqlStates = new Set(['40P01', '40001'])
+
+async function commitUpload(store: ObjectStore, id: string, request: UploadRequest, written: WrittenFile, temp: string): Promise<UploadResult> {
+  // A deadlock between two replacing commits is detected by PostgreSQL before any
+  // file is moved (files move last), so the transaction can simply run again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await store.db.transaction((tx) => commitInTransaction(tx, store.roots, id, request, written, temp))
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code
+      if (attempt >= 3 || !code || !retryableSqlStates.has(code) || !existsSync(temp)) throw error
+    }
+  }
+}
+
+async function commitInTransaction(tx: Tx, roots: StorageRoots, id: string, request: UploadRequest, written: WrittenFile, temp: string): Promise<UploadResult> {
+  const contentHash = `sha256:${written.hex}`
+  const current = request.key === null ? undefined : await lockLiveKey(tx, request.tenantId, request.namespace, request.key)
+  checkKeyPolicy(request.onExisting, current)
+
+  const target: BlobKey = { storageClass: request.storageClass, contentHash }
+  const created = await ensureBlob(tx, target, written.sizeBytes)
+  await lockBlobs(tx, current ? [target, { storageClass: current.storageClass, contentHash: current.contentHash! }] : [target])
+
+  if (current) await releaseObject(tx, current)
+  await addReference(tx, request.storageClass, contentHash)
+  const [object] = await tx
+    .update(objects)
+    .set({ status: 'COMMITTED', contentHash, sizeBytes: written.sizeBytes, createdAt: sql`now()`, updatedAt: sql`now()` })
+    .where(and(eq(objects.id, id), eq(objects.status, 'WRITING')))
+    .returning()
+  // The stuck-upload reaper may have given up on this upload while it streamed.
+  if (!object) throw new ApiError('unavailable', 'The upload took too long and was abandoned; retry it', { 'retry-after': '1' })
+
+  // Last step before COMMIT: the blob row is locked, so no garbage collection can
+  // remove the file between this check and the commit.
+  placeBlobFile(blobPath(roots, request.storageClass, written.hex), temp, created)
+  return { object, replaced: current !== undefined }
+}
+
+/** Serialises writers of one key (including writers that create it), then returns its live object. */
+async function lockLiveKey(tx: Tx, tenantId: string, namespace: string, key: string): Promise<ObjectRow | undefined> {
+  // '/' cannot occur in a tenant or a namespace, so the lock name is unambiguous.
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${tenantId}/${namespace}/${key}`}, 0))`)
+  const [current] = await tx
+    .select()
+    .from(objects)
+    .where(and(eq(objects.tenantId, tenantId), eq(objects.namespace, namespace), eq(objects.key, key), eq(objects.status, 'COMMITTED')))
+    .for('update')
+  return current
+}
+
+export const etagOf = (contentHash: string): string => `"${contentHash}"`
+
+function checkKeyPolicy(policy: KeyPolicy, current: ObjectRow | undefined): void {
+  switch (policy.kind) {
+    case 'reject':
+      if (current) throw new ApiError('key_exists', 'An object with this key already exists; send X-Overwrite: true to replace it')
+      return
+    case 'create-only':
+      if (current) throw new ApiError('precondition_failed', 'An object with this key already exists (If-None-Match: *)')
+      return
+    case 'replace-if':
+      if (!current || (policy.etags !== '*' && !policy.etags.includes(etagOf(current.contentHash!)))) {
+        throw new ApiError('precondition_failed', 'The current object does not match If-Match')
+      }
+      return
+    case 'replace':
+      return
+  }
+}
+
+interface BlobKey {
+  storageClass: StorageClass
+  contentHash: string
+}
+
+/** Creates the blob row when absent; returns whether this transaction created it. */
+async function ensureBlob(tx: Tx, key: BlobKey, sizeBytes: number): Promise<boolean> {
+  const inserted = await tx
+    .insert(blobs)
+    .values({ ...key, sizeBytes, refCount: 0 })
+    .onConflictDoNothing()
+    .returning({ contentHash: blobs.contentHash })
+  return inserted.length > 0
+}
+
+/**
+ * Locks the blob rows an operation touches, in one global order so that two
+ * transactions never wait on each other. Garbage collection takes the same row
+ * lock, so a blob cannot be collected while a commit or delete holds it.
+ */
+async function lockBlobs(tx: Tx, keys: BlobKey[]): Promise<void> {
+  const ordered = [...keys].sort((a, b) => `${a.storageClass}:${a.contentHash}`.localeCompare(`${b.storageClass}:${b.contentHash}`))
+  for (const key of ordered) {
+    await tx
+      .select({ refCount: blobs.refCount })
+      .from(blobs)
+      .where(and(eq(blobs.storageClass, key.storageClass), eq(blobs.contentHash, key.contentHash)))
+      .for('update')
+  }
+}
+
+async function addReference(tx: Tx, storageClass: StorageClass, contentHash: string): Promise<void> {
+  await tx
+    .update(blobs)
+    .set({ refCount: sql`${blobs.refCount} + 1`, unreferencedSince: null })
+    .where(and(eq(blobs.storageClass, storageClass), eq(blobs.contentHash, contentHash)))
+}
+
+async function dropReference(tx: Tx, storageClass: StorageClass, contentHash: string): Promise<void> {
+  await tx
+    .update(blobs)
+    .set({
+      refCount: sql`${blobs.refCount} - 1`,
+      unreferencedSince: sql`case when ${blobs.refCount} = 1 then now() else ${blobs.unreferencedSince} end`,
+    })
+    .where(and(eq(blobs.storageClass, storageClass), eq(blobs.contentHash, contentHash)))
+}
+
+/** Makes a committed object invisible and drops its reference; its bytes are left for garbage collection. */
+async function releaseObject(tx: Tx, object: ObjectRow): Promise<void> {
+  await tx.update(objects).set({ status: 'DELETED', updatedAt: sql`now()` }).where(eq(objects.id, object.id))
+  await dropReference(tx, object.storageClass, object.contentHash!)
+}
+
+/**
+ * Puts the verified temp file at the blob's path. A file already there for an
+ * existing row holds the same bytes (files only ever appear by rename after
+ * fsync), so the temp is dropped; otherwise the temp is renamed into place,
+ * which also replaces a leftover from a crashed commit.
+ */
+function placeBlobFile(finalPath: string, temp: string, rowCreated: boolean): void {
+  if (!rowCreated && existsSync(finalPath)) return
+  ensureParentDirectory(finalPath)
+  renameSync(temp, finalPath)
+  fsyncDirectory(dirname(finalPath))
+}
+
+export interface ObjectSelector {
+  tenantId: string
+  id?: string
+  namespace?: string
+  key?: string
+}
+
+function selectorCondition(selector: ObjectSelector) {
+  const conditions = [eq(objects.tenantId, selector.tenantId), eq(objects.status, 'COMMITTED')]
+  if (selector.id !== undefined) conditions.push(eq(objects.id, selector.id))
+  if (selector.namespace !== undefined) conditions.push(eq(objects.namespace, selector.namespace))
+  if (selector.key !== undefined) conditions.push(eq(objects.key, selector.key))
+  return and(...conditions)
+}
+
+/** The committed object a selector names, or 404; another tenant's object is indistinguishable from a missing one. */
+export async function findObject(db: Db, selector: ObjectSelector): Promise<ObjectRow> {
+  const [object] = await db.select().from(objects).where(selectorCondition(selector)).limit(1)
+  if (!object) throw new ApiError('not_found', 'No such object')
+  return object
+}
+
+export async function isCommitted(db: Db, id: string): Promise<boolean> {
+  const [row] = await db.select({ id: objects.id }).from(objects).where(and(eq(objects.id, id), eq(objects.status, 'COMMITTED')))
+  return row !== undefined
+}
+
+/** Deletes a committed object: invisible and its key free from the commit on; the bytes go with garbage collection. */
+export async function deleteObject(db: Db, selector: ObjectSelector): Promise<void> {
+  await db.transaction(async (tx) => {
+    const [object] = await tx.select().from(objects).where(selectorCondition(selector)).for('update')
+    if (!object) throw new ApiError('not_found', 'No such object')
+    await lockBlobs(tx, [{ storageClass: object.storageClass, contentHash: object.contentHash! }])
+    await releaseObject(tx, object)
+  })
+}
+
+export function blobPathOf(roots: StorageRoots, object: ObjectRow): string {
+  return blobPath(roots, object.storageClass, hexOf(object.contentHash!))
+}

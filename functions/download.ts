@@ -1,0 +1,91 @@
+import { statSync } from 'node:fs'
+import { Elysia } from 'elysia'
+import { parseDbTime } from '../core/db/time'
+import type { ObjectRow } from '../core/db/schema'
+import { ApiError } from '../core/errors'
+import { decideRead, type ReadDecision } from '../core/http/conditional'
+import { RequestParams, parseByKeyPath } from '../core/http/params'
+import { parseObjectId } from '../core/identifiers'
+import { blobPathOf, etagOf, findObject, isCommitted, type ObjectSelector, type ObjectStore } from '../core/objects'
+
+/** GET and HEAD of an object by id or by key: streamed, with Range and conditional requests. */
+export const downloadRoutes = (store: ObjectStore) => {
+  const byId = (request: Request, id: string) =>
+    serveObject(store, request, { tenantId: new RequestParams(request.url, request.headers).tenant(), id: parseObjectId(id) })
+  const byKey = (request: Request) => serveObject(store, request, parseByKeyPath(request.url))
+  const detail = (summary: string) => ({ detail: { summary, responses: { 200: { description: 'The object bytes (streamed)' } } } })
+  return new Elysia({ name: 'download' })
+    .get('/v1/objects/:id', ({ request, params }) => byId(request, params.id), detail('Download an object by id'))
+    .head('/v1/objects/:id', ({ request, params }) => byId(request, params.id), detail('Headers of an object by id'))
+    .get('/v1/objects/by-key/*', ({ request }) => byKey(request), detail('Download an object by key'))
+    .head('/v1/objects/by-key/*', ({ request }) => byKey(request), detail('Headers of an object by key'))
+}
+
+async function serveObject(store: ObjectStore, request: Request, selector: ObjectSelector): Promise<Response> {
+  const object = await findObject(store.db, selector)
+  const representation = { etag: etagOf(object.contentHash!), lastModified: parseDbTime(object.createdAt), size: object.sizeBytes! }
+  const isHead = request.method === 'HEAD'
+  const decision = decideRead(representation, readHeaders(request.headers), isHead)
+  const headers = representationHeaders(object, representation.etag, representation.lastModified, request.url)
+  if (decision.kind === 'not-modified') return new Response(null, { status: 304, headers })
+
+  const { start, end } = decision.kind === 'partial' ? decision : { start: 0, end: object.sizeBytes! }
+  headers.set('content-length', String(end - start))
+  if (decision.kind === 'partial') headers.set('content-range', `bytes ${start}-${end - 1}/${object.sizeBytes}`)
+  const status = decision.kind === 'partial' ? 206 : 200
+  if (isHead) return new Response(null, { status, headers })
+
+  const path = blobPathOf(store.roots, object)
+  const onDisk = blobFileSize(path)
+  if (onDisk === null) {
+    // Deleted and collected since the lookup: the delete came first, so it is gone.
+    if (!(await isCommitted(store.db, object.id))) throw new ApiError('not_found', 'No such object')
+    throw new ApiError('corrupt_object', 'The stored bytes of this object are missing')
+  }
+  if (onDisk !== object.sizeBytes) throw new ApiError('corrupt_object', 'The stored bytes of this object do not match its size')
+  // A file-backed body lets Bun sendfile it and send Content-Length; once Bun has
+  // opened the file, a later unlink by garbage collection cannot cut it short.
+  return new Response(Bun.file(path).slice(start, end), { status, headers })
+}
+
+function blobFileSize(path: string): number | null {
+  try {
+    return statSync(path).size
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw error
+  }
+}
+
+function readHeaders(headers: Headers): Parameters<typeof decideRead>[1] {
+  return {
+    ifMatch: headers.get('if-match'),
+    ifNoneMatch: headers.get('if-none-match'),
+    ifModifiedSince: headers.get('if-modified-since'),
+    ifUnmodifiedSince: headers.get('if-unmodified-since'),
+    ifRange: headers.get('if-range'),
+    range: headers.get('range'),
+  }
+}
+
+/** Every header set explicitly: nothing from the file on disk may leak into the response. */
+function representationHeaders(object: ObjectRow, etag: string, lastModified: Date, url: string): Headers {
+  const headers = new Headers({
+    'content-type': object.contentType,
+    etag,
+    'x-content-hash': object.contentHash!,
+    'last-modified': lastModified.toUTCString(),
+    'accept-ranges': 'bytes',
+  })
+  // Always set: otherwise Bun names the file on disk in a Content-Disposition of its own.
+  const download = new URL(url).searchParams.get('download')
+  headers.set('content-disposition', download === '1' || download === 'true' ? attachment(object) : 'inline')
+  return headers
+}
+
+/** RFC 6266: an ASCII fallback plus the exact UTF-8 name of the key's last part. */
+function attachment(object: ObjectRow): string {
+  const name = (object.key ?? object.id).split('/').filter(Boolean).pop() ?? object.id
+  const fallback = name.replace(/[^\x20-\x7e]|["\\]/g, '_')
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encodeURIComponent(name)}`
+}

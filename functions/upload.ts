@@ -1,0 +1,90 @@
+import { Elysia } from 'elysia'
+import { ApiError } from '../core/errors'
+import { RequestParams, parseByKeyPath } from '../core/http/params'
+import { parseEntityTags } from '../core/http/conditional'
+import { parseExpectedDigest, parseMetadataHeader } from '../core/identifiers'
+import { objectJson, ObjectSchema } from '../core/http/object-json'
+import { uploadObject, type KeyPolicy, type ObjectStore, type UploadRequest } from '../core/objects'
+
+/** POST /v1/objects and PUT /v1/objects/by-key/…: streamed raw-body uploads. */
+export const uploadRoutes = (store: ObjectStore) =>
+  new Elysia({ name: 'upload' })
+    .post(
+      '/v1/objects',
+      async ({ request, set }) => {
+        const params = new RequestParams(request.url, request.headers)
+        const onExisting: KeyPolicy = params.overwrite() ? { kind: 'replace' } : { kind: 'reject' }
+        const upload = describeUpload(request.headers, {
+          namespace: params.namespace(),
+          tenantId: params.tenant(),
+          key: params.key(),
+          storageClass: params.storageClass(),
+          onExisting,
+        })
+        const { object } = await uploadObject(store, upload, request.body)
+        set.status = 201
+        set.headers.location = `/v1/objects/${object.id}`
+        return objectJson(object)
+      },
+      {
+        // Never let the framework buffer the body: it is streamed to disk as it arrives.
+        parse: 'none',
+        detail: { summary: 'Upload an object (raw body, streamed)' },
+        response: { 201: ObjectSchema },
+      },
+    )
+    .put(
+      '/v1/objects/by-key/*',
+      async ({ request, set }) => {
+        const params = new RequestParams(request.url, request.headers)
+        const { namespace, tenantId, key } = parseByKeyPath(request.url)
+        const upload = describeUpload(request.headers, {
+          namespace,
+          tenantId,
+          key,
+          storageClass: params.storageClass(),
+          onExisting: upsertPolicy(request.headers),
+        })
+        const { object, replaced } = await uploadObject(store, upload, request.body)
+        set.status = replaced ? 200 : 201
+        set.headers.location = `/v1/objects/${object.id}`
+        return objectJson(object)
+      },
+      {
+        parse: 'none',
+        detail: { summary: 'Create or replace the object at a key (raw body, streamed)' },
+        response: { 200: ObjectSchema, 201: ObjectSchema },
+      },
+    )
+
+type Placement = Pick<UploadRequest, 'namespace' | 'tenantId' | 'key' | 'storageClass' | 'onExisting'>
+
+function describeUpload(headers: Headers, placement: Placement): UploadRequest {
+  const metadataHeader = headers.get('x-metadata')
+  return {
+    ...placement,
+    contentType: headers.get('content-type') || 'application/octet-stream',
+    metadata: metadataHeader === null ? {} : parseMetadataHeader(metadataHeader),
+    declaredLength: contentLength(headers),
+    expectedHex: parseExpectedDigest(headers.get('x-content-sha256'), headers.get('content-digest')),
+  }
+}
+
+function contentLength(headers: Headers): number | null {
+  const raw = headers.get('content-length')
+  if (raw === null) return null
+  if (!/^\d+$/.test(raw.trim())) throw new ApiError('bad_request', 'Content-Length must be a whole number')
+  return Number(raw.trim())
+}
+
+function upsertPolicy(headers: Headers): KeyPolicy {
+  const ifNoneMatch = headers.get('if-none-match')
+  const ifMatch = headers.get('if-match')
+  if (ifNoneMatch !== null && ifMatch !== null) throw new ApiError('bad_request', 'Send If-Match or If-None-Match, not both')
+  if (ifNoneMatch !== null) {
+    if (ifNoneMatch.trim() !== '*') throw new ApiError('bad_request', 'If-None-Match on upload must be *')
+    return { kind: 'create-only' }
+  }
+  if (ifMatch !== null) return { kind: 'replace-if', etags: parseEntityTags(ifMatch) }
+  return { kind: 'replace' }
+}
