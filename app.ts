@@ -7,10 +7,16 @@ import { healthRoutes } from './functions/health'
 import { listRoutes } from './functions/list'
 import { searchRoutes } from './functions/search'
 import { uploadRoutes } from './functions/upload'
+import { adminStatusRoutes } from './functions/admin-status'
+import { gcRoutes, type GcDeps } from './functions/gc'
+import { scrubRoutes, type ScrubDeps } from './functions/scrub'
 
 export interface AppDeps {
   store: ObjectStore
   draining: () => boolean
+  adminToken: string
+  gc: GcDeps['settings']
+  scrubMaxBytesPerSec: number
 }
 
 const clientRequestId = /^[A-Za-z0-9._:-]{1,128}$/
@@ -38,7 +44,18 @@ export function createApp(deps: AppDeps) {
     .use(deleteRoutes(deps.store))
     .use(listRoutes(deps.store))
     .use(searchRoutes(deps.store))
+    .use(gcRoutes(gcDeps(deps)))
+    .use(scrubRoutes(scrubDeps(deps)))
+    .use(adminStatusRoutes({ db: deps.store.db, roots: deps.store.roots, gcGraceSecs: deps.gc.graceSecs, adminToken: deps.adminToken }))
   return app
+}
+
+export function gcDeps(deps: AppDeps): GcDeps {
+  return { db: deps.store.db, roots: deps.store.roots, settings: deps.gc, adminToken: deps.adminToken }
+}
+
+export function scrubDeps(deps: AppDeps): ScrubDeps {
+  return { db: deps.store.db, roots: deps.store.roots, maxBytesPerSec: deps.scrubMaxBytesPerSec, adminToken: deps.adminToken }
 }
 
 /** Options for Bun.serve, shared by the service and its tests. */

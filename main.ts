@@ -1,5 +1,8 @@
 import { mkdirSync } from 'node:fs'
-import { createApp, serveOptions } from './app'
+import { createApp, gcDeps, scrubDeps, serveOptions, type AppDeps } from './app'
+import { resolveAdminToken } from './core/admin-token'
+import { scheduleGc } from './functions/gc'
+import { scheduleScrub } from './functions/scrub'
 import { ConfigError, loadConfig, type Config } from './core/config'
 import { openDatabase } from './core/db/client'
 
@@ -18,15 +21,27 @@ for (const root of [config.hotRoot, config.coldRoot]) mkdirSync(`${root}/tmp`, {
 const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: config.dbMaxConnections })
 
 let draining = false
-const app = createApp({
+const deps: AppDeps = {
   store: { db: database.db, roots: { hot: config.hotRoot, cold: config.coldRoot }, maxUploadBytes: config.maxUploadBytes },
   draining: () => draining,
-})
+  adminToken: resolveAdminToken(config.adminToken, config.dataDir),
+  gc: {
+    graceSecs: config.gcGraceSecs,
+    batchSize: config.gcBatchSize,
+    stuckUploadTimeoutSecs: config.stuckUploadTimeoutSecs,
+    tombstoneRetentionSecs: config.tombstoneRetentionSecs,
+  },
+  scrubMaxBytesPerSec: config.scrubMaxBytesPerSec,
+}
+const app = createApp(deps)
 app.listen({ ...serveOptions, hostname: config.hostname, port: config.port })
 console.info(JSON.stringify({ level: 'info', msg: 'listening', address: `${config.hostname}:${app.server?.port}`, database: database.kind }))
 
+const schedules = [scheduleGc(gcDeps(deps), config.gcIntervalSecs), scheduleScrub(scrubDeps(deps), config.scrubCron)]
+
 async function shutdown(signal: string): Promise<void> {
   draining = true
+  for (const schedule of schedules) schedule.stop()
   console.info(JSON.stringify({ level: 'info', msg: 'shutting down', signal }))
   await app.stop()
   await database.close()

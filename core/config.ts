@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import { Cron } from 'croner'
 
 /** Every setting the service reads, parsed and checked once at start. */
 export interface Config {
@@ -10,6 +11,14 @@ export interface Config {
   databaseUrl: string | undefined
   dbMaxConnections: number
   maxUploadBytes: number
+  adminToken: string | undefined
+  gcIntervalSecs: number
+  gcBatchSize: number
+  gcGraceSecs: number
+  stuckUploadTimeoutSecs: number
+  tombstoneRetentionSecs: number
+  scrubCron: string
+  scrubMaxBytesPerSec: number
 }
 
 export class ConfigError extends Error {
@@ -45,6 +54,17 @@ function databaseUrl(env: Env): string | undefined {
   return raw
 }
 
+function cronExpression(env: Env, name: string, fallback: string): string {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  try {
+    new Cron(raw, { paused: true }).stop()
+  } catch (error) {
+    throw new ConfigError(name, `not a valid cron expression "${raw}": ${(error as Error).message}`)
+  }
+  return raw
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const { hostname, port } = listenAddress(env)
   const dataDir = resolve(env.DATA_DIR || './data')
@@ -57,5 +77,13 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: databaseUrl(env),
     dbMaxConnections: integer(env, 'DB_MAX_CONNECTIONS', 20, 1, 1000),
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 64 * 2 ** 30, 1),
+    adminToken: env.ADMIN_TOKEN || undefined,
+    gcIntervalSecs: integer(env, 'GC_INTERVAL_SECS', 60, 1),
+    gcBatchSize: integer(env, 'GC_BATCH_SIZE', 100, 1, 100_000),
+    gcGraceSecs: integer(env, 'GC_GRACE_SECS', 600, 0),
+    stuckUploadTimeoutSecs: integer(env, 'STUCK_UPLOAD_TIMEOUT_SECS', 3600, 1),
+    tombstoneRetentionSecs: integer(env, 'TOMBSTONE_RETENTION_SECS', 7 * 86400, 0),
+    scrubCron: cronExpression(env, 'SCRUB_CRON', '0 3 * * 0'),
+    scrubMaxBytesPerSec: integer(env, 'SCRUB_MAX_BYTES_PER_SEC', 64 * 2 ** 20, 1),
   }
 }

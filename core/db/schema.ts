@@ -16,6 +16,8 @@ export const blobs = pgTable(
     refCount: integer('ref_count').notNull().default(0),
     // Set when the last reference goes; garbage collection waits a grace period from here.
     unreferencedSince: instant('unreferenced_since'),
+    // Set by the scrubber when the file is missing or its bytes no longer hash to content_hash.
+    corruptAt: instant('corrupt_at'),
     createdAt: instant('created_at').notNull().defaultNow(),
   },
   (table) => [
@@ -51,9 +53,20 @@ export const objects = pgTable(
       .on(table.tenantId, table.namespace, table.createdAt, table.id)
       .where(sql`${table.status} = 'COMMITTED'`),
     index('objects_writing_idx').on(table.updatedAt).where(sql`${table.status} = 'WRITING'`),
+    // Garbage collection finishes deletes and purges tombstones by age.
+    index('objects_deleted_idx').on(table.status, table.updatedAt).where(sql`${table.status} in ('DELETING', 'DELETED')`),
     index('objects_blob_idx').on(table.storageClass, table.contentHash),
   ],
 )
+
+/** The last run of each background job, for the admin status page. */
+export const backgroundRuns = pgTable('background_runs', {
+  job: text('job').primaryKey(),
+  startedAt: instant('started_at').notNull(),
+  finishedAt: instant('finished_at'),
+  outcome: jsonb('outcome').$type<Record<string, unknown>>(),
+  error: text('error'),
+})
 
 export type ObjectRow = typeof objects.$inferSelect
 export type StorageClass = (typeof storageClass.enumValues)[number]

@@ -1,0 +1,44 @@
+import { statfsSync } from 'node:fs'
+import { sql } from 'drizzle-orm'
+import { Elysia } from 'elysia'
+import type { Db } from '../core/db/client'
+import { rowsOf } from '../core/gc'
+import { lastRuns } from '../core/runs'
+import type { StorageRoots } from '../core/store/paths'
+import { requireAdminToken } from './admin-guard'
+
+export interface StatusDeps {
+  db: Db
+  roots: StorageRoots
+  gcGraceSecs: number
+  adminToken: string
+}
+
+/** GET /v1/admin/status: last GC and scrub runs, queue depths, free disk per root. */
+export const adminStatusRoutes = (deps: StatusDeps) =>
+  new Elysia({ name: 'admin-status' }).get(
+    '/v1/admin/status',
+    async () => ({
+      runs: await lastRuns(deps.db),
+      queues: await queueDepths(deps.db, deps.gcGraceSecs),
+      disks: Object.fromEntries(Object.entries(deps.roots).map(([name, root]) => [name, diskUsage(root)])),
+    }),
+    { beforeHandle: requireAdminToken(deps.adminToken), detail: { summary: 'Background jobs, queues and disks' } },
+  )
+
+async function queueDepths(db: Db, graceSecs: number) {
+  const [row] = rowsOf<Record<string, string | number>>(
+    await db.execute(sql`select
+      (select count(*) from blobs where ref_count = 0) as unreferenced_blobs,
+      (select count(*) from blobs where ref_count = 0 and unreferenced_since <= now() - make_interval(secs => ${graceSecs})) as collectable_blobs,
+      (select count(*) from blobs where corrupt_at is not null) as corrupt_blobs,
+      (select count(*) from objects where status = 'WRITING') as writing_uploads,
+      (select count(*) from objects where status = 'DELETING') as deleting_objects`),
+  )
+  return Object.fromEntries(Object.entries(row ?? {}).map(([name, value]) => [name, Number(value)]))
+}
+
+function diskUsage(root: string) {
+  const stats = statfsSync(root)
+  return { path: root, free_bytes: stats.bavail * stats.bsize, total_bytes: stats.blocks * stats.bsize }
+}

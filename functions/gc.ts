@@ -1,0 +1,55 @@
+import { Cron } from 'croner'
+import { Elysia, t } from 'elysia'
+import type { Db } from '../core/db/client'
+import { runGc, type GcSettings } from '../core/gc'
+import { recordRun } from '../core/runs'
+import type { StorageRoots } from '../core/store/paths'
+import { requireAdminToken } from './admin-guard'
+
+export interface GcDeps {
+  db: Db
+  roots: StorageRoots
+  settings: Omit<GcSettings, 'sweepOrphans'>
+  adminToken: string
+}
+
+const GcResultSchema = t.Object({
+  deleted_blobs: t.Integer(),
+  reclaimed_bytes: t.Integer(),
+  reaped_uploads: t.Integer(),
+  removed_temp_files: t.Integer(),
+  removed_orphan_files: t.Integer(),
+})
+
+/** One full pass, the same for the schedule and the admin route; logs one line. */
+export async function gcPass(deps: GcDeps, sweepOrphans: boolean) {
+  const started = performance.now()
+  const result = await recordRun(deps.db, 'gc', () => runGc(deps.db, deps.roots, { ...deps.settings, sweepOrphans }))
+  console.info(JSON.stringify({ level: 'info', msg: 'gc pass', duration_ms: Math.round(performance.now() - started), ...result }))
+  return result
+}
+
+/** POST /v1/admin/gc runs a full pass now, orphan sweep included. */
+export const gcRoutes = (deps: GcDeps) =>
+  new Elysia({ name: 'gc' }).post('/v1/admin/gc', () => gcPass(deps, true), {
+    beforeHandle: requireAdminToken(deps.adminToken),
+    response: { 200: GcResultSchema },
+    detail: { summary: 'Run one garbage collection pass now' },
+  })
+
+const orphanSweepEveryMs = 3600_000
+
+/** Every GC_INTERVAL_SECS in each replica; walking every blob file for orphans only hourly. */
+export function scheduleGc(deps: GcDeps, intervalSecs: number): Cron {
+  let lastOrphanSweep = 0
+  return new Cron('* * * * * *', { interval: intervalSecs, protect: true }, async () => {
+    const sweepOrphans = Date.now() - lastOrphanSweep >= orphanSweepEveryMs
+    try {
+      await gcPass(deps, sweepOrphans)
+      if (sweepOrphans) lastOrphanSweep = Date.now()
+    } catch (error) {
+      // The next tick retries; the failure is on the status page and in the log.
+      console.error(JSON.stringify({ level: 'error', msg: 'gc pass failed', error: String((error as Error)?.message ?? error) }))
+    }
+  })
+}

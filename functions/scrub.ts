@@ -1,0 +1,44 @@
+import { Cron } from 'croner'
+import { Elysia, t } from 'elysia'
+import type { Db } from '../core/db/client'
+import { recordRun } from '../core/runs'
+import { runScrub } from '../core/scrub'
+import type { StorageRoots } from '../core/store/paths'
+import { requireAdminToken } from './admin-guard'
+
+export interface ScrubDeps {
+  db: Db
+  roots: StorageRoots
+  maxBytesPerSec: number
+  adminToken: string
+}
+
+const ScrubResultSchema = t.Object({
+  checked: t.Integer(),
+  corrupt: t.Array(t.Object({ content_hash: t.String(), storage_class: t.String() })),
+})
+
+export async function scrubPass(deps: ScrubDeps) {
+  const started = performance.now()
+  const result = await recordRun(deps.db, 'scrub', () => runScrub(deps.db, deps.roots, deps.maxBytesPerSec))
+  console.info(JSON.stringify({ level: 'info', msg: 'scrub pass', duration_ms: Math.round(performance.now() - started), checked: result.checked, corrupt: result.corrupt.length }))
+  return result
+}
+
+/** POST /v1/admin/scrub re-hashes every stored blob now. */
+export const scrubRoutes = (deps: ScrubDeps) =>
+  new Elysia({ name: 'scrub' }).post('/v1/admin/scrub', () => scrubPass(deps), {
+    beforeHandle: requireAdminToken(deps.adminToken),
+    response: { 200: ScrubResultSchema },
+    detail: { summary: 'Re-hash every stored blob now' },
+  })
+
+export function scheduleScrub(deps: ScrubDeps, cron: string): Cron {
+  return new Cron(cron, { protect: true }, async () => {
+    try {
+      await scrubPass(deps)
+    } catch (error) {
+      console.error(JSON.stringify({ level: 'error', msg: 'scrub pass failed', error: String((error as Error)?.message ?? error) }))
+    }
+  })
+}
