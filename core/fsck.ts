@@ -1,0 +1,120 @@
+import { readdirSync, statSync } from 'node:fs'
+import { and, eq, inArray, sql } from 'drizzle-orm'
+import type { Db } from './db/client'
+import { blobs, objects, type StorageClass } from './db/schema'
+import { rowsOf } from './gc'
+import { blobPath, type StorageRoots } from './store/paths'
+import { removeFile } from './store/writer'
+
+/** Offline consistency check of the database against the disk, for `bun run fsck`. */
+
+export interface FsckReport {
+  blobsChecked: number
+  objectsChecked: number
+  wrongRefCounts: { storage_class: StorageClass; content_hash: string; ref_count: number; live_references: number }[]
+  missingBlobRows: { object_id: string; storage_class: StorageClass; content_hash: string }[]
+  missingFiles: { storage_class: StorageClass; content_hash: string }[]
+  wrongSizes: { storage_class: StorageClass; content_hash: string; expected: number; actual: number }[]
+  orphanFiles: string[]
+  staleTempFiles: string[]
+}
+
+export const isClean = (report: FsckReport): boolean =>
+  report.wrongRefCounts.length +
+    report.missingBlobRows.length +
+    report.missingFiles.length +
+    report.wrongSizes.length +
+    report.orphanFiles.length +
+    report.staleTempFiles.length ===
+  0
+
+const storageClasses: StorageClass[] = ['hot', 'cold']
+
+export async function checkConsistency(db: Db, roots: StorageRoots): Promise<FsckReport> {
+  const report: FsckReport = {
+    blobsChecked: 0,
+    objectsChecked: 0,
+    wrongRefCounts: [],
+    missingBlobRows: [],
+    missingFiles: [],
+    wrongSizes: [],
+    orphanFiles: [],
+    staleTempFiles: [],
+  }
+  report.wrongRefCounts = rowsOf<FsckReport['wrongRefCounts'][number]>(
+    await db.execute(sql`
+      select b.storage_class, b.content_hash, b.ref_count, count(o.id)::int as live_references
+      from ${blobs} b left join ${objects} o
+        on o.storage_class = b.storage_class and o.content_hash = b.content_hash and o.status = 'COMMITTED'
+      group by b.storage_class, b.content_hash, b.ref_count
+      having b.ref_count <> count(o.id)`),
+  )
+  report.missingBlobRows = rowsOf<FsckReport['missingBlobRows'][number]>(
+    await db.execute(sql`
+      select o.id as object_id, o.storage_class, o.content_hash from ${objects} o
+      where o.status = 'COMMITTED' and not exists (
+        select 1 from ${blobs} b where b.storage_class = o.storage_class and b.content_hash = o.content_hash)`),
+  )
+  const [counts] = rowsOf<{ objects: number }>(await db.execute(sql`select count(*)::int as objects from ${objects} where status = 'COMMITTED'`))
+  report.objectsChecked = counts?.objects ?? 0
+
+  const known = new Set<string>()
+  for (const blob of await db.select({ storageClass: blobs.storageClass, contentHash: blobs.contentHash, sizeBytes: blobs.sizeBytes, refCount: blobs.refCount }).from(blobs)) {
+    report.blobsChecked++
+    const path = blobPath(roots, blob.storageClass, blob.contentHash.slice('sha256:'.length))
+    known.add(path)
+    const size = fileSize(path)
+    // An unreferenced blob may already be gone: GC unlinks before it deletes the row.
+    if (size === null) {
+      if (blob.refCount > 0) report.missingFiles.push({ storage_class: blob.storageClass, content_hash: blob.contentHash })
+    } else if (size !== blob.sizeBytes) {
+      report.wrongSizes.push({ storage_class: blob.storageClass, content_hash: blob.contentHash, expected: blob.sizeBytes, actual: size })
+    }
+  }
+  for (const storageClass of storageClasses) {
+    report.orphanFiles.push(...blobFiles(`${roots[storageClass]}/sha256`).filter((path) => !known.has(path)))
+    const tmp = `${roots[storageClass]}/tmp`
+    const names = listDir(tmp)
+    const writing = new Set(
+      names.length === 0 ? [] : (await db.select({ id: objects.id }).from(objects).where(and(eq(objects.status, 'WRITING'), inArray(objects.id, names.filter(isUuid))))).map((row) => row.id),
+    )
+    report.staleTempFiles.push(...names.filter((name) => !writing.has(name)).map((name) => `${tmp}/${name}`))
+  }
+  return report
+}
+
+/** Fixes what is safe while no server runs: reference counts, orphan files, stale temp files. */
+export async function repair(db: Db, report: FsckReport): Promise<void> {
+  for (const blob of report.wrongRefCounts) {
+    await db
+      .update(blobs)
+      .set({
+        refCount: blob.live_references,
+        unreferencedSince: blob.live_references === 0 ? sql`coalesce(${blobs.unreferencedSince}, now())` : null,
+      })
+      .where(and(eq(blobs.storageClass, blob.storage_class), eq(blobs.contentHash, blob.content_hash)))
+  }
+  for (const path of [...report.orphanFiles, ...report.staleTempFiles]) removeFile(path)
+}
+
+function fileSize(path: string): number | null {
+  try {
+    return statSync(path).size
+  } catch {
+    return null
+  }
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+  } catch {
+    return []
+  }
+}
+
+function blobFiles(base: string): string[] {
+  return listDir(base).flatMap((a) => listDir(`${base}/${a}`).flatMap((b) => listDir(`${base}/${a}/${b}`).map((name) => `${base}/${a}/${b}/${name}`)))
+}
+
+const isUuid = (name: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(name)
