@@ -1,6 +1,7 @@
 import { readdirSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { and, eq, inArray, lte, sql } from 'drizzle-orm'
+import { barrier } from './barriers'
 import type { Db } from './db/client'
 import { blobs, objects, type StorageClass } from './db/schema'
 import { fsyncDirectory } from './store/durable'
@@ -80,6 +81,7 @@ async function collectBlobs(db: Db, roots: StorageRoots, settings: GcSettings, r
         removeFile(path)
         fsyncDirectory(dirname(path))
       }
+      if (claimed.length > 0) await barrier('gc:blob-unlinked')
       for (const storageClass of storageClasses) {
         const hashes = claimed.filter((blob) => blob.storageClass === storageClass).map((blob) => blob.contentHash)
         if (hashes.length > 0) await tx.delete(blobs).where(and(eq(blobs.storageClass, storageClass), inArray(blobs.contentHash, hashes)))

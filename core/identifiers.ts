@@ -70,6 +70,35 @@ export function parseStorageClass(raw: string): StorageClass {
   return value
 }
 
+/** A client's RFC 3339 time as the span of whole milliseconds it falls in (clients see milliseconds). */
+export interface Timestamp {
+  floorMs: number
+  ceilMs: number
+}
+
+const rfc3339 = /^(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:[Zz]|([+-])(\d\d):(\d\d))$/
+
+export function parseTimestamp(raw: string, name: string): Timestamp {
+  const match = rfc3339.exec(raw)
+  const fields = match ? [1, 2, 3, 4, 5, 6, 9, 10].map((i) => Number(match[i] ?? 0)) : []
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, offsetHour = 0, offsetMinute = 0] = fields
+  // Checked field by field: Date.parse would quietly turn 2021-02-30 into March 1st.
+  if (!match || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 60 || offsetHour > 23 || offsetMinute > 59) {
+    throw new ApiError('bad_request', `${name} must be an RFC 3339 timestamp`)
+  }
+  const fraction = match[7] ?? ''
+  const date = new Date(0)
+  date.setUTCFullYear(year, month - 1, day)
+  date.setUTCHours(hour, minute, second, Number(fraction.slice(0, 3).padEnd(3, '0')))
+  const floorMs = date.getTime() - (match[8] === '-' ? -1 : 1) * (offsetHour * 60 + offsetMinute) * 60_000
+  return { floorMs, ceilMs: /[1-9]/.test(fraction.slice(3)) ? floorMs + 1 : floorMs }
+}
+
+function daysInMonth(year: number, month: number): number {
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+  return month === 2 ? (leap ? 29 : 28) : [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]!
+}
+
 export function parseObjectId(raw: string): string {
   if (!uuidPattern.test(raw)) throw new ApiError('bad_request', 'id must be a UUID')
   return raw.toLowerCase()

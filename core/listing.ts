@@ -1,8 +1,8 @@
-import { and, asc, desc, eq, gt, gte, lt, lte, sql, type SQL } from 'drizzle-orm'
+import { and, asc, desc, eq, gte, lt, lte, sql, type SQL } from 'drizzle-orm'
 import type { Db } from './db/client'
 import { objects, type ObjectRow, type StorageClass } from './db/schema'
-import { parseDbTime } from './db/time'
 import { ApiError } from './errors'
+import { parseTimestamp, type Timestamp } from './identifiers'
 
 /** One page of a tenant's committed objects in a namespace, by keyset on (created_at, id). */
 
@@ -18,8 +18,8 @@ export interface ListQuery {
   storageClass?: StorageClass
   minSize?: number
   maxSize?: number
-  createdAfter?: string
-  createdBefore?: string
+  createdAfter?: Timestamp
+  createdBefore?: Timestamp
   metadata?: Record<string, unknown>
 }
 
@@ -38,14 +38,17 @@ function encodeCursor(position: CursorPosition): string {
   return Buffer.from(JSON.stringify([position.createdAt, position.id, position.order])).toString('base64url')
 }
 
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+// created_at as the database writes it: "2026-01-02 03:04:05.678901+00".
+const databaseTime = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d{1,6})?)([+-]\d\d)(?::(\d\d))?$/
+
 function decodeCursor(cursor: string, order: 'asc' | 'desc'): CursorPosition {
   try {
     const [createdAt, id, cursorOrder] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-    if (
-      typeof createdAt === 'string' && !Number.isNaN(parseDbTime(createdAt).getTime()) &&
-      typeof id === 'string' && /^[0-9a-f-]{36}$/.test(id) &&
-      cursorOrder === order
-    ) {
+    // Checked fully here: a forged value must be a 400, not a cast error from the database.
+    const time = typeof createdAt === 'string' ? databaseTime.exec(createdAt) : null
+    if (time && typeof id === 'string' && uuid.test(id) && cursorOrder === order) {
+      parseTimestamp(`${time[1]}T${time[2]}${time[3]}:${time[4] ?? '00'}`, 'cursor')
       return { createdAt, id, order }
     }
   } catch {
@@ -54,7 +57,13 @@ function decodeCursor(cursor: string, order: 'asc' | 'desc'): CursorPosition {
   throw new ApiError('invalid_cursor', 'cursor is not one this service issued for this order')
 }
 
-export async function listObjects(db: Db, query: ListQuery): Promise<Page> {
+// toISOString of years 1-9999 is a form PostgreSQL reads, and no object lies outside them.
+const earliestMs = -62135596800000
+const latestMs = 253402300799999
+const isoTime = (ms: number) => new Date(Math.min(Math.max(ms, earliestMs), latestMs)).toISOString()
+
+/** The page query; exported so tests can EXPLAIN exactly what runs. */
+export function listingQuery(db: Db, query: ListQuery) {
   const conditions: (SQL | undefined)[] = [
     eq(objects.tenantId, query.tenantId),
     eq(objects.namespace, query.namespace),
@@ -73,17 +82,23 @@ export async function listObjects(db: Db, query: ListQuery): Promise<Page> {
   if (query.storageClass !== undefined) conditions.push(eq(objects.storageClass, query.storageClass))
   if (query.minSize !== undefined) conditions.push(gte(objects.sizeBytes, query.minSize))
   if (query.maxSize !== undefined) conditions.push(lte(objects.sizeBytes, query.maxSize))
-  if (query.createdAfter !== undefined) conditions.push(gt(objects.createdAt, query.createdAfter))
-  if (query.createdBefore !== undefined) conditions.push(lt(objects.createdAt, query.createdBefore))
+  // Clients see created_at to the millisecond, so bounds compare at that precision:
+  // "after 07.123" must exclude an object stored at 07.123456, which shows as 07.123.
+  if (query.createdAfter !== undefined) conditions.push(gte(objects.createdAt, isoTime(query.createdAfter.floorMs + 1)))
+  if (query.createdBefore !== undefined) conditions.push(lt(objects.createdAt, isoTime(query.createdBefore.ceilMs)))
   if (query.metadata !== undefined) conditions.push(sql`${objects.metadata} @> ${JSON.stringify(query.metadata)}::jsonb`)
 
   const direction = query.order === 'desc' ? desc : asc
-  const rows = await db
+  return db
     .select()
     .from(objects)
     .where(and(...conditions))
     .orderBy(direction(objects.createdAt), direction(objects.id))
     .limit(query.limit + 1)
+}
+
+export async function listObjects(db: Db, query: ListQuery): Promise<Page> {
+  const rows = await listingQuery(db, query)
   const page = rows.slice(0, query.limit)
   const last = page[page.length - 1]
   const nextCursor = rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id, order: query.order }) : null

@@ -3,6 +3,7 @@ import { dirname } from 'node:path'
 import { and, eq, sql } from 'drizzle-orm'
 import type { Db, Tx } from './db/client'
 import { blobs, objects, type ObjectRow, type StorageClass } from './db/schema'
+import { barrier } from './barriers'
 import { ApiError, toApiError } from './errors'
 import { ensureParentDirectory, fsyncDirectory } from './store/durable'
 import { blobPath, hexOf, tempPath, type StorageRoots } from './store/paths'
@@ -121,11 +122,16 @@ async function commitInTransaction(tx: Tx, roots: StorageRoots, id: string, requ
   checkKeyPolicy(request.onExisting, current)
 
   const target: BlobKey = { storageClass: request.storageClass, contentHash }
-  const created = await ensureBlob(tx, target, written.sizeBytes)
-  await lockBlobs(tx, current ? [target, { storageClass: current.storageClass, contentHash: current.contentHash! }] : [target])
+  const previous = current && { storageClass: current.storageClass, contentHash: current.contentHash! }
+  // Two blob rows are locked in one global order so that commits never deadlock each other.
+  const previousFirst = previous !== undefined && blobOrder(previous) < blobOrder(target)
+  if (previousFirst) await lockBlob(tx, previous)
+  const blob = await lockTargetBlob(tx, target, written.sizeBytes)
+  if (previous && !previousFirst && blobOrder(previous) !== blobOrder(target)) await lockBlob(tx, previous)
+  await barrier('commit:blobs-locked')
 
   if (current) await releaseObject(tx, current)
-  await addReference(tx, request.storageClass, contentHash)
+  await addReference(tx, target, blob.corrupt)
   const [object] = await tx
     .update(objects)
     .set({ status: 'COMMITTED', contentHash, sizeBytes: written.sizeBytes, createdAt: sql`now()`, updatedAt: sql`now()` })
@@ -135,8 +141,9 @@ async function commitInTransaction(tx: Tx, roots: StorageRoots, id: string, requ
   if (!object) throw new ApiError('unavailable', 'The upload took too long and was abandoned; retry it', { 'retry-after': '1' })
 
   // Last step before COMMIT: the blob row is locked, so no garbage collection can
-  // remove the file between this check and the commit.
-  placeBlobFile(blobPath(roots, request.storageClass, written.hex), temp, created)
+  // remove the file between this check and the commit. A new row, or one the
+  // scrubber found corrupt, gets this upload's verified bytes.
+  placeBlobFile(blobPath(roots, request.storageClass, written.hex), temp, blob.created || blob.corrupt)
   return { object, replaced: current !== undefined }
 }
 
@@ -177,37 +184,44 @@ interface BlobKey {
   contentHash: string
 }
 
-/** Creates the blob row when absent; returns whether this transaction created it. */
-async function ensureBlob(tx: Tx, key: BlobKey, sizeBytes: number): Promise<boolean> {
-  const inserted = await tx
-    .insert(blobs)
-    .values({ ...key, sizeBytes, refCount: 0 })
-    .onConflictDoNothing()
-    .returning({ contentHash: blobs.contentHash })
-  return inserted.length > 0
-}
+const blobOrder = (key: BlobKey) => `${key.storageClass}:${key.contentHash}`
 
 /**
- * Locks the blob rows an operation touches, in one global order so that two
- * transactions never wait on each other. Garbage collection takes the same row
- * lock, so a blob cannot be collected while a commit or delete holds it.
+ * Locks the blob row a commit adds its reference to, creating it when absent.
+ * Garbage collection deletes rows under this same lock, so the row can vanish
+ * between the insert attempt and the lock: then it is simply created again.
  */
-async function lockBlobs(tx: Tx, keys: BlobKey[]): Promise<void> {
-  const ordered = [...keys].sort((a, b) => `${a.storageClass}:${a.contentHash}`.localeCompare(`${b.storageClass}:${b.contentHash}`))
-  for (const key of ordered) {
-    await tx
-      .select({ refCount: blobs.refCount })
+async function lockTargetBlob(tx: Tx, key: BlobKey, sizeBytes: number): Promise<{ created: boolean; corrupt: boolean }> {
+  for (;;) {
+    const inserted = await tx
+      .insert(blobs)
+      .values({ ...key, sizeBytes, refCount: 0 })
+      .onConflictDoNothing()
+      .returning({ contentHash: blobs.contentHash })
+    if (inserted.length > 0) return { created: true, corrupt: false }
+    const [row] = await tx
+      .select({ corruptAt: blobs.corruptAt })
       .from(blobs)
       .where(and(eq(blobs.storageClass, key.storageClass), eq(blobs.contentHash, key.contentHash)))
       .for('update')
+    if (row) return { created: false, corrupt: row.corruptAt !== null }
   }
 }
 
-async function addReference(tx: Tx, storageClass: StorageClass, contentHash: string): Promise<void> {
+/** Locks an existing, referenced blob row (one a committed object holds). */
+async function lockBlob(tx: Tx, key: BlobKey): Promise<void> {
+  await tx
+    .select({ refCount: blobs.refCount })
+    .from(blobs)
+    .where(and(eq(blobs.storageClass, key.storageClass), eq(blobs.contentHash, key.contentHash)))
+    .for('update')
+}
+
+async function addReference(tx: Tx, key: BlobKey, healed: boolean): Promise<void> {
   await tx
     .update(blobs)
-    .set({ refCount: sql`${blobs.refCount} + 1`, unreferencedSince: null })
-    .where(and(eq(blobs.storageClass, storageClass), eq(blobs.contentHash, contentHash)))
+    .set({ refCount: sql`${blobs.refCount} + 1`, unreferencedSince: null, ...(healed ? { corruptAt: null } : {}) })
+    .where(and(eq(blobs.storageClass, key.storageClass), eq(blobs.contentHash, key.contentHash)))
 }
 
 async function dropReference(tx: Tx, storageClass: StorageClass, contentHash: string): Promise<void> {
@@ -222,7 +236,8 @@ async function dropReference(tx: Tx, storageClass: StorageClass, contentHash: st
 
 /** Makes a committed object invisible and drops its reference; its bytes are left for garbage collection. */
 async function releaseObject(tx: Tx, object: ObjectRow): Promise<void> {
-  await tx.update(objects).set({ status: 'DELETED', updatedAt: sql`now()` }).where(eq(objects.id, object.id))
+  // DELETING until garbage collection has settled its blob; then DELETED, then purged.
+  await tx.update(objects).set({ status: 'DELETING', updatedAt: sql`now()` }).where(eq(objects.id, object.id))
   await dropReference(tx, object.storageClass, object.contentHash!)
 }
 
@@ -232,8 +247,8 @@ async function releaseObject(tx: Tx, object: ObjectRow): Promise<void> {
  * fsync), so the temp is dropped; otherwise the temp is renamed into place,
  * which also replaces a leftover from a crashed commit.
  */
-function placeBlobFile(finalPath: string, temp: string, rowCreated: boolean): void {
-  if (!rowCreated && existsSync(finalPath)) return
+function placeBlobFile(finalPath: string, temp: string, replace: boolean): void {
+  if (!replace && existsSync(finalPath)) return
   ensureParentDirectory(finalPath)
   renameSync(temp, finalPath)
   fsyncDirectory(dirname(finalPath))
@@ -271,7 +286,7 @@ export async function deleteObject(db: Db, selector: ObjectSelector): Promise<vo
   await db.transaction(async (tx) => {
     const [object] = await tx.select().from(objects).where(selectorCondition(selector)).for('update')
     if (!object) throw new ApiError('not_found', 'No such object')
-    await lockBlobs(tx, [{ storageClass: object.storageClass, contentHash: object.contentHash! }])
+    await lockBlob(tx, { storageClass: object.storageClass, contentHash: object.contentHash! })
     await releaseObject(tx, object)
   })
 }

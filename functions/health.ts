@@ -1,4 +1,4 @@
-import { accessSync, constants } from 'node:fs'
+import { accessSync, constants, statSync } from 'node:fs'
 import { Elysia } from 'elysia'
 import { pingDatabase, type Db } from '../core/db/client'
 import type { StorageRoots } from '../core/store/paths'
@@ -12,10 +12,12 @@ export interface HealthDeps {
 
 /** Liveness (no dependencies touched) and readiness (database, migrations, writable roots). */
 export const healthRoutes = (deps: HealthDeps) => {
-  const ready = async ({ set }: { set: { status?: number | string } }) => {
+  const ready = async ({ set }: { set: { status?: number | string; headers: Record<string, unknown> } }) => {
     const problems = await readinessProblems(deps)
-    set.status = problems.length === 0 ? 200 : 503
-    return problems.length === 0 ? { status: 'ready' } : { status: 'unavailable', problems }
+    if (problems.length === 0) return { status: 'ready' }
+    set.status = 503
+    // The error envelope every client parses, plus the list a monitor can show.
+    return { error: `Not ready: ${problems.join('; ')}`, code: 'unavailable', request_id: set.headers['x-request-id'], status: 'unavailable', problems }
   }
   return new Elysia({ name: 'health' })
     .get('/health', () => ({ status: 'ok' }), { detail: { summary: 'Liveness' } })
@@ -33,11 +35,18 @@ async function readinessProblems(deps: HealthDeps): Promise<string[]> {
     problems.push('database unreachable')
   }
   for (const [name, root] of Object.entries(deps.roots)) {
-    try {
-      accessSync(root, constants.W_OK)
-    } catch {
-      problems.push(`${name} storage root not writable`)
-    }
+    // Uploads write into <root>/tmp and rename into <root>/sha256: both must be writable.
+    if (!writableDirectory(root)) problems.push(`${name} storage root not writable`)
+    else if (!writableDirectory(`${root}/tmp`)) problems.push(`${name} storage temp directory not writable`)
   }
   return problems
+}
+
+function writableDirectory(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK | constants.X_OK)
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
 }

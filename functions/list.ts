@@ -2,7 +2,7 @@ import { Elysia, t } from 'elysia'
 import { ApiError } from '../core/errors'
 import { objectJson, PageSchema } from '../core/http/object-json'
 import { RequestParams } from '../core/http/params'
-import { parseStorageClass } from '../core/identifiers'
+import { parseStorageClass, parseTimestamp, type Timestamp } from '../core/identifiers'
 import { listObjects, type Page } from '../core/listing'
 import type { ObjectStore } from '../core/objects'
 
@@ -60,12 +60,6 @@ function parseOrder(raw: string | undefined): 'asc' | 'desc' {
   throw new ApiError('bad_request', 'order must be asc or desc')
 }
 
-/** An RFC 3339 time, normalised for the database. */
-export function optionalTime(raw: string | undefined, name: string): string | undefined {
-  if (raw === undefined) return undefined
-  if (!/^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$/.test(raw) || Number.isNaN(Date.parse(raw))) {
-    throw new ApiError('bad_request', `${name} must be an RFC 3339 timestamp`)
-  }
-  return raw
+export function optionalTime(raw: string | undefined, name: string): Timestamp | undefined {
+  return raw === undefined ? undefined : parseTimestamp(raw, name)
 }
-

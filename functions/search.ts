@@ -1,4 +1,6 @@
-import { Elysia, t } from 'elysia'
+import { Type } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { Elysia } from 'elysia'
 import { ApiError } from '../core/errors'
 import { PageSchema } from '../core/http/object-json'
 import { RequestParams } from '../core/http/params'
@@ -7,22 +9,25 @@ import { listObjects } from '../core/listing'
 import type { ObjectStore } from '../core/objects'
 import { optionalTime, pageJson, parseLimit } from './list'
 
-const SearchBody = t.Object(
+// Plain TypeBox, checked strictly in parse: Elysia's own body validation would turn "5"
+// into 5 and silently drop unknown fields, and a typo'd filter must not widen a search.
+const size = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+const SearchBody = Type.Object(
   {
-    namespace: t.String(),
-    tenant_id: t.Optional(t.String()),
-    limit: t.Optional(t.Integer()),
-    cursor: t.Optional(t.String()),
-    order: t.Optional(t.Union([t.Literal('asc'), t.Literal('desc')])),
-    key_prefix: t.Optional(t.String()),
-    key_contains: t.Optional(t.String()),
-    content_type: t.Optional(t.String()),
-    storage_class: t.Optional(t.String()),
-    min_size: t.Optional(t.Integer({ minimum: 0 })),
-    max_size: t.Optional(t.Integer({ minimum: 0 })),
-    created_after: t.Optional(t.String()),
-    created_before: t.Optional(t.String()),
-    metadata: t.Optional(t.Record(t.String(), t.Unknown())),
+    namespace: Type.Optional(Type.String()),
+    tenant_id: Type.Optional(Type.String()),
+    limit: Type.Optional(Type.Integer()),
+    cursor: Type.Optional(Type.String()),
+    order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
+    key_prefix: Type.Optional(Type.String()),
+    key_contains: Type.Optional(Type.String()),
+    content_type: Type.Optional(Type.String()),
+    storage_class: Type.Optional(Type.String()),
+    min_size: Type.Optional(size),
+    max_size: Type.Optional(size),
+    created_after: Type.Optional(Type.String()),
+    created_before: Type.Optional(Type.String()),
+    metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
   { additionalProperties: false },
 )
@@ -32,8 +37,13 @@ export const searchRoutes = (store: ObjectStore) =>
   new Elysia({ name: 'search' }).post(
     '/v1/objects/search',
     async ({ body, request }) => {
-      const tenant = body.tenant_id ?? new RequestParams(request.url, request.headers).either('tenant_id', 'x-tenant')
+      const elsewhere = new RequestParams(request.url, request.headers).either('tenant_id', 'x-tenant')
+      if (body.tenant_id !== undefined && elsewhere !== undefined && body.tenant_id !== elsewhere) {
+        throw new ApiError('bad_request', 'tenant_id and X-Tenant disagree')
+      }
+      const tenant = body.tenant_id ?? elsewhere
       if (tenant === undefined) throw new ApiError('invalid_tenant', 'tenant_id (or X-Tenant) is required')
+      if (body.namespace === undefined) throw new ApiError('invalid_namespace', 'namespace is required')
       const page = await listObjects(store.db, {
         tenantId: parseTenant(tenant),
         namespace: parseNamespace(body.namespace),
@@ -56,11 +66,15 @@ export const searchRoutes = (store: ObjectStore) =>
       async parse({ request }) {
         const type = request.headers.get('content-type') ?? ''
         if (!/^application\/json\s*(;|$)/i.test(type)) throw new ApiError('unsupported_media_type', 'Send the search as application/json')
+        let value: unknown
         try {
-          return await request.json()
+          value = await request.json()
         } catch {
           throw new ApiError('bad_request', 'The body is not valid JSON')
         }
+        const problem = Value.Errors(SearchBody, value).First()
+        if (problem) throw new ApiError('bad_request', `${problem.path.slice(1) || 'body'}: ${problem.message}`)
+        return value
       },
       body: SearchBody,
       response: { 200: PageSchema },

@@ -22,7 +22,7 @@ export async function writeStreamToFile(body: ReadableStream<Uint8Array>, path: 
     const reader = body.getReader()
     try {
       for (;;) {
-        const { done, value } = await reader.read()
+        const { done, value } = await readFromClient(reader)
         if (done) break
         sizeBytes += value.byteLength
         if (sizeBytes > maxBytes) throw new ApiError('payload_too_large', `The object exceeds the limit of ${maxBytes} bytes`)
@@ -42,6 +42,19 @@ export async function writeStreamToFile(body: ReadableStream<Uint8Array>, path: 
     if (!closed) closeSync(fd)
     removeFile(path)
     throw error
+  }
+}
+
+/**
+ * Bun errors the body stream (AbortError) when the client disconnects or
+ * half-closes before the body is complete; that is the client's failure, not
+ * an internal one.
+ */
+async function readFromClient<T>(reader: ReadableStreamDefaultReader<T>) {
+  try {
+    return await reader.read()
+  } catch {
+    throw new ApiError('bad_request', 'The connection closed before the request body was complete')
   }
 }
 

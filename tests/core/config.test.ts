@@ -1,0 +1,105 @@
+import { describe, expect, test } from 'bun:test'
+import { resolve } from 'node:path'
+import { ConfigError, loadConfig } from '../../core/config'
+
+/** The ConfigError message loading this environment throws. */
+function failure(env: Record<string, string>): string {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError)
+    return (error as Error).message
+  }
+  throw new Error(`expected ${JSON.stringify(env)} to be refused`)
+}
+
+describe('loadConfig', () => {
+  test('an empty environment gives the documented defaults', () => {
+    expect(loadConfig({})).toEqual({
+      port: 8080,
+      hostname: '0.0.0.0',
+      dataDir: resolve('./data'),
+      hotRoot: resolve('./data/hot'),
+      coldRoot: resolve('./data/cold'),
+      databaseUrl: undefined,
+      dbMaxConnections: 20,
+      maxUploadBytes: 68719476736,
+      adminToken: undefined,
+      gcIntervalSecs: 60,
+      gcBatchSize: 100,
+      gcGraceSecs: 600,
+      stuckUploadTimeoutSecs: 3600,
+      tombstoneRetentionSecs: 7 * 86400,
+      scrubCron: '0 3 * * 0',
+      scrubMaxBytesPerSec: 64 * 2 ** 20,
+    })
+  })
+
+  test('empty values count as unset', () => {
+    const empty = Object.fromEntries(
+      ['PORT', 'LISTEN_ADDR', 'DATA_DIR', 'HOT_STORAGE_ROOT', 'COLD_STORAGE_ROOT', 'DATABASE_URL', 'ADMIN_TOKEN', 'MAX_UPLOAD_BYTES', 'GC_INTERVAL_SECS', 'SCRUB_CRON'].map((name) => [name, '']),
+    )
+    expect(loadConfig(empty)).toEqual(loadConfig({}))
+  })
+
+  test('PORT, and LISTEN_ADDR which overrides it', () => {
+    expect(loadConfig({ PORT: '9000' })).toMatchObject({ hostname: '0.0.0.0', port: 9000 })
+    expect(loadConfig({ PORT: '0' }).port).toBe(0)
+    expect(loadConfig({ LISTEN_ADDR: '127.0.0.1:7000', PORT: '9000' })).toMatchObject({ hostname: '127.0.0.1', port: 7000 })
+    expect(loadConfig({ LISTEN_ADDR: 'localhost:7001' })).toMatchObject({ hostname: 'localhost', port: 7001 })
+    expect(loadConfig({ LISTEN_ADDR: '[::1]:7002' })).toMatchObject({ hostname: '::1', port: 7002 })
+    expect(loadConfig({ LISTEN_ADDR: '[::]:7003' })).toMatchObject({ hostname: '::', port: 7003 })
+  })
+
+  test('DATA_DIR moves both roots; HOT_STORAGE_ROOT and COLD_STORAGE_ROOT override them', () => {
+    expect(loadConfig({ DATA_DIR: '/srv/js' })).toMatchObject({ dataDir: '/srv/js', hotRoot: '/srv/js/hot', coldRoot: '/srv/js/cold' })
+    expect(loadConfig({ DATA_DIR: '/srv/js', HOT_STORAGE_ROOT: '/fast', COLD_STORAGE_ROOT: 'slow' })).toMatchObject({
+      dataDir: '/srv/js',
+      hotRoot: '/fast',
+      coldRoot: resolve('slow'),
+    })
+  })
+
+  test('DATABASE_URL, ADMIN_TOKEN and SCRUB_CRON are taken as given', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/js' }).databaseUrl).toBe('postgres://u:p@db:5432/js')
+    expect(loadConfig({ DATABASE_URL: 'postgresql://db/js' }).databaseUrl).toBe('postgresql://db/js')
+    expect(loadConfig({ ADMIN_TOKEN: 's3cret' }).adminToken).toBe('s3cret')
+    expect(loadConfig({ SCRUB_CRON: '*/5 * * * *' }).scrubCron).toBe('*/5 * * * *')
+  })
+
+  test.each([
+    ['DB_MAX_CONNECTIONS', 'dbMaxConnections', '5', 5],
+    ['MAX_UPLOAD_BYTES', 'maxUploadBytes', '1048576', 1048576],
+    ['GC_INTERVAL_SECS', 'gcIntervalSecs', '15', 15],
+    ['GC_BATCH_SIZE', 'gcBatchSize', '500', 500],
+    ['GC_GRACE_SECS', 'gcGraceSecs', '0', 0],
+    ['STUCK_UPLOAD_TIMEOUT_SECS', 'stuckUploadTimeoutSecs', '120', 120],
+    ['TOMBSTONE_RETENTION_SECS', 'tombstoneRetentionSecs', '0', 0],
+    ['SCRUB_MAX_BYTES_PER_SEC', 'scrubMaxBytesPerSec', '1000', 1000],
+  ] as const)('%s is parsed into %s', (variable, field, raw, value) => {
+    expect(loadConfig({ [variable]: raw })[field]).toBe(value)
+    expect(loadConfig({ [variable]: ` ${raw} ` })[field]).toBe(value)
+  })
+
+  test.each([
+    ['PORT', ['http', '-1', '65536', '80.5', '1e3', ' ']],
+    ['LISTEN_ADDR', ['8080', ':8080', 'localhost', 'localhost:', 'localhost:99999', 'local host:80', 'http://localhost:80']],
+    ['DATABASE_URL', ['mysql://db/js', 'db:5432', 'localhost']],
+    ['DB_MAX_CONNECTIONS', ['0', '1001', 'many']],
+    ['MAX_UPLOAD_BYTES', ['0', '-1', '64GiB', '1.5', '99999999999999999999']],
+    ['GC_INTERVAL_SECS', ['0', 'often']],
+    ['GC_BATCH_SIZE', ['0', '100001']],
+    ['GC_GRACE_SECS', ['-1', '10m']],
+    ['STUCK_UPLOAD_TIMEOUT_SECS', ['0', '1h']],
+    ['TOMBSTONE_RETENTION_SECS', ['-5', 'week']],
+    ['SCRUB_CRON', ['weekly please', '* * *', '61 * * * *']],
+    ['SCRUB_MAX_BYTES_PER_SEC', ['0', 'fast']],
+  ] as const)('a bad %s stops the start with a message naming it', (variable, values) => {
+    for (const value of values) expect(failure({ [variable]: value })).toStartWith(`${variable}:`)
+  })
+
+  test('the message says what was wrong with the value', () => {
+    expect(failure({ GC_GRACE_SECS: 'soon' })).toContain('"soon"')
+    expect(failure({ PORT: '70000' })).toContain('70000')
+  })
+})

@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { adminToken, startServer, type TestServer } from '../support/server'
+
+/**
+ * Many clients upload the same few payloads, delete and re-upload them while
+ * GC runs back to back with no grace period. A committed, undeleted object
+ * must always download intact. SOAK_SECONDS sets the duration (CI: short).
+ */
+const seconds = Number(process.env.SOAK_SECONDS ?? 5)
+const clients = Number(process.env.SOAK_CLIENTS ?? 64)
+
+describe('soak on postgres', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startServer('postgres', { gc: { graceSecs: 0 } })
+  })
+  afterAll(() => server.stop())
+
+  test(`${clients} clients for ${seconds}s with GC continuously at grace 0`, async () => {
+    const payloads = [1, 1024, 40_000, 300_000].map((size) => crypto.getRandomValues(new Uint8Array(size)))
+    const hashes = payloads.map((payload) => new Bun.CryptoHasher('sha256').update(payload).digest('hex'))
+    const deadline = performance.now() + seconds * 1000
+    const stats = { uploads: 0, deletes: 0, downloads: 0, gcPasses: 0, blobsCollected: 0, failures: [] as string[] }
+
+    const verify = async (id: string, payload: number, when: string) => {
+      const response = await fetch(`${server.url}/v1/objects/${id}?tenant_id=soak`)
+      stats.downloads++
+      const hex = new Bun.CryptoHasher('sha256').update(new Uint8Array(await response.arrayBuffer())).digest('hex')
+      if (response.status !== 200 || hex !== hashes[payload]) stats.failures.push(`${when}: ${id} → ${response.status}`)
+    }
+
+    const client = async (n: number) => {
+      const live = new Map<number, { id: string; payload: number }>() // key slot → its current object
+      for (let step = 0; performance.now() < deadline; step++) {
+        const slot = step % 3
+        const payload = (n + step) % payloads.length
+        const response = await fetch(`${server.url}/v1/objects?namespace=soak&tenant_id=soak&key=c${n}/${slot}`, {
+          method: 'POST',
+          headers: { 'x-overwrite': 'true' },
+          body: payloads[payload],
+        })
+        stats.uploads++
+        if (response.status !== 201) {
+          stats.failures.push(`upload → ${response.status} ${await response.text()}`)
+          continue
+        }
+        // The overwrite replaced whatever held this key before.
+        live.set(slot, { id: (await response.json()).id, payload })
+        await verify(live.get(slot)!.id, payload, 'after upload')
+        if (step % 2 === 1) {
+          const victim = (slot + 1) % 3
+          const object = live.get(victim)
+          if (object) {
+            const deleted = await fetch(`${server.url}/v1/objects/${object.id}?tenant_id=soak`, { method: 'DELETE' })
+            stats.deletes++
+            if (deleted.status !== 204) stats.failures.push(`delete → ${deleted.status}`)
+            live.delete(victim)
+          }
+        }
+        const other = live.get((slot + 2) % 3)
+        if (other) await verify(other.id, other.payload, 'while racing')
+      }
+      for (const { id, payload } of live.values()) await verify(id, payload, 'at the end')
+    }
+
+    const collector = async () => {
+      while (performance.now() < deadline) {
+        const response = await fetch(`${server.url}/v1/admin/gc`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } })
+        if (response.status !== 200) stats.failures.push(`gc → ${response.status}`)
+        else stats.blobsCollected += (await response.json()).deleted_blobs
+        stats.gcPasses++
+      }
+    }
+
+    await Promise.all([collector(), ...Array.from({ length: clients }, (_, n) => client(n))])
+    console.info(
+      `soak: ${clients} clients, ${seconds}s, ${stats.uploads} uploads, ${stats.deletes} deletes, ${stats.downloads} verified downloads, ` +
+        `${stats.gcPasses} GC passes collecting ${stats.blobsCollected} blobs, ${stats.failures.length} failures`,
+    )
+    expect(stats.failures).toEqual([])
+    expect(stats.gcPasses).toBeGreaterThan(0)
+    expect(stats.uploads).toBeGreaterThan(clients)
+  })
+})
