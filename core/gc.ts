@@ -143,9 +143,7 @@ async function sweepTempFiles(db: Db, roots: StorageRoots, graceSecs: number): P
         .where(and(inArray(objects.id, ids), eq(objects.status, 'WRITING')))
       const liveIds = new Set(live.map((row) => row.id))
       for (const name of chunk) {
-        if (liveIds.has(name)) continue
-        removeFile(`${dir}/${name}`)
-        removed++
+        if (!liveIds.has(name) && removeFile(`${dir}/${name}`)) removed++
       }
     }
   }
@@ -189,10 +187,10 @@ async function removeIfOrphan(db: Db, storageClass: StorageClass, hex: string, p
       .onConflictDoNothing()
       .returning({ contentHash: blobs.contentHash })
     if (claimed.length === 0) return false
-    removeFile(path)
+    const removed = removeFile(path)
     fsyncDirectory(dirname(path))
     await tx.delete(blobs).where(and(eq(blobs.storageClass, storageClass), eq(blobs.contentHash, `sha256:${hex}`)))
-    return true
+    return removed
   })
 }
 

@@ -58,10 +58,13 @@ async function readFromClient<T>(reader: ReadableStreamDefaultReader<T>) {
   }
 }
 
-export function removeFile(path: string): void {
+/** Unlinks a file; false when it was already gone. */
+export function removeFile(path: string): boolean {
   try {
     unlinkSync(path)
+    return true
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    return false
   }
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { adminToken, startServer, type TestServer } from '../support/server'
+import { runGc } from '../../core/gc'
+import { startServer, type TestServer } from '../support/server'
 
 /**
  * Many clients upload the same few payloads, delete and re-upload them while
@@ -17,7 +18,10 @@ describe('soak on postgres', () => {
   afterAll(() => server.stop())
 
   test(`${clients} clients for ${seconds}s with GC continuously at grace 0`, async () => {
-    const payloads = [1, 1024, 40_000, 300_000].map((size) => crypto.getRandomValues(new Uint8Array(size)))
+    // Every client has a payload of its own, whose reference count keeps falling
+    // to zero and rising again (dedup hits meet GC deletions), and shares one of
+    // eight payloads with other clients.
+    const payloads = Array.from({ length: clients + 8 }, (_, i) => crypto.getRandomValues(new Uint8Array(1 + ((i * 7919) % 65536))))
     const hashes = payloads.map((payload) => new Bun.CryptoHasher('sha256').update(payload).digest('hex'))
     const deadline = performance.now() + seconds * 1000
     const stats = { uploads: 0, deletes: 0, downloads: 0, gcPasses: 0, blobsCollected: 0, failures: [] as string[] }
@@ -33,7 +37,7 @@ describe('soak on postgres', () => {
       const live = new Map<number, { id: string; payload: number }>() // key slot → its current object
       for (let step = 0; performance.now() < deadline; step++) {
         const slot = step % 3
-        const payload = (n + step) % payloads.length
+        const payload = step % 2 === 0 ? n : clients + (n % 8)
         const response = await fetch(`${server.url}/v1/objects?namespace=soak&tenant_id=soak&key=c${n}/${slot}`, {
           method: 'POST',
           headers: { 'x-overwrite': 'true' },
@@ -48,13 +52,12 @@ describe('soak on postgres', () => {
         live.set(slot, { id: (await response.json()).id, payload })
         await verify(live.get(slot)!.id, payload, 'after upload')
         if (step % 2 === 1) {
-          const victim = (slot + 1) % 3
-          const object = live.get(victim)
-          if (object) {
+          // Drop every reference this client holds to its own payload.
+          for (const [held, object] of [...live].filter(([, object]) => object.payload === n)) {
             const deleted = await fetch(`${server.url}/v1/objects/${object.id}?tenant_id=soak`, { method: 'DELETE' })
             stats.deletes++
             if (deleted.status !== 204) stats.failures.push(`delete → ${deleted.status}`)
-            live.delete(victim)
+            live.delete(held)
           }
         }
         const other = live.get((slot + 2) % 3)
@@ -63,11 +66,18 @@ describe('soak on postgres', () => {
       for (const { id, payload } of live.values()) await verify(id, payload, 'at the end')
     }
 
+    // GC back to back in this process (the same pass the schedule and the admin route run);
+    // every tenth pass also sweeps temp and orphan files.
     const collector = async () => {
       while (performance.now() < deadline) {
-        const response = await fetch(`${server.url}/v1/admin/gc`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } })
-        if (response.status !== 200) stats.failures.push(`gc → ${response.status}`)
-        else stats.blobsCollected += (await response.json()).deleted_blobs
+        const result = await runGc(server.store.db, server.store.roots, {
+          graceSecs: 0,
+          batchSize: 100,
+          stuckUploadTimeoutSecs: 3600,
+          tombstoneRetentionSecs: 0,
+          sweepOrphans: stats.gcPasses % 10 === 0,
+        })
+        stats.blobsCollected += result.deleted_blobs
         stats.gcPasses++
       }
     }
