@@ -36,6 +36,8 @@ async function openPostgres(url: string, maxConnections: number): Promise<Databa
     onnotice: () => {},
     connect_timeout: 10,
     idle_timeout: 60,
+    // Reconnect quickly once the database is back; the default waits up to 20 s.
+    backoff: (attempts) => Math.min(0.05 * 2 ** attempts, 1),
     // A blob lock held across an fsync must not hang forever if the peer vanished.
     connection: { application_name: 'juststorage', lock_timeout: 30_000, idle_in_transaction_session_timeout: 120_000 },
   })

@@ -15,6 +15,11 @@ export function sharedCluster(): Promise<PostgresCluster> {
   return cluster
 }
 
+export async function stopSharedCluster(): Promise<void> {
+  if (cluster) await (await cluster).stop()
+  cluster = undefined
+}
+
 export interface TestServer {
   url: string
   backend: Backend

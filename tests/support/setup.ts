@@ -1,4 +1,8 @@
-import { setDefaultTimeout } from 'bun:test'
+import { afterAll, setDefaultTimeout } from 'bun:test'
+import { stopSharedCluster } from './server'
 
 // Tests start real servers, databases and child processes; the 5 s default is too short for those.
 setDefaultTimeout(120_000)
+
+// Bun does not run process exit hooks after tests, so the shared cluster is stopped here.
+afterAll(() => stopSharedCluster())
