@@ -269,11 +269,21 @@ function selectorCondition(selector: ObjectSelector) {
   return and(...conditions)
 }
 
-/** The committed object a selector names, or 404; another tenant's object is indistinguishable from a missing one. */
-export async function findObject(db: Db, selector: ObjectSelector): Promise<ObjectRow> {
-  const [object] = await db.select().from(objects).where(selectorCondition(selector)).limit(1)
-  if (!object) throw new ApiError('not_found', 'No such object')
-  return object
+/**
+ * The committed object a selector names, for reading: 404 when there is none
+ * (another tenant's object is indistinguishable from a missing one), 500
+ * corrupt_object when the scrubber found its bytes damaged.
+ */
+export async function findReadableObject(db: Db, selector: ObjectSelector): Promise<ObjectRow> {
+  const [found] = await db
+    .select({ object: objects, corruptAt: blobs.corruptAt })
+    .from(objects)
+    .leftJoin(blobs, and(eq(blobs.storageClass, objects.storageClass), eq(blobs.contentHash, objects.contentHash)))
+    .where(selectorCondition(selector))
+    .limit(1)
+  if (!found) throw new ApiError('not_found', 'No such object')
+  if (found.corruptAt !== null) throw new ApiError('corrupt_object', 'The stored bytes of this object are damaged')
+  return found.object
 }
 
 export async function isCommitted(db: Db, id: string): Promise<boolean> {

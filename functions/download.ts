@@ -1,12 +1,13 @@
 import { statSync } from 'node:fs'
 import { Elysia } from 'elysia'
+import { barrier } from '../core/barriers'
 import { parseDbTime } from '../core/db/time'
 import type { ObjectRow } from '../core/db/schema'
 import { ApiError } from '../core/errors'
-import { decideRead, type ReadDecision } from '../core/http/conditional'
+import { decideRead } from '../core/http/conditional'
 import { RequestParams, parseByKeyPath } from '../core/http/params'
 import { parseObjectId } from '../core/identifiers'
-import { blobPathOf, etagOf, findObject, isCommitted, type ObjectSelector, type ObjectStore } from '../core/objects'
+import { blobPathOf, etagOf, findReadableObject, isCommitted, type ObjectSelector, type ObjectStore } from '../core/objects'
 
 /** GET and HEAD of an object by id or by key: streamed, with Range and conditional requests. */
 export const downloadRoutes = (store: ObjectStore) => {
@@ -15,6 +16,12 @@ export const downloadRoutes = (store: ObjectStore) => {
   const byKey = (request: Request) => serveObject(store, request, parseByKeyPath(request.url))
   const detail = (summary: string) => ({ detail: { summary, responses: { 200: { description: 'The object bytes (streamed)' } } } })
   return new Elysia({ name: 'download' })
+    // Elysia answers HEAD on a wildcard route by running its GET handler and
+    // counting the body, which would read a whole object and reports length 0
+    // for our bodiless HEAD; so HEAD by key is answered before routing.
+    .onRequest(async ({ request }) => {
+      if (request.method === 'HEAD' && new URL(request.url).pathname.startsWith('/v1/objects/by-key/')) return byKey(request)
+    })
     .get('/v1/objects/:id', ({ request, params }) => byId(request, params.id), detail('Download an object by id'))
     .head('/v1/objects/:id', ({ request, params }) => byId(request, params.id), detail('Headers of an object by id'))
     .get('/v1/objects/by-key/*', ({ request }) => byKey(request), detail('Download an object by key'))
@@ -22,7 +29,7 @@ export const downloadRoutes = (store: ObjectStore) => {
 }
 
 async function serveObject(store: ObjectStore, request: Request, selector: ObjectSelector): Promise<Response> {
-  const object = await findObject(store.db, selector)
+  const object = await findReadableObject(store.db, selector)
   const representation = { etag: etagOf(object.contentHash!), lastModified: parseDbTime(object.createdAt), size: object.sizeBytes! }
   const isHead = request.method === 'HEAD'
   const decision = decideRead(representation, readHeaders(request.headers), isHead)
@@ -35,6 +42,7 @@ async function serveObject(store: ObjectStore, request: Request, selector: Objec
   const status = decision.kind === 'partial' ? 206 : 200
   if (isHead) return new Response(null, { status, headers })
 
+  await barrier('download:before-send')
   const path = blobPathOf(store.roots, object)
   const onDisk = blobFileSize(path)
   if (onDisk === null) {
@@ -87,5 +95,7 @@ function representationHeaders(object: ObjectRow, etag: string, lastModified: Da
 function attachment(object: ObjectRow): string {
   const name = (object.key ?? object.id).split('/').filter(Boolean).pop() ?? object.id
   const fallback = name.replace(/[^\x20-\x7e]|["\\]/g, '_')
-  return `attachment; filename="${fallback}"; filename*=UTF-8''${encodeURIComponent(name)}`
+  // encodeURIComponent leaves ' ( ) * as they are, which RFC 8187 value-chars do not allow.
+  const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`
 }

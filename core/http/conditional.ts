@@ -38,10 +38,43 @@ function matchesWeakly(header: string, etag: string): boolean {
   return tags === '*' || tags.some((tag) => tag.replace(/^W\//, '') === etag)
 }
 
+const monthNames = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+const mon = `(?<mon>${monthNames.join('|')})`
+const time = '(?<h>\\d\\d):(?<m>\\d\\d):(?<s>\\d\\d)'
+const httpDateForms = [
+  new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (?<day>\\d\\d) ${mon} (?<year>\\d{4}) ${time} GMT$`), // IMF-fixdate
+  new RegExp(`^(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, (?<day>\\d\\d)-${mon}-(?<yy>\\d\\d) ${time} GMT$`), // RFC 850
+  new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ${mon} (?<day>[ \\d]\\d) ${time} (?<year>\\d{4})$`), // asctime
+]
+
+/**
+ * An RFC 9110 HTTP-date as a Date, else null. Not Date.parse: it reads "1" or
+ * "foo 5" as dates in 2001 and asctime as local time, while RFC 9110 says a
+ * field that is not a valid HTTP-date is ignored.
+ */
+export function parseHttpDate(value: string): Date | null {
+  const text = value.trim()
+  const g = httpDateForms.map((form) => form.exec(text)?.groups).find(Boolean)
+  if (!g) return null
+  const year = g.year !== undefined ? Number(g.year) : twoDigitYear(Number(g.yy))
+  const [day, h, m, s] = [Number(g.day), Number(g.h), Number(g.m), Number(g.s)]
+  if (h > 23 || m > 59 || s > 60) return null
+  const date = new Date(Date.UTC(year, monthNames.indexOf(g.mon!), day, h, m, Math.min(s, 59)))
+  // Date.UTC rolls 31 Feb over into March: a day the month does not have is invalid.
+  return date.getUTCDate() === day && date.getUTCFullYear() === year ? date : null
+}
+
+/** RFC 9110 §5.6.7: a two-digit year more than 50 years ahead is in the past century. */
+function twoDigitYear(yy: number): number {
+  const now = new Date().getUTCFullYear()
+  const year = now - (now % 100) + yy
+  return year > now + 50 ? year - 100 : year
+}
+
 function httpDateSeconds(header: string | null): number | null {
   if (header === null) return null
-  const ms = Date.parse(header)
-  return Number.isNaN(ms) ? null : Math.floor(ms / 1000)
+  const date = parseHttpDate(header)
+  return date === null ? null : Math.floor(date.getTime() / 1000)
 }
 
 /** Decides what a GET (or HEAD, which ignores Range) answers, per RFC 9110 §13.2.2. */
