@@ -90,5 +90,5 @@ describe('soak on postgres', () => {
     expect(stats.failures).toEqual([])
     expect(stats.gcPasses).toBeGreaterThan(0)
     expect(stats.uploads).toBeGreaterThan(clients)
-  })
+  }, seconds * 1000 + 60_000)
 })
