@@ -10,10 +10,24 @@ import { uploadRoutes } from './functions/upload'
 import { adminStatusRoutes } from './functions/admin-status'
 import { gcRoutes, type GcDeps } from './functions/gc'
 import { scrubRoutes, type ScrubDeps } from './functions/scrub'
+import { apiKeyRoutes } from './functions/api-keys'
+import { cors } from '@elysiajs/cors'
+import { authenticate, rememberPrincipal, type Authenticator } from './core/auth/authenticate'
+import type { Principal } from './core/auth/principal'
+import { RateLimiter, UploadSlots } from './core/rate-limit'
+import { createHash } from 'node:crypto'
+import { resolveAdminToken } from './core/admin-token'
+import { LastUsedTracker } from './core/auth/api-keys'
+import { jwtVerifier } from './core/auth/jwt'
+import type { Config } from './core/config'
+import type { Database } from './core/db/client'
 
 export interface AppDeps {
   store: ObjectStore
   draining: () => boolean
+  auth: Authenticator
+  limits: { perPrincipal: RateLimiter; unauthenticatedPerIp: RateLimiter; uploads: UploadSlots }
+  allowedOrigins: string[]
   adminToken: string
   gc: GcDeps['settings']
   scrubMaxBytesPerSec: number
@@ -21,12 +35,40 @@ export interface AppDeps {
 
 const clientRequestId = /^[A-Za-z0-9._:-]{1,128}$/
 
+// HSTS is left to the TLS-terminating proxy in front of the service.
+const securityHeaders = { 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' }
+
+function corsFor(allowedOrigins: string[]) {
+  if (allowedOrigins.length === 0) return new Elysia({ name: 'cors-off' })
+  return cors({
+    origin: allowedOrigins.includes('*') ? true : allowedOrigins,
+    allowedHeaders: ['authorization', 'x-api-key', 'content-type', 'content-digest', 'x-content-sha256', 'x-namespace', 'x-tenant', 'x-key', 'x-storage-class', 'x-overwrite', 'x-metadata', 'x-request-id', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range', 'range'],
+    exposeHeaders: ['etag', 'location', 'content-range', 'content-disposition', 'x-content-hash', 'x-request-id', 'retry-after', 'last-modified', 'accept-ranges'],
+    maxAge: 600,
+  })
+}
+
 /** Composes every operation into one app with request ids and the single error envelope. */
 export function createApp(deps: AppDeps) {
   const app = new Elysia()
     .onRequest(({ request, set }) => {
       const given = request.headers.get('x-request-id')
       set.headers['x-request-id'] = given !== null && clientRequestId.test(given) ? given : crypto.randomUUID()
+      Object.assign(set.headers, securityHeaders)
+    })
+    .use(corsFor(deps.allowedOrigins))
+    // Every /v1 route is closed by default: the principal is resolved before routing.
+    .onRequest(async ({ request, server }) => {
+      if (!new URL(request.url).pathname.startsWith('/v1/') || request.method === 'OPTIONS') return
+      let principal: Principal
+      try {
+        principal = await authenticate(request.headers, deps.auth)
+      } catch (error) {
+        if (error instanceof ApiError && error.code === 'unauthenticated') deps.limits.unauthenticatedPerIp.take(server?.requestIP(request)?.address ?? 'unknown')
+        throw error
+      }
+      deps.limits.perPrincipal.take(principal.id)
+      rememberPrincipal(request, principal)
     })
     .onError({ as: 'global' }, ({ code, error, set, request }) => {
       const apiError = errorForClient(code, error, request, app.routes)
@@ -39,15 +81,46 @@ export function createApp(deps: AppDeps) {
       return { error: apiError.message, code: apiError.code, request_id: set.headers['x-request-id'] as string }
     })
     .use(healthRoutes({ db: deps.store.db, roots: deps.store.roots, draining: deps.draining }))
-    .use(uploadRoutes(deps.store))
+    .use(uploadRoutes(deps.store, deps.limits.uploads))
     .use(downloadRoutes(deps.store))
     .use(deleteRoutes(deps.store))
     .use(listRoutes(deps.store))
     .use(searchRoutes(deps.store))
+    .use(apiKeyRoutes(deps.store.db))
     .use(gcRoutes(gcDeps(deps)))
     .use(scrubRoutes(scrubDeps(deps)))
     .use(adminStatusRoutes({ db: deps.store.db, roots: deps.store.roots, gcGraceSecs: deps.gc.graceSecs, adminToken: deps.adminToken }))
   return app
+}
+
+/** Everything the app needs, built from the configuration and an open database. */
+export function assembleDeps(config: Config, database: Database, draining: () => boolean): AppDeps {
+  const adminToken = resolveAdminToken(config.adminToken, config.dataDir)
+  return {
+    store: { db: database.db, roots: { hot: config.hotRoot, cold: config.coldRoot }, maxUploadBytes: config.maxUploadBytes },
+    draining,
+    auth: {
+      db: database.db,
+      adminTokenHash: createHash('sha256').update(adminToken).digest('hex'),
+      jwt: jwtVerifier(config.jwt),
+      lastUsed: new LastUsedTracker(),
+      disabled: config.authDisabled,
+    },
+    limits: {
+      perPrincipal: new RateLimiter(config.rateLimitPerSec, config.rateLimitBurst),
+      unauthenticatedPerIp: new RateLimiter(config.unauthenticatedRateLimitPerSec, Math.max(1, config.unauthenticatedRateLimitPerSec * 2)),
+      uploads: new UploadSlots(config.maxConcurrentUploadsPerTenant),
+    },
+    allowedOrigins: config.allowedOrigins,
+    adminToken,
+    gc: {
+      graceSecs: config.gcGraceSecs,
+      batchSize: config.gcBatchSize,
+      stuckUploadTimeoutSecs: config.stuckUploadTimeoutSecs,
+      tombstoneRetentionSecs: config.tombstoneRetentionSecs,
+    },
+    scrubMaxBytesPerSec: config.scrubMaxBytesPerSec,
+  }
 }
 
 export function gcDeps(deps: AppDeps): GcDeps {

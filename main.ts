@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs'
-import { createApp, gcDeps, scrubDeps, serveOptions, type AppDeps } from './app'
-import { resolveAdminToken } from './core/admin-token'
+import { Cron } from 'croner'
+import { assembleDeps, createApp, gcDeps, scrubDeps, serveOptions } from './app'
 import { scheduleGc } from './functions/gc'
 import { scheduleScrub } from './functions/scrub'
 import { ConfigError, loadConfig, type Config } from './core/config'
@@ -21,23 +21,20 @@ for (const root of [config.hotRoot, config.coldRoot]) mkdirSync(`${root}/tmp`, {
 const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: config.dbMaxConnections })
 
 let draining = false
-const deps: AppDeps = {
-  store: { db: database.db, roots: { hot: config.hotRoot, cold: config.coldRoot }, maxUploadBytes: config.maxUploadBytes },
-  draining: () => draining,
-  adminToken: resolveAdminToken(config.adminToken, config.dataDir),
-  gc: {
-    graceSecs: config.gcGraceSecs,
-    batchSize: config.gcBatchSize,
-    stuckUploadTimeoutSecs: config.stuckUploadTimeoutSecs,
-    tombstoneRetentionSecs: config.tombstoneRetentionSecs,
-  },
-  scrubMaxBytesPerSec: config.scrubMaxBytesPerSec,
+const deps = assembleDeps(config, database, () => draining)
+if (config.authDisabled) {
+  console.warn(JSON.stringify({ level: 'warn', msg: 'AUTH_DISABLED=true: EVERY REQUEST ACTS AS ADMIN. Never run this way outside a local experiment.' }))
 }
 const app = createApp(deps)
 app.listen({ ...serveOptions, hostname: config.hostname, port: config.port })
 console.info(JSON.stringify({ level: 'info', msg: 'listening', address: `${config.hostname}:${app.server?.port}`, database: database.kind }))
 
-const schedules = [scheduleGc(gcDeps(deps), config.gcIntervalSecs), scheduleScrub(scrubDeps(deps), config.scrubCron)]
+const schedules = [
+  scheduleGc(gcDeps(deps), config.gcIntervalSecs),
+  scheduleScrub(scrubDeps(deps), config.scrubCron),
+  // Key usage times are written in batches rather than on every request.
+  new Cron('*/30 * * * * *', { protect: true }, () => deps.auth.lastUsed.flush(database.db).catch(() => {})),
+]
 
 async function shutdown(signal: string): Promise<void> {
   draining = true

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import { createPublicKey } from 'node:crypto'
 import { Cron } from 'croner'
 
 /** Every setting the service reads, parsed and checked once at start. */
@@ -19,6 +20,13 @@ export interface Config {
   tombstoneRetentionSecs: number
   scrubCron: string
   scrubMaxBytesPerSec: number
+  authDisabled: boolean
+  jwt: { secret?: string; jwksUrl?: string; publicKeyPem?: string; issuer?: string; audience?: string }
+  rateLimitPerSec: number
+  rateLimitBurst: number
+  unauthenticatedRateLimitPerSec: number
+  maxConcurrentUploadsPerTenant: number
+  allowedOrigins: string[]
 }
 
 export class ConfigError extends Error {
@@ -65,6 +73,47 @@ function cronExpression(env: Env, name: string, fallback: string): string {
   return raw
 }
 
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (/^(true|1|yes)$/i.test(raw.trim())) return true
+  if (/^(false|0|no)$/i.test(raw.trim())) return false
+  throw new ConfigError(name, `expected true or false, got "${raw}"`)
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const raw = env[name]
+  return raw === undefined || raw.trim() === '' ? undefined : raw
+}
+
+function url(env: Env, name: string): string | undefined {
+  const raw = optional(env, name)
+  if (raw !== undefined && !URL.canParse(raw)) throw new ConfigError(name, `not a URL: "${raw}"`)
+  return raw
+}
+
+function publicKeyPem(env: Env): string | undefined {
+  const raw = optional(env, 'JWT_PUBLIC_KEY')
+  if (raw === undefined) return undefined
+  const pem = raw.replaceAll('\\n', '\n')
+  try {
+    createPublicKey(pem)
+  } catch (error) {
+    throw new ConfigError('JWT_PUBLIC_KEY', `not a PEM public key: ${(error as Error).message}`)
+  }
+  return pem
+}
+
+function origins(env: Env): string[] {
+  const raw = optional(env, 'ALLOWED_ORIGINS')
+  if (raw === undefined) return []
+  const list = raw.split(',').map((origin) => origin.trim()).filter(Boolean)
+  for (const origin of list) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) throw new ConfigError('ALLOWED_ORIGINS', `not an origin (scheme://host[:port]): "${origin}"`)
+  }
+  return list
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const { hostname, port } = listenAddress(env)
   const dataDir = resolve(env.DATA_DIR || './data')
@@ -85,5 +134,18 @@ export function loadConfig(env: Env = process.env): Config {
     tombstoneRetentionSecs: integer(env, 'TOMBSTONE_RETENTION_SECS', 7 * 86400, 0),
     scrubCron: cronExpression(env, 'SCRUB_CRON', '0 3 * * 0'),
     scrubMaxBytesPerSec: integer(env, 'SCRUB_MAX_BYTES_PER_SEC', 64 * 2 ** 20, 1),
+    authDisabled: boolean(env, 'AUTH_DISABLED', false),
+    jwt: {
+      secret: optional(env, 'JWT_SECRET'),
+      jwksUrl: url(env, 'JWKS_URL'),
+      publicKeyPem: publicKeyPem(env),
+      issuer: optional(env, 'JWT_ISSUER'),
+      audience: optional(env, 'JWT_AUDIENCE'),
+    },
+    rateLimitPerSec: integer(env, 'RATE_LIMIT_PER_SEC', 10_000, 0),
+    rateLimitBurst: integer(env, 'RATE_LIMIT_BURST', 20_000, 1),
+    unauthenticatedRateLimitPerSec: integer(env, 'UNAUTHENTICATED_RATE_LIMIT_PER_SEC', 20, 0),
+    maxConcurrentUploadsPerTenant: integer(env, 'MAX_CONCURRENT_UPLOADS_PER_TENANT', 256, 0),
+    allowedOrigins: origins(env),
   }
 }

@@ -1,8 +1,9 @@
 import { existsSync, renameSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { and, eq, sql } from 'drizzle-orm'
+import { and, eq, inArray, sql } from 'drizzle-orm'
 import type { Db, Tx } from './db/client'
 import { blobs, objects, type ObjectRow, type StorageClass } from './db/schema'
+import { recordAudit } from './audit'
 import { barrier } from './barriers'
 import { ApiError, toApiError } from './errors'
 import { ensureParentDirectory, fsyncDirectory } from './store/durable'
@@ -259,6 +260,8 @@ export interface ObjectSelector {
   id?: string
   namespace?: string
   key?: string
+  /** The principal's namespace allow-list: objects outside it are as good as missing. */
+  namespaces?: string[]
 }
 
 function selectorCondition(selector: ObjectSelector) {
@@ -266,6 +269,7 @@ function selectorCondition(selector: ObjectSelector) {
   if (selector.id !== undefined) conditions.push(eq(objects.id, selector.id))
   if (selector.namespace !== undefined) conditions.push(eq(objects.namespace, selector.namespace))
   if (selector.key !== undefined) conditions.push(eq(objects.key, selector.key))
+  if (selector.namespaces !== undefined) conditions.push(inArray(objects.namespace, selector.namespaces))
   return and(...conditions)
 }
 
@@ -292,12 +296,13 @@ export async function isCommitted(db: Db, id: string): Promise<boolean> {
 }
 
 /** Deletes a committed object: invisible and its key free from the commit on; the bytes go with garbage collection. */
-export async function deleteObject(db: Db, selector: ObjectSelector): Promise<void> {
+export async function deleteObject(db: Db, selector: ObjectSelector, by: { actor: string; requestId: string }): Promise<void> {
   await db.transaction(async (tx) => {
     const [object] = await tx.select().from(objects).where(selectorCondition(selector)).for('update')
     if (!object) throw new ApiError('not_found', 'No such object')
     await lockBlob(tx, { storageClass: object.storageClass, contentHash: object.contentHash! })
     await releaseObject(tx, object)
+    await recordAudit(tx, { ...by, tenantId: object.tenantId, action: 'object.delete', target: object.id })
   })
 }
 

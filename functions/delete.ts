@@ -1,16 +1,18 @@
 import { Elysia } from 'elysia'
-import { RequestParams, parseByKeyPath } from '../core/http/params'
-import { parseObjectId } from '../core/identifiers'
-import { deleteObject, type ObjectStore } from '../core/objects'
+import { principalOf } from '../core/auth/authenticate'
+import { selectById, selectByKey } from '../core/http/object-access'
+import { deleteObject, type ObjectSelector, type ObjectStore } from '../core/objects'
 
-/** DELETE by id or by key: invisible at once, bytes reclaimed later by garbage collection. */
-export const deleteRoutes = (store: ObjectStore) =>
-  new Elysia({ name: 'delete' })
+/** DELETE by id or by key: invisible at once, bytes reclaimed later by garbage collection; audited. */
+export const deleteRoutes = (store: ObjectStore) => {
+  const remove = async (request: Request, selector: ObjectSelector, requestId: unknown) => {
+    await deleteObject(store.db, selector, { actor: principalOf(request).id, requestId: String(requestId) })
+  }
+  return new Elysia({ name: 'delete' })
     .delete(
       '/v1/objects/:id',
       async ({ request, params, set }) => {
-        const tenantId = new RequestParams(request.url, request.headers).tenant()
-        await deleteObject(store.db, { tenantId, id: parseObjectId(params.id) })
+        await remove(request, selectById(request, params.id, 'objects:delete'), set.headers['x-request-id'])
         set.status = 204
       },
       { detail: { summary: 'Delete an object by id' } },
@@ -18,8 +20,9 @@ export const deleteRoutes = (store: ObjectStore) =>
     .delete(
       '/v1/objects/by-key/*',
       async ({ request, set }) => {
-        await deleteObject(store.db, parseByKeyPath(request.url))
+        await remove(request, selectByKey(request, 'objects:delete'), set.headers['x-request-id'])
         set.status = 204
       },
       { detail: { summary: 'Delete an object by key' } },
     )
+}

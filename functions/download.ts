@@ -5,15 +5,13 @@ import { parseDbTime } from '../core/db/time'
 import type { ObjectRow } from '../core/db/schema'
 import { ApiError } from '../core/errors'
 import { decideRead } from '../core/http/conditional'
-import { RequestParams, parseByKeyPath } from '../core/http/params'
-import { parseObjectId } from '../core/identifiers'
+import { selectById, selectByKey } from '../core/http/object-access'
 import { blobPathOf, etagOf, findReadableObject, isCommitted, type ObjectSelector, type ObjectStore } from '../core/objects'
 
 /** GET and HEAD of an object by id or by key: streamed, with Range and conditional requests. */
 export const downloadRoutes = (store: ObjectStore) => {
-  const byId = (request: Request, id: string) =>
-    serveObject(store, request, { tenantId: new RequestParams(request.url, request.headers).tenant(), id: parseObjectId(id) })
-  const byKey = (request: Request) => serveObject(store, request, parseByKeyPath(request.url))
+  const byId = (request: Request, id: string) => serveObject(store, request, selectById(request, id, 'objects:read'))
+  const byKey = (request: Request) => serveObject(store, request, selectByKey(request, 'objects:read'))
   const detail = (summary: string) => ({ detail: { summary, responses: { 200: { description: 'The object bytes (streamed)' } } } })
   return new Elysia({ name: 'download' })
     // Elysia answers HEAD on a wildcard route by running its GET handler and

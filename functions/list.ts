@@ -1,4 +1,6 @@
 import { Elysia, t } from 'elysia'
+import { principalOf } from '../core/auth/authenticate'
+import { authorizeObjects } from '../core/auth/principal'
 import { ApiError } from '../core/errors'
 import { objectJson, PageSchema } from '../core/http/object-json'
 import { RequestParams } from '../core/http/params'
@@ -13,9 +15,10 @@ export const listRoutes = (store: ObjectStore) =>
     async ({ request }) => {
       const params = new RequestParams(request.url, request.headers)
       const storageClass = params.query('storage_class')
+      const namespace = params.namespace()
       const page = await listObjects(store.db, {
-        tenantId: params.tenant(),
-        namespace: params.namespace(),
+        tenantId: authorizeObjects(principalOf(request), 'objects:read', { tenant: params.namedTenant(), namespace }),
+        namespace,
         limit: parseLimit(params.query('limit')),
         cursor: params.query('cursor'),
         order: parseOrder(params.query('order')),

@@ -1,7 +1,9 @@
 import { Type } from '@sinclair/typebox'
-import { Value } from '@sinclair/typebox/value'
 import { Elysia } from 'elysia'
+import { principalOf } from '../core/auth/authenticate'
+import { authorizeObjects } from '../core/auth/principal'
 import { ApiError } from '../core/errors'
+import { strictJson } from '../core/http/json-body'
 import { PageSchema } from '../core/http/object-json'
 import { RequestParams } from '../core/http/params'
 import { parseKey, parseNamespace, parseStorageClass, parseTenant } from '../core/identifiers'
@@ -9,8 +11,6 @@ import { listObjects } from '../core/listing'
 import type { ObjectStore } from '../core/objects'
 import { optionalTime, pageJson, parseLimit } from './list'
 
-// Plain TypeBox, checked strictly in parse: Elysia's own body validation would turn "5"
-// into 5 and silently drop unknown fields, and a typo'd filter must not widen a search.
 const size = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
 const SearchBody = Type.Object(
   {
@@ -42,11 +42,11 @@ export const searchRoutes = (store: ObjectStore) =>
         throw new ApiError('bad_request', 'tenant_id and X-Tenant disagree')
       }
       const tenant = body.tenant_id ?? elsewhere
-      if (tenant === undefined) throw new ApiError('invalid_tenant', 'tenant_id (or X-Tenant) is required')
       if (body.namespace === undefined) throw new ApiError('invalid_namespace', 'namespace is required')
+      const namespace = parseNamespace(body.namespace)
       const page = await listObjects(store.db, {
-        tenantId: parseTenant(tenant),
-        namespace: parseNamespace(body.namespace),
+        tenantId: authorizeObjects(principalOf(request), 'objects:read', { tenant: tenant === undefined ? undefined : parseTenant(tenant), namespace }),
+        namespace,
         limit: parseLimit(body.limit),
         cursor: body.cursor,
         order: body.order ?? 'desc',
@@ -63,19 +63,7 @@ export const searchRoutes = (store: ObjectStore) =>
       return pageJson(page)
     },
     {
-      async parse({ request }) {
-        const type = request.headers.get('content-type') ?? ''
-        if (!/^application\/json\s*(;|$)/i.test(type)) throw new ApiError('unsupported_media_type', 'Send the search as application/json')
-        let value: unknown
-        try {
-          value = await request.json()
-        } catch {
-          throw new ApiError('bad_request', 'The body is not valid JSON')
-        }
-        const problem = Value.Errors(SearchBody, value).First()
-        if (problem) throw new ApiError('bad_request', `${problem.path.slice(1) || 'body'}: ${problem.message}`)
-        return value
-      },
+      parse: strictJson(SearchBody),
       body: SearchBody,
       response: { 200: PageSchema },
       detail: { summary: 'Search objects by key, type, class, size, time and metadata' },

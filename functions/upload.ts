@@ -1,27 +1,33 @@
 import { Elysia } from 'elysia'
 import { ApiError } from '../core/errors'
-import { RequestParams, parseByKeyPath } from '../core/http/params'
+import { principalOf } from '../core/auth/authenticate'
+import { authorizeObjects } from '../core/auth/principal'
+import { selectByKey } from '../core/http/object-access'
+import { RequestParams } from '../core/http/params'
+import type { UploadSlots } from '../core/rate-limit'
 import { parseEntityTags } from '../core/http/conditional'
 import { parseExpectedDigest, parseMetadataHeader } from '../core/identifiers'
 import { objectJson, ObjectSchema } from '../core/http/object-json'
 import { uploadObject, type KeyPolicy, type ObjectStore, type UploadRequest } from '../core/objects'
 
 /** POST /v1/objects and PUT /v1/objects/by-key/…: streamed raw-body uploads. */
-export const uploadRoutes = (store: ObjectStore) =>
+export const uploadRoutes = (store: ObjectStore, slots: UploadSlots) =>
   new Elysia({ name: 'upload' })
     .post(
       '/v1/objects',
       async ({ request, set }) => {
         const params = new RequestParams(request.url, request.headers)
         const onExisting: KeyPolicy = params.overwrite() ? { kind: 'replace' } : { kind: 'reject' }
+        const namespace = params.namespace()
+        const tenantId = authorizeObjects(principalOf(request), 'objects:write', { tenant: params.namedTenant(), namespace })
         const upload = describeUpload(request.headers, {
-          namespace: params.namespace(),
-          tenantId: params.tenant(),
+          namespace,
+          tenantId,
           key: params.key(),
           storageClass: params.storageClass(),
           onExisting,
         })
-        const { object } = await uploadObject(store, upload, request.body)
+        const { object } = await uploadWithin(slots, upload, () => uploadObject(store, upload, request.body))
         set.status = 201
         set.headers.location = `/v1/objects/${object.id}`
         return objectJson(object)
@@ -37,15 +43,12 @@ export const uploadRoutes = (store: ObjectStore) =>
       '/v1/objects/by-key/*',
       async ({ request, set }) => {
         const params = new RequestParams(request.url, request.headers)
-        const { namespace, tenantId, key } = parseByKeyPath(request.url)
         const upload = describeUpload(request.headers, {
-          namespace,
-          tenantId,
-          key,
+          ...selectByKey(request, 'objects:write'),
           storageClass: params.storageClass(),
           onExisting: upsertPolicy(request.headers),
         })
-        const { object, replaced } = await uploadObject(store, upload, request.body)
+        const { object, replaced } = await uploadWithin(slots, upload, () => uploadObject(store, upload, request.body))
         set.status = replaced ? 200 : 201
         set.headers.location = `/v1/objects/${object.id}`
         return objectJson(object)
@@ -56,6 +59,16 @@ export const uploadRoutes = (store: ObjectStore) =>
         response: { 200: ObjectSchema, 201: ObjectSchema },
       },
     )
+
+/** Runs an upload in one of its tenant's slots; over the cap → 429. */
+async function uploadWithin<T>(slots: UploadSlots, upload: UploadRequest, run: () => Promise<T>): Promise<T> {
+  const release = slots.acquire(upload.tenantId)
+  try {
+    return await run()
+  } finally {
+    release()
+  }
+}
 
 type Placement = Pick<UploadRequest, 'namespace' | 'tenantId' | 'key' | 'storageClass' | 'onExisting'>
 

@@ -68,5 +68,47 @@ export const backgroundRuns = pgTable('background_runs', {
   error: text('error'),
 })
 
+/** API keys: only a SHA-256 of the secret is stored; the id is also the lookup part of the key. */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid('id').primaryKey(),
+    name: text('name').notNull(),
+    tenantId: text('tenant_id').notNull(),
+    secretHash: text('secret_hash').notNull(),
+    permissions: text('permissions').array().notNull(),
+    // null: every namespace of the tenant
+    namespaces: text('namespaces').array(),
+    expiresAt: instant('expires_at'),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    createdBy: text('created_by').notNull(),
+    lastUsedAt: instant('last_used_at'),
+    revokedAt: instant('revoked_at'),
+  },
+  (table) => [index('api_keys_tenant_idx').on(table.tenantId, table.createdAt, table.id)],
+)
+
+/** Who did what to which target, for security-relevant actions. */
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    at: instant('at').notNull().defaultNow(),
+    actor: text('actor').notNull(),
+    tenantId: text('tenant_id'),
+    action: text('action').notNull(),
+    target: text('target'),
+    requestId: text('request_id'),
+  },
+  (table) => [index('audit_events_tenant_idx').on(table.tenantId, table.id)],
+)
+
+/** Service-wide settings kept in the database (the admin token's hash). */
+export const settings = pgTable('settings', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+})
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect
 export type ObjectRow = typeof objects.$inferSelect
 export type StorageClass = (typeof storageClass.enumValues)[number]

@@ -53,11 +53,10 @@ export class RequestParams {
     return parseNamespace(raw)
   }
 
-  /** The request's tenant; until principals carry one, the request must name it. */
-  tenant(): string {
+  /** The tenant the request names, if any; the principal's own applies otherwise. */
+  namedTenant(): string | undefined {
     const raw = this.either('tenant_id', 'x-tenant')
-    if (raw === undefined) throw new ApiError('invalid_tenant', 'tenant_id (or X-Tenant) is required')
-    return parseTenant(raw)
+    return raw === undefined ? undefined : parseTenant(raw)
   }
 
   key(): string | null {

@@ -32,7 +32,33 @@ describe('loadConfig', () => {
       tombstoneRetentionSecs: 7 * 86400,
       scrubCron: '0 3 * * 0',
       scrubMaxBytesPerSec: 64 * 2 ** 20,
+      authDisabled: false,
+      jwt: { secret: undefined, jwksUrl: undefined, publicKeyPem: undefined, issuer: undefined, audience: undefined },
+      rateLimitPerSec: 10_000,
+      rateLimitBurst: 20_000,
+      unauthenticatedRateLimitPerSec: 20,
+      maxConcurrentUploadsPerTenant: 256,
+      allowedOrigins: [],
     })
+  })
+
+  test('auth settings: AUTH_DISABLED, JWT_* and ALLOWED_ORIGINS are parsed and checked', () => {
+    const config = loadConfig({
+      AUTH_DISABLED: 'true',
+      JWT_SECRET: 's3cret',
+      JWKS_URL: 'https://issuer.example/.well-known/jwks.json',
+      JWT_ISSUER: 'issuer',
+      JWT_AUDIENCE: 'juststorage',
+      ALLOWED_ORIGINS: 'https://a.example, http://localhost:3000',
+    })
+    expect(config.authDisabled).toBe(true)
+    expect(config.jwt).toMatchObject({ secret: 's3cret', jwksUrl: 'https://issuer.example/.well-known/jwks.json', issuer: 'issuer', audience: 'juststorage' })
+    expect(config.allowedOrigins).toEqual(['https://a.example', 'http://localhost:3000'])
+    expect(failure({ AUTH_DISABLED: 'maybe' })).toContain('AUTH_DISABLED')
+    expect(failure({ JWKS_URL: 'not a url' })).toContain('JWKS_URL')
+    expect(failure({ JWT_PUBLIC_KEY: 'not a pem' })).toContain('JWT_PUBLIC_KEY')
+    expect(failure({ ALLOWED_ORIGINS: 'a.example/path' })).toContain('ALLOWED_ORIGINS')
+    expect(failure({ RATE_LIMIT_PER_SEC: '-1' })).toContain('RATE_LIMIT_PER_SEC')
   })
 
   test('empty values count as unset', () => {

@@ -35,6 +35,8 @@ export async function startChild(options: ChildOptions): Promise<Child> {
       DATABASE_URL: options.databaseUrl,
       LISTEN_ADDR: `127.0.0.1:${port}`,
       ADMIN_TOKEN: 'test-admin-token',
+      // These children prove durability, not access control: every request acts as admin.
+      AUTH_DISABLED: 'true',
       // Background GC only when a test asks for it.
       GC_INTERVAL_SECS: '3600',
       ...options.env,

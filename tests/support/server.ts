@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { createApp, serveOptions, type AppDeps } from '../../app'
+import { assembleDeps, createApp, serveOptions } from '../../app'
+import { loadConfig } from '../../core/config'
 import { openDatabase, type Database } from '../../core/db/client'
 import type { ObjectStore } from '../../core/objects'
 import { startPostgres, type PostgresCluster } from './postgres'
@@ -35,26 +36,38 @@ let databaseCounter = 0
 export const adminToken = 'test-admin-token'
 
 export interface ServerOptions {
+  /** Authentication on; off (AUTH_DISABLED, every request acts as admin) by default for tests of object behaviour. */
+  auth?: boolean
   maxUploadBytes?: number
-  gc?: Partial<AppDeps['gc']>
+  gc?: { graceSecs?: number; batchSize?: number; stuckUploadTimeoutSecs?: number; tombstoneRetentionSecs?: number }
   scrubMaxBytesPerSec?: number
+  /** Further environment, as the service would read it. */
+  env?: Record<string, string>
 }
 
 export async function startServer(backend: Backend, options: ServerOptions = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(`${tmpdir()}/juststorage-test-`)
-  const roots = { hot: `${dataDir}/hot`, cold: `${dataDir}/cold` }
-  for (const root of Object.values(roots)) mkdirSync(`${root}/tmp`, { recursive: true })
   const databaseUrl =
     backend === 'postgres' ? await (await sharedCluster()).createDatabase(`t${process.pid}_${++databaseCounter}_${Date.now()}`) : undefined
-  const database = await openDatabase({ databaseUrl, dataDir, maxConnections: 40 })
-  const store: ObjectStore = { db: database.db, roots, maxUploadBytes: options.maxUploadBytes ?? 64 * 2 ** 30 }
-  const app = createApp({
-    store,
-    draining: () => false,
-    adminToken,
-    gc: { graceSecs: 0, batchSize: 100, stuckUploadTimeoutSecs: 3600, tombstoneRetentionSecs: 0, ...options.gc },
-    scrubMaxBytesPerSec: options.scrubMaxBytesPerSec ?? 2 ** 30,
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    DATABASE_URL: databaseUrl,
+    DB_MAX_CONNECTIONS: '40',
+    ADMIN_TOKEN: adminToken,
+    AUTH_DISABLED: String(!options.auth),
+    MAX_UPLOAD_BYTES: String(options.maxUploadBytes ?? 64 * 2 ** 30),
+    GC_GRACE_SECS: String(options.gc?.graceSecs ?? 0),
+    GC_BATCH_SIZE: String(options.gc?.batchSize ?? 100),
+    STUCK_UPLOAD_TIMEOUT_SECS: String(options.gc?.stuckUploadTimeoutSecs ?? 3600),
+    TOMBSTONE_RETENTION_SECS: String(options.gc?.tombstoneRetentionSecs ?? 0),
+    SCRUB_MAX_BYTES_PER_SEC: String(options.scrubMaxBytesPerSec ?? 2 ** 30),
+    ...options.env,
   })
+  for (const root of [config.hotRoot, config.coldRoot]) mkdirSync(`${root}/tmp`, { recursive: true })
+  const database = await openDatabase({ databaseUrl, dataDir, maxConnections: config.dbMaxConnections })
+  const deps = assembleDeps(config, database, () => false)
+  const store = deps.store
+  const app = createApp(deps)
   app.listen({ ...serveOptions, hostname: '127.0.0.1', port: 0 })
   return {
     url: `http://127.0.0.1:${app.server!.port}`,

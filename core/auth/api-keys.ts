@@ -1,0 +1,125 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { and, desc, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm'
+import type { Db } from '../db/client'
+import { apiKeys, type ApiKeyRow } from '../db/schema'
+import { parseDbTime } from '../db/time'
+import { ApiError } from '../errors'
+import { secretsEqual } from '../admin-token'
+import type { Permission, Principal } from './principal'
+
+/**
+ * API keys look like `jsk_<id hex>_<secret>`: the id finds the row without a
+ * scan, the 256-bit secret is checked against its stored SHA-256 in constant
+ * time. A fast hash suffices because the secret is random, not a password.
+ */
+
+const keyPattern = /^jsk_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/
+
+const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex')
+const uuidOf = (hex: string) => `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+
+export const looksLikeApiKey = (secret: string): boolean => secret.startsWith('jsk_')
+
+export interface NewApiKey {
+  name: string
+  tenantId: string
+  permissions: Permission[]
+  namespaces: string[] | null
+  expiresAt: string | null
+  createdBy: string
+}
+
+export async function createApiKey(db: Db, input: NewApiKey): Promise<{ row: ApiKeyRow; key: string }> {
+  const id = crypto.randomUUID()
+  const secret = randomBytes(32).toString('base64url')
+  const [row] = await db
+    .insert(apiKeys)
+    .values({ id, ...input, secretHash: hashSecret(secret) })
+    .returning()
+  return { row: row!, key: `jsk_${id.replaceAll('-', '')}_${secret}` }
+}
+
+/** The principal of a presented key, or 401 for malformed, unknown, revoked or expired keys. */
+export async function principalOfApiKey(db: Db, presented: string, lastUsed: LastUsedTracker): Promise<Principal> {
+  const match = keyPattern.exec(presented)
+  const unauthenticated = new ApiError('unauthenticated', 'The API key is not valid', { 'www-authenticate': 'Bearer error="invalid_token"' })
+  if (!match) throw unauthenticated
+  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, uuidOf(match[1]!)))
+  if (!row || !secretsEqual(hashSecret(match[2]!), row.secretHash)) throw unauthenticated
+  if (row.revokedAt !== null) throw unauthenticated
+  if (row.expiresAt !== null && parseDbTime(row.expiresAt).getTime() <= Date.now()) throw unauthenticated
+  lastUsed.touch(row.id)
+  return {
+    kind: 'api-key',
+    id: `api-key:${row.id}`,
+    tenantId: row.tenantId,
+    permissions: new Set(row.permissions as Permission[]),
+    namespaces: row.namespaces === null ? null : new Set(row.namespaces),
+  }
+}
+
+/** A live (not revoked) key of a tenant; admins see every tenant's keys. */
+export async function findApiKey(db: Db, id: string, tenantId: string | null): Promise<ApiKeyRow> {
+  const [row] = await db
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt), tenantId === null ? undefined : eq(apiKeys.tenantId, tenantId)))
+  if (!row) throw new ApiError('not_found', 'No such API key')
+  return row
+}
+
+export async function revokeApiKey(db: Db, id: string, tenantId: string | null): Promise<ApiKeyRow> {
+  const [row] = await db
+    .update(apiKeys)
+    .set({ revokedAt: sql`now()` })
+    .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt), tenantId === null ? undefined : eq(apiKeys.tenantId, tenantId)))
+    .returning()
+  if (!row) throw new ApiError('not_found', 'No such API key')
+  return row
+}
+
+/** Newest first, keyset on (created_at, id). */
+export async function listApiKeys(db: Db, tenantId: string | null, limit: number, cursor: string | undefined) {
+  let position: { createdAt: string; id: string } | undefined
+  if (cursor !== undefined) {
+    try {
+      const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+      if (typeof createdAt !== 'string' || typeof id !== 'string' || Number.isNaN(parseDbTime(createdAt).getTime())) throw new Error()
+      position = { createdAt, id }
+    } catch {
+      throw new ApiError('invalid_cursor', 'cursor is not one this service issued')
+    }
+  }
+  const rows = await db
+    .select()
+    .from(apiKeys)
+    .where(
+      and(
+        isNull(apiKeys.revokedAt),
+        tenantId === null ? undefined : eq(apiKeys.tenantId, tenantId),
+        position && or(lt(apiKeys.createdAt, position.createdAt), and(eq(apiKeys.createdAt, position.createdAt), lt(apiKeys.id, position.id))),
+      ),
+    )
+    .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id))
+    .limit(limit + 1)
+  const page = rows.slice(0, limit)
+  const last = page[page.length - 1]
+  const nextCursor = rows.length > limit && last ? Buffer.from(JSON.stringify([last.createdAt, last.id])).toString('base64url') : null
+  return { rows: page, nextCursor }
+}
+
+/** Remembers when keys were used and writes it in one batch now and then, not once per request. */
+export class LastUsedTracker {
+  private readonly pending = new Set<string>()
+
+  touch(id: string): void {
+    this.pending.add(id)
+  }
+
+  async flush(db: Db): Promise<void> {
+    if (this.pending.size === 0) return
+    const ids = [...this.pending]
+    this.pending.clear()
+    await db.update(apiKeys).set({ lastUsedAt: sql`now()` }).where(inArray(apiKeys.id, ids))
+  }
+}

@@ -1,0 +1,45 @@
+import { createHash } from 'node:crypto'
+import type { Db } from '../db/client'
+import { ApiError } from '../errors'
+import { presentedSecret, secretsEqual } from '../admin-token'
+import { looksLikeApiKey, principalOfApiKey, type LastUsedTracker } from './api-keys'
+import { looksLikeJwt, type JwtVerifier } from './jwt'
+import { adminPrincipal, type Principal } from './principal'
+
+export interface Authenticator {
+  db: Db
+  /** SHA-256 (hex) of the admin token. */
+  adminTokenHash: string
+  jwt: JwtVerifier | null
+  lastUsed: LastUsedTracker
+  disabled: boolean
+}
+
+const missing = () => new ApiError('unauthenticated', 'Credentials are required: Authorization: Bearer <secret> or X-API-Key', { 'www-authenticate': 'Bearer' })
+const rejected = () => new ApiError('unauthenticated', 'The credential is not valid', { 'www-authenticate': 'Bearer error="invalid_token"' })
+
+/** Resolves the principal of a request from an API key, a JWT or the admin token; 401 otherwise. */
+export async function authenticate(headers: Headers, auth: Authenticator): Promise<Principal> {
+  if (auth.disabled) return adminPrincipal('auth-disabled')
+  const secret = presentedSecret(headers)
+  if (secret === null) throw headers.has('authorization') ? rejected() : missing()
+  if (looksLikeApiKey(secret)) return principalOfApiKey(auth.db, secret, auth.lastUsed)
+  if (auth.jwt && looksLikeJwt(secret)) return auth.jwt(secret)
+  if (secretsEqual(createHash('sha256').update(secret).digest('hex'), auth.adminTokenHash)) return adminPrincipal('admin-token')
+  throw rejected()
+}
+
+// The principal found for a request, kept beside it rather than in the
+// framework's context so handlers never need the whole context.
+const principals = new WeakMap<Request, Principal>()
+
+export function rememberPrincipal(request: Request, principal: Principal): void {
+  principals.set(request, principal)
+}
+
+/** The authenticated principal of a request; every /v1 route has one. */
+export function principalOf(request: Request): Principal {
+  const principal = principals.get(request)
+  if (!principal) throw new ApiError('unauthenticated', 'Credentials are required', { 'www-authenticate': 'Bearer' })
+  return principal
+}

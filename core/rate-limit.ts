@@ -1,0 +1,60 @@
+import { ApiError } from './errors'
+
+/**
+ * Token buckets per caller (principal, or client IP before authentication),
+ * in the memory of each replica: N replicas allow up to N times the rate.
+ */
+export class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; updated: number }>()
+
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst: number,
+  ) {}
+
+  /** Takes one token for `caller`, or throws 429 with the seconds until one is available. */
+  take(caller: string, now = performance.now()): void {
+    if (this.perSecond <= 0) return
+    const bucket = this.buckets.get(caller) ?? { tokens: this.burst, updated: now }
+    bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.updated) / 1000) * this.perSecond)
+    bucket.updated = now
+    if (bucket.tokens < 1) {
+      this.buckets.set(caller, bucket)
+      const retryAfter = Math.max(1, Math.ceil((1 - bucket.tokens) / this.perSecond))
+      throw new ApiError('rate_limited', 'Too many requests; slow down', { 'retry-after': String(retryAfter) })
+    }
+    bucket.tokens -= 1
+    this.buckets.set(caller, bucket)
+    if (this.buckets.size > 100_000) this.forgetFull(now)
+  }
+
+  /** Buckets that have refilled completely carry no state worth keeping. */
+  private forgetFull(now: number): void {
+    for (const [caller, bucket] of this.buckets) {
+      if (bucket.tokens + ((now - bucket.updated) / 1000) * this.perSecond >= this.burst) this.buckets.delete(caller)
+    }
+  }
+}
+
+/** Caps uploads in flight per tenant; release() when the upload ends, however it ends. */
+export class UploadSlots {
+  private readonly inFlight = new Map<string, number>()
+
+  constructor(private readonly perTenant: number) {}
+
+  acquire(tenantId: string): () => void {
+    const current = this.inFlight.get(tenantId) ?? 0
+    if (this.perTenant > 0 && current >= this.perTenant) {
+      throw new ApiError('rate_limited', `At most ${this.perTenant} uploads may run at once for a tenant`, { 'retry-after': '1' })
+    }
+    this.inFlight.set(tenantId, current + 1)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      const left = (this.inFlight.get(tenantId) ?? 1) - 1
+      if (left === 0) this.inFlight.delete(tenantId)
+      else this.inFlight.set(tenantId, left)
+    }
+  }
+}

@@ -1,0 +1,129 @@
+import { Type } from '@sinclair/typebox'
+import { Elysia, t } from 'elysia'
+import { createApiKey, findApiKey, listApiKeys, revokeApiKey } from '../core/auth/api-keys'
+import { principalOf } from '../core/auth/authenticate'
+import { isAdmin, parsePermissions, permissions as allPermissions, requirePermission, tenantFor, type Principal } from '../core/auth/principal'
+import { recordAudit } from '../core/audit'
+import type { Db } from '../core/db/client'
+import type { ApiKeyRow } from '../core/db/schema'
+import { parseDbTime } from '../core/db/time'
+import { ApiError } from '../core/errors'
+import { strictJson } from '../core/http/json-body'
+import { RequestParams } from '../core/http/params'
+import { parseNamespace, parseObjectId, parseTenant, parseTimestamp } from '../core/identifiers'
+import { parseLimit } from './list'
+
+const NewKeyBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    tenant_id: Type.Optional(Type.String()),
+    permissions: Type.Array(Type.String(), { minItems: 1 }),
+    namespaces: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
+    expires_at: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  },
+  { additionalProperties: false },
+)
+
+const ApiKeySchema = t.Object({
+  id: t.String(),
+  name: t.String(),
+  tenant_id: t.String(),
+  permissions: t.Array(t.String({ enum: [...allPermissions] })),
+  namespaces: t.Nullable(t.Array(t.String())),
+  expires_at: t.Nullable(t.String()),
+  created_at: t.String(),
+  last_used_at: t.Nullable(t.String()),
+})
+
+const time = (value: string | null) => (value === null ? null : parseDbTime(value).toISOString())
+
+function apiKeyJson(row: ApiKeyRow) {
+  return {
+    id: row.id,
+    name: row.name,
+    tenant_id: row.tenantId,
+    permissions: row.permissions,
+    namespaces: row.namespaces,
+    expires_at: time(row.expiresAt),
+    created_at: time(row.createdAt)!,
+    last_used_at: time(row.lastUsedAt),
+  }
+}
+
+/** The tenant whose keys a principal manages: its own; an admin may name one or see all. */
+function managedTenant(principal: Principal, named: string | undefined): string | null {
+  requirePermission(principal, 'keys:manage')
+  if (isAdmin(principal) && named === undefined) return null
+  return tenantFor(principal, named)
+}
+
+/** /v1/api-keys: create (shown once), list, read and revoke a tenant's keys; creation and revocation are audited. */
+export const apiKeyRoutes = (db: Db) =>
+  new Elysia({ name: 'api-keys' })
+    .post(
+      '/v1/api-keys',
+      async ({ body, request, set }) => {
+        const principal = principalOf(request)
+        requirePermission(principal, 'keys:manage')
+        const tenantId = tenantFor(principal, body.tenant_id === undefined ? undefined : parseTenant(body.tenant_id))
+        const granted = parsePermissions(body.permissions)
+        // A key never carries more than its creator holds; only an admin grants admin.
+        for (const permission of granted) {
+          if (!isAdmin(principal) && (permission === 'admin' || !principal.permissions.has(permission))) {
+            throw new ApiError('forbidden', `This credential may not grant ${permission}`)
+          }
+        }
+        const namespaces = body.namespaces == null ? null : [...new Set(body.namespaces.map(parseNamespace))]
+        if (principal.namespaces !== null && (namespaces === null || namespaces.some((n) => !principal.namespaces!.has(n)))) {
+          throw new ApiError('forbidden', 'This credential may only grant namespaces it may use itself')
+        }
+        let expiresAt: string | null = null
+        if (body.expires_at != null) {
+          const parsed = parseTimestamp(body.expires_at, 'expires_at')
+          if (parsed.floorMs <= Date.now()) throw new ApiError('bad_request', 'expires_at is in the past')
+          expiresAt = new Date(parsed.floorMs).toISOString()
+        }
+        const { row, key } = await createApiKey(db, { name: body.name, tenantId, permissions: granted, namespaces, expiresAt, createdBy: principal.id })
+        await recordAudit(db, { actor: principal.id, tenantId, action: 'api_key.create', target: row.id, requestId: String(set.headers['x-request-id']) })
+        set.status = 201
+        return { ...apiKeyJson(row), key }
+      },
+      {
+        parse: strictJson(NewKeyBody),
+        body: NewKeyBody,
+        response: { 201: t.Composite([ApiKeySchema, t.Object({ key: t.String() })]) },
+        detail: { summary: 'Create an API key (the secret is shown only in this response)' },
+      },
+    )
+    .get(
+      '/v1/api-keys',
+      async ({ request }) => {
+        const params = new RequestParams(request.url, request.headers)
+        const tenantId = managedTenant(principalOf(request), params.namedTenant())
+        const page = await listApiKeys(db, tenantId, parseLimit(params.query('limit')), params.query('cursor'))
+        return { api_keys: page.rows.map(apiKeyJson), next_cursor: page.nextCursor }
+      },
+      {
+        response: { 200: t.Object({ api_keys: t.Array(ApiKeySchema), next_cursor: t.Nullable(t.String()) }) },
+        detail: { summary: 'List API keys of the tenant' },
+      },
+    )
+    .get(
+      '/v1/api-keys/:id',
+      async ({ request, params }) => {
+        const tenantId = managedTenant(principalOf(request), new RequestParams(request.url, request.headers).namedTenant())
+        return apiKeyJson(await findApiKey(db, parseObjectId(params.id), tenantId))
+      },
+      { response: { 200: ApiKeySchema }, detail: { summary: 'Read an API key (never its secret)' } },
+    )
+    .delete(
+      '/v1/api-keys/:id',
+      async ({ request, params, set }) => {
+        const principal = principalOf(request)
+        const tenantId = managedTenant(principal, new RequestParams(request.url, request.headers).namedTenant())
+        const row = await revokeApiKey(db, parseObjectId(params.id), tenantId)
+        await recordAudit(db, { actor: principal.id, tenantId: row.tenantId, action: 'api_key.revoke', target: row.id, requestId: String(set.headers['x-request-id']) })
+        set.status = 204
+      },
+      { detail: { summary: 'Revoke an API key' } },
+    )
