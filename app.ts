@@ -11,6 +11,7 @@ import { adminStatusRoutes } from './functions/admin-status'
 import { gcRoutes, type GcDeps } from './functions/gc'
 import { scrubRoutes, type ScrubDeps } from './functions/scrub'
 import { apiKeyRoutes } from './functions/api-keys'
+import { auditRoutes } from './functions/audit'
 import { cors } from '@elysiajs/cors'
 import { authenticate, rememberPrincipal, type Authenticator } from './core/auth/authenticate'
 import type { Principal } from './core/auth/principal'
@@ -87,6 +88,7 @@ export function createApp(deps: AppDeps) {
     .use(listRoutes(deps.store))
     .use(searchRoutes(deps.store))
     .use(apiKeyRoutes(deps.store.db))
+    .use(auditRoutes(deps.store.db))
     .use(gcRoutes(gcDeps(deps)))
     .use(scrubRoutes(scrubDeps(deps)))
     .use(adminStatusRoutes({ db: deps.store.db, roots: deps.store.roots, gcGraceSecs: deps.gc.graceSecs, adminToken: deps.adminToken }))
