@@ -16,15 +16,14 @@ export class RateLimiter {
   take(caller: string, now = performance.now()): void {
     if (this.perSecond <= 0) return
     const bucket = this.buckets.get(caller) ?? { tokens: this.burst, updated: now }
-    bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.updated) / 1000) * this.perSecond)
-    bucket.updated = now
-    if (bucket.tokens < 1) {
-      this.buckets.set(caller, bucket)
-      const retryAfter = Math.max(1, Math.ceil((1 - bucket.tokens) / this.perSecond))
+    const tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.updated) / 1000) * this.perSecond)
+    if (tokens < 1) {
+      // The bucket is left as it was: refilling it on every refused retry adds up
+      // rounding errors that would refuse a client retrying exactly at Retry-After.
+      const retryAfter = Math.max(1, Math.ceil((1 - tokens) / this.perSecond))
       throw new ApiError('rate_limited', 'Too many requests; slow down', { 'retry-after': String(retryAfter) })
     }
-    bucket.tokens -= 1
-    this.buckets.set(caller, bucket)
+    this.buckets.set(caller, { tokens: tokens - 1, updated: now })
     if (this.buckets.size > 100_000) this.forgetFull(now)
   }
 

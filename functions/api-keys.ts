@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox'
 import { Elysia, t } from 'elysia'
 import { createApiKey, findApiKey, listApiKeys, revokeApiKey } from '../core/auth/api-keys'
 import { principalOf } from '../core/auth/authenticate'
-import { isAdmin, parsePermissions, permissions as allPermissions, requirePermission, tenantFor, type Principal } from '../core/auth/principal'
+import { isAdmin, parsePermissions, permissions as allPermissions, requirePermission, tenantFor, type Permission, type Principal } from '../core/auth/principal'
 import { recordAudit } from '../core/audit'
 import type { Db } from '../core/db/client'
 import type { ApiKeyRow } from '../core/db/schema'
@@ -65,7 +65,11 @@ export const apiKeyRoutes = (db: Db) =>
       async ({ body, request, set }) => {
         const principal = principalOf(request)
         requirePermission(principal, 'keys:manage')
-        const tenantId = tenantFor(principal, body.tenant_id === undefined ? undefined : parseTenant(body.tenant_id))
+        // The tenant may be named in the body, or like on every route by tenant_id in the query or X-Tenant.
+        const elsewhere = new RequestParams(request.url, request.headers).namedTenant()
+        const named = body.tenant_id === undefined ? elsewhere : parseTenant(body.tenant_id)
+        if (elsewhere !== undefined && named !== elsewhere) throw new ApiError('bad_request', 'tenant_id and X-Tenant disagree')
+        const tenantId = tenantFor(principal, named)
         const granted = parsePermissions(body.permissions)
         // A key never carries more than its creator holds; only an admin grants admin.
         for (const permission of granted) {
@@ -121,7 +125,13 @@ export const apiKeyRoutes = (db: Db) =>
       async ({ request, params, set }) => {
         const principal = principalOf(request)
         const tenantId = managedTenant(principal, new RequestParams(request.url, request.headers).namedTenant())
-        const row = await revokeApiKey(db, parseObjectId(params.id), tenantId)
+        const id = parseObjectId(params.id)
+        const target = await findApiKey(db, id, tenantId)
+        // Revoking is managing: a credential may not take down a key stronger than itself.
+        if (!isAdmin(principal) && target.permissions.some((p) => p === 'admin' || !principal.permissions.has(p as Permission))) {
+          throw new ApiError('forbidden', 'This credential may not revoke a key with permissions it does not hold')
+        }
+        const row = await revokeApiKey(db, id, tenantId)
         await recordAudit(db, { actor: principal.id, tenantId: row.tenantId, action: 'api_key.revoke', target: row.id, requestId: String(set.headers['x-request-id']) })
         set.status = 204
       },

@@ -120,6 +120,12 @@ export class LastUsedTracker {
     if (this.pending.size === 0) return
     const ids = [...this.pending]
     this.pending.clear()
-    await db.update(apiKeys).set({ lastUsedAt: sql`now()` }).where(inArray(apiKeys.id, ids))
+    try {
+      await db.update(apiKeys).set({ lastUsedAt: sql`now()` }).where(inArray(apiKeys.id, ids))
+    } catch (error) {
+      // Keep them for the next flush rather than lose the usage.
+      for (const id of ids) this.pending.add(id)
+      throw error
+    }
   }
 }

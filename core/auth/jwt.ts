@@ -23,8 +23,8 @@ const asymmetric = ['RS256', 'ES256', 'EdDSA']
 export function jwtVerifier(settings: JwtSettings): JwtVerifier | null {
   const keys: { key: Uint8Array | KeyObject | JWTVerifyGetKey; algorithms: string[] }[] = []
   if (settings.secret) keys.push({ key: new TextEncoder().encode(settings.secret), algorithms: ['HS256'] })
-  // createRemoteJWKSet caches the key set and refetches it on an unknown key id.
-  if (settings.jwksUrl) keys.push({ key: createRemoteJWKSet(new URL(settings.jwksUrl), { cacheMaxAge: 10 * 60_000 }), algorithms: asymmetric })
+  // createRemoteJWKSet caches the key set and refetches it on an unknown key id (at most every 30 s).
+  if (settings.jwksUrl) keys.push({ key: unavailableUnlessFetched(createRemoteJWKSet(new URL(settings.jwksUrl), { cacheMaxAge: 10 * 60_000 })), algorithms: asymmetric })
   if (settings.publicKeyPem) keys.push({ key: createPublicKey(settings.publicKeyPem), algorithms: asymmetric })
   if (keys.length === 0) return null
 
@@ -45,6 +45,21 @@ export function jwtVerifier(settings: JwtSettings): JwtVerifier | null {
       throw error
     }
     return principalOfClaims(payload)
+  }
+}
+
+// Failures to fetch or read the key set, as opposed to a token no key of the set verifies.
+const keySetFailures = new Set(['ERR_JOSE_GENERIC', 'ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID'])
+
+/** A key set that cannot be fetched says nothing about the token: 503, so clients retry instead of discarding a good token. */
+function unavailableUnlessFetched(keySet: JWTVerifyGetKey): JWTVerifyGetKey {
+  return async (header, token) => {
+    try {
+      return await keySet(header, token)
+    } catch (error) {
+      if (error instanceof errors.JOSEError && !keySetFailures.has(error.code)) throw error
+      throw new ApiError('unavailable', 'The key set that verifies tokens cannot be fetched; retry later', { 'retry-after': '1' })
+    }
   }
 }
 
@@ -72,13 +87,23 @@ function principalOfClaims(payload: JWTPayload): Principal {
   let tenantId: string | null = null
   if (payload.tenant_id !== undefined) {
     if (typeof payload.tenant_id !== 'string') throw invalid('tenant_id must be a string')
-    tenantId = parseTenant(payload.tenant_id)
+    tenantId = claim(() => parseTenant(payload.tenant_id as string))
   }
   if (tenantId === null && !granted.includes('admin')) throw invalid('the token names no tenant_id')
   let namespaces: Set<string> | null = null
   if (payload.namespaces !== undefined) {
     if (!Array.isArray(payload.namespaces) || payload.namespaces.some((n) => typeof n !== 'string')) throw invalid('namespaces must be a list')
-    namespaces = new Set((payload.namespaces as string[]).map(parseNamespace))
+    namespaces = new Set((payload.namespaces as string[]).map((n) => claim(() => parseNamespace(n))))
   }
-  return { kind: 'jwt', id: `jwt:${payload.sub ?? 'anonymous'}`, tenantId, permissions: new Set(granted), namespaces }
+  return { kind: 'jwt', id: `jwt:${tenantId ?? 'admin'}:${payload.sub ?? 'anonymous'}`, tenantId, permissions: new Set(granted), namespaces }
+}
+
+/** A signed claim that is not a valid identifier makes the token unusable: 401, not a 400 about the request. */
+function claim<T>(parse: () => T): T {
+  try {
+    return parse()
+  } catch (error) {
+    if (error instanceof ApiError) throw invalid(error.message)
+    throw error
+  }
 }
