@@ -29,7 +29,6 @@ export interface AppDeps {
   auth: Authenticator
   limits: { perPrincipal: RateLimiter; unauthenticatedPerIp: RateLimiter; uploads: UploadSlots }
   allowedOrigins: string[]
-  adminToken: string
   gc: GcDeps['settings']
   scrubMaxBytesPerSec: number
 }
@@ -91,7 +90,7 @@ export function createApp(deps: AppDeps) {
     .use(auditRoutes(deps.store.db))
     .use(gcRoutes(gcDeps(deps)))
     .use(scrubRoutes(scrubDeps(deps)))
-    .use(adminStatusRoutes({ db: deps.store.db, roots: deps.store.roots, gcGraceSecs: deps.gc.graceSecs, adminToken: deps.adminToken }))
+    .use(adminStatusRoutes({ db: deps.store.db, roots: deps.store.roots, gcGraceSecs: deps.gc.graceSecs }))
   return app
 }
 
@@ -114,7 +113,6 @@ export function assembleDeps(config: Config, database: Database, draining: () =>
       uploads: new UploadSlots(config.maxConcurrentUploadsPerTenant),
     },
     allowedOrigins: config.allowedOrigins,
-    adminToken,
     gc: {
       graceSecs: config.gcGraceSecs,
       batchSize: config.gcBatchSize,
@@ -126,11 +124,11 @@ export function assembleDeps(config: Config, database: Database, draining: () =>
 }
 
 export function gcDeps(deps: AppDeps): GcDeps {
-  return { db: deps.store.db, roots: deps.store.roots, settings: deps.gc, adminToken: deps.adminToken }
+  return { db: deps.store.db, roots: deps.store.roots, settings: deps.gc }
 }
 
 export function scrubDeps(deps: AppDeps): ScrubDeps {
-  return { db: deps.store.db, roots: deps.store.roots, maxBytesPerSec: deps.scrubMaxBytesPerSec, adminToken: deps.adminToken }
+  return { db: deps.store.db, roots: deps.store.roots, maxBytesPerSec: deps.scrubMaxBytesPerSec }
 }
 
 /** Options for Bun.serve, shared by the service and its tests. */

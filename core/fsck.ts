@@ -71,6 +71,8 @@ export async function checkConsistency(db: Db, roots: StorageRoots): Promise<Fsc
       report.wrongSizes.push({ storage_class: blob.storageClass, content_hash: blob.contentHash, expected: blob.sizeBytes, actual: size })
     }
   }
+  // A committed object's file whose row is missing is its only copy, not an orphan for repair to delete.
+  for (const object of report.missingBlobRows) known.add(blobPath(roots, object.storage_class, object.content_hash.slice('sha256:'.length)))
   for (const storageClass of storageClasses) {
     report.orphanFiles.push(...blobFiles(`${roots[storageClass]}/sha256`).filter((path) => !known.has(path)))
     const tmp = `${roots[storageClass]}/tmp`

@@ -104,9 +104,11 @@ async function finishDeletes(db: Db): Promise<void> {
 }
 
 async function purgeTombstones(db: Db, retentionSecs: number): Promise<void> {
+  // <=, not <: PGlite's clock ticks in milliseconds, so a delete finished by the
+  // statement just before can carry this very now(); retention 0 must still purge it.
   await db.execute(sql`
     delete from ${objects}
-    where ${objects.status} = 'DELETED' and ${objects.updatedAt} < now() - make_interval(secs => ${retentionSecs})`)
+    where ${objects.status} = 'DELETED' and ${objects.updatedAt} <= now() - make_interval(secs => ${retentionSecs})`)
 }
 
 function olderThan(path: string, graceSecs: number): boolean {

@@ -1,9 +1,9 @@
-import { and, asc, eq, gt, isNull, or, sql } from 'drizzle-orm'
+import { and, asc, eq, gt, or, sql } from 'drizzle-orm'
 import type { Db } from './db/client'
 import { blobs, type StorageClass } from './db/schema'
 import { blobPath, type StorageRoots } from './store/paths'
 
-/** Re-hashes every stored blob at a bounded rate and marks those whose file is missing or changed. */
+/** Re-hashes every stored blob at a bounded rate; marks those whose file is missing or changed, clears marks of intact ones. */
 
 export interface ScrubResult {
   checked: number
@@ -18,21 +18,18 @@ export async function runScrub(db: Db, roots: StorageRoots, maxBytesPerSec: numb
   let after: { storageClass: StorageClass; contentHash: string } | undefined
   for (;;) {
     const page = await db
-      .select({ storageClass: blobs.storageClass, contentHash: blobs.contentHash, sizeBytes: blobs.sizeBytes })
+      .select({ storageClass: blobs.storageClass, contentHash: blobs.contentHash, sizeBytes: blobs.sizeBytes, createdAt: blobs.createdAt, corruptAt: blobs.corruptAt })
       .from(blobs)
-      .where(
-        and(
-          isNull(blobs.corruptAt),
-          after && or(gt(blobs.storageClass, after.storageClass), and(eq(blobs.storageClass, after.storageClass), gt(blobs.contentHash, after.contentHash))),
-        ),
-      )
+      .where(after && or(gt(blobs.storageClass, after.storageClass), and(eq(blobs.storageClass, after.storageClass), gt(blobs.contentHash, after.contentHash))))
       .orderBy(asc(blobs.storageClass), asc(blobs.contentHash))
       .limit(pageSize)
     for (const blob of page) {
       const hex = blob.contentHash.slice('sha256:'.length)
       const intact = await fileMatches(blobPath(roots, blob.storageClass, hex), hex, blob.sizeBytes, throttle)
       result.checked++
-      if (!intact && (await markCorrupt(db, blob.storageClass, blob.contentHash))) {
+      if (intact) {
+        if (blob.corruptAt !== null) await setCorrupt(db, blob, false)
+      } else if (await setCorrupt(db, blob, true)) {
         result.corrupt.push({ content_hash: blob.contentHash, storage_class: blob.storageClass })
       }
     }
@@ -53,23 +50,17 @@ async function fileMatches(path: string, hex: string, sizeBytes: number, throttl
 }
 
 /**
- * Marks a blob corrupt unless it vanished meanwhile (collected by GC), which is
- * also why a missing file alone is not proof: the row must still be there.
+ * Marks (or clears) a blob's corruption, only on the same incarnation of its row
+ * that was checked: if GC removed the blob and an upload re-created it from
+ * fresh, verified bytes meanwhile, the new row has another created_at.
  */
-async function markCorrupt(db: Db, storageClass: StorageClass, contentHash: string): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    const [row] = await tx
-      .select({ sizeBytes: blobs.sizeBytes })
-      .from(blobs)
-      .where(and(eq(blobs.storageClass, storageClass), eq(blobs.contentHash, contentHash)))
-      .for('update')
-    if (!row) return false
-    await tx
-      .update(blobs)
-      .set({ corruptAt: sql`now()` })
-      .where(and(eq(blobs.storageClass, storageClass), eq(blobs.contentHash, contentHash)))
-    return true
-  })
+async function setCorrupt(db: Db, blob: { storageClass: StorageClass; contentHash: string; createdAt: string }, corrupt: boolean): Promise<boolean> {
+  const updated = await db
+    .update(blobs)
+    .set({ corruptAt: corrupt ? sql`coalesce(${blobs.corruptAt}, now())` : null })
+    .where(and(eq(blobs.storageClass, blob.storageClass), eq(blobs.contentHash, blob.contentHash), eq(blobs.createdAt, blob.createdAt)))
+    .returning({ contentHash: blobs.contentHash })
+  return updated.length > 0
 }
 
 /** Keeps reads at or under a byte rate by sleeping once ahead of it. */

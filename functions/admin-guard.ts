@@ -1,12 +1,12 @@
+import { principalOf } from '../core/auth/authenticate'
+import { isAdmin } from '../core/auth/principal'
 import { ApiError } from '../core/errors'
-import { presentedSecret, secretsEqual } from '../core/admin-token'
 
-/** beforeHandle for /v1/admin routes: only the admin token passes. */
-export function requireAdminToken(adminToken: string) {
-  return ({ request }: { request: Request }) => {
-    const secret = presentedSecret(request.headers)
-    if (secret === null || !secretsEqual(secret, adminToken)) {
-      throw new ApiError('unauthenticated', 'An admin credential is required', { 'www-authenticate': 'Bearer' })
-    }
-  }
+/**
+ * beforeHandle for /v1/admin routes: any principal holding `admin` (the admin
+ * token, or an API key or JWT granted it). The app has already authenticated
+ * every /v1 request, so a missing credential is a 401 before this runs.
+ */
+export function requireAdmin({ request }: { request: Request }): void {
+  if (!isAdmin(principalOf(request))) throw new ApiError('forbidden', 'This credential lacks the admin permission')
 }

@@ -5,13 +5,12 @@ import type { Db } from '../core/db/client'
 import { rowsOf } from '../core/gc'
 import { lastRuns } from '../core/runs'
 import type { StorageRoots } from '../core/store/paths'
-import { requireAdminToken } from './admin-guard'
+import { requireAdmin } from './admin-guard'
 
 export interface StatusDeps {
   db: Db
   roots: StorageRoots
   gcGraceSecs: number
-  adminToken: string
 }
 
 /** GET /v1/admin/status: last GC and scrub runs, queue depths, free disk per root. */
@@ -23,7 +22,7 @@ export const adminStatusRoutes = (deps: StatusDeps) =>
       queues: await queueDepths(deps.db, deps.gcGraceSecs),
       disks: Object.fromEntries(Object.entries(deps.roots).map(([name, root]) => [name, diskUsage(root)])),
     }),
-    { beforeHandle: requireAdminToken(deps.adminToken), detail: { summary: 'Background jobs, queues and disks' } },
+    { beforeHandle: requireAdmin, detail: { summary: 'Background jobs, queues and disks' } },
   )
 
 async function queueDepths(db: Db, graceSecs: number) {

@@ -1,9 +1,8 @@
 import { Elysia, t } from 'elysia'
-import { principalOf } from '../core/auth/authenticate'
-import { requirePermission } from '../core/auth/principal'
 import { listAudit } from '../core/audit'
 import type { Db } from '../core/db/client'
 import { RequestParams } from '../core/http/params'
+import { requireAdmin } from './admin-guard'
 import { parseLimit } from './list'
 
 const AuditEventSchema = t.Object({
@@ -21,11 +20,11 @@ export const auditRoutes = (db: Db) =>
   new Elysia({ name: 'audit' }).get(
     '/v1/admin/audit',
     async ({ request }) => {
-      requirePermission(principalOf(request), 'admin')
       const params = new RequestParams(request.url, request.headers)
       return listAudit(db, { limit: parseLimit(params.query('limit')), cursor: params.query('cursor'), tenantId: params.namedTenant() })
     },
     {
+      beforeHandle: requireAdmin,
       response: { 200: t.Object({ events: t.Array(AuditEventSchema), next_cursor: t.Nullable(t.String()) }) },
       detail: { summary: 'The audit trail (key changes, deletes, admin actions)' },
     },

@@ -4,13 +4,14 @@ import type { Db } from '../core/db/client'
 import { runGc, type GcSettings } from '../core/gc'
 import { recordRun } from '../core/runs'
 import type { StorageRoots } from '../core/store/paths'
-import { requireAdminToken } from './admin-guard'
+import { principalOf } from '../core/auth/authenticate'
+import { recordAudit } from '../core/audit'
+import { requireAdmin } from './admin-guard'
 
 export interface GcDeps {
   db: Db
   roots: StorageRoots
   settings: Omit<GcSettings, 'sweepOrphans'>
-  adminToken: string
 }
 
 const GcResultSchema = t.Object({
@@ -31,8 +32,11 @@ export async function gcPass(deps: GcDeps, sweepOrphans: boolean) {
 
 /** POST /v1/admin/gc runs a full pass now, orphan sweep included. */
 export const gcRoutes = (deps: GcDeps) =>
-  new Elysia({ name: 'gc' }).post('/v1/admin/gc', () => gcPass(deps, true), {
-    beforeHandle: requireAdminToken(deps.adminToken),
+  new Elysia({ name: 'gc' }).post('/v1/admin/gc', async ({ request, set }) => {
+    await recordAudit(deps.db, { actor: principalOf(request).id, tenantId: null, action: 'admin.gc', target: null, requestId: String(set.headers['x-request-id']) })
+    return gcPass(deps, true)
+  }, {
+    beforeHandle: requireAdmin,
     response: { 200: GcResultSchema },
     detail: { summary: 'Run one garbage collection pass now' },
   })

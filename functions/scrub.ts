@@ -4,13 +4,14 @@ import type { Db } from '../core/db/client'
 import { recordRun } from '../core/runs'
 import { runScrub } from '../core/scrub'
 import type { StorageRoots } from '../core/store/paths'
-import { requireAdminToken } from './admin-guard'
+import { principalOf } from '../core/auth/authenticate'
+import { recordAudit } from '../core/audit'
+import { requireAdmin } from './admin-guard'
 
 export interface ScrubDeps {
   db: Db
   roots: StorageRoots
   maxBytesPerSec: number
-  adminToken: string
 }
 
 const ScrubResultSchema = t.Object({
@@ -27,8 +28,11 @@ export async function scrubPass(deps: ScrubDeps) {
 
 /** POST /v1/admin/scrub re-hashes every stored blob now. */
 export const scrubRoutes = (deps: ScrubDeps) =>
-  new Elysia({ name: 'scrub' }).post('/v1/admin/scrub', () => scrubPass(deps), {
-    beforeHandle: requireAdminToken(deps.adminToken),
+  new Elysia({ name: 'scrub' }).post('/v1/admin/scrub', async ({ request, set }) => {
+    await recordAudit(deps.db, { actor: principalOf(request).id, tenantId: null, action: 'admin.scrub', target: null, requestId: String(set.headers['x-request-id']) })
+    return scrubPass(deps)
+  }, {
+    beforeHandle: requireAdmin,
     response: { 200: ScrubResultSchema },
     detail: { summary: 'Re-hash every stored blob now' },
   })

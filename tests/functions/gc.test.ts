@@ -1,0 +1,307 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { dirname } from 'node:path'
+import { and, eq, sql } from 'drizzle-orm'
+import { blobs, objects, type StorageClass } from '../../core/db/schema'
+import { adminToken, backends, startServer, type TestServer } from '../support/server'
+
+let counter = 0
+/** Distinct names per test so tests sharing one server never see each other's objects. */
+const unique = (prefix: string) => `${prefix}-${++counter}-${Math.random().toString(36).slice(2, 8)}`
+const sha256 = (bytes: Uint8Array | string) => new Bun.CryptoHasher('sha256').update(bytes).digest('hex')
+const bytesOf = (text: string) => new TextEncoder().encode(text)
+const randomHex = () => randomBytes(32).toString('hex')
+// Test servers run with auth off unless asked; the admin token keeps every call valid either way.
+const asAdmin = { authorization: `Bearer ${adminToken}` }
+
+interface Uploaded {
+  id: string
+  hex: string
+  size: number
+}
+
+async function upload(server: TestServer, namespace: string, body: Uint8Array<ArrayBuffer>, storageClass: StorageClass = 'hot'): Promise<Uploaded> {
+  const response = await fetch(`${server.url}/v1/objects?namespace=${namespace}&tenant_id=acme&storage_class=${storageClass}`, { method: 'POST', body, headers: asAdmin })
+  expect(response.status).toBe(201)
+  const object = await response.json()
+  return { id: object.id, hex: sha256(body), size: body.byteLength }
+}
+
+async function remove(server: TestServer, id: string) {
+  const response = await fetch(`${server.url}/v1/objects/${id}?tenant_id=acme`, { method: 'DELETE', headers: asAdmin })
+  expect(response.status).toBe(204)
+}
+
+async function collectGarbage(server: TestServer) {
+  const response = await fetch(`${server.url}/v1/admin/gc`, { method: 'POST', headers: asAdmin })
+  expect(response.status).toBe(200)
+  return response.json()
+}
+
+const noWork = { deleted_blobs: 0, reclaimed_bytes: 0, reaped_uploads: 0, removed_temp_files: 0, removed_orphan_files: 0 }
+
+const blobFile = (server: TestServer, hex: string, storageClass: StorageClass = 'hot') =>
+  `${server.dataDir}/${storageClass}/sha256/${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`
+const tempFile = (server: TestServer, name: string, storageClass: StorageClass = 'hot') => `${server.dataDir}/${storageClass}/tmp/${name}`
+
+async function blobRow(server: TestServer, hex: string, storageClass: StorageClass = 'hot') {
+  const [row] = await server.database.db
+    .select()
+    .from(blobs)
+    .where(and(eq(blobs.storageClass, storageClass), eq(blobs.contentHash, `sha256:${hex}`)))
+  return row
+}
+
+async function objectStatus(server: TestServer, id: string) {
+  const [row] = await server.database.db.select({ status: objects.status }).from(objects).where(eq(objects.id, id))
+  return row?.status
+}
+
+/** A WRITING reservation as an upload makes it, last touched `ageSecs` ago, with its temp file. */
+async function reserveUpload(server: TestServer, ageSecs: number, storageClass: StorageClass = 'hot'): Promise<string> {
+  const id = crypto.randomUUID()
+  await server.database.db.insert(objects).values({
+    id,
+    namespace: unique('writing'),
+    tenantId: 'acme',
+    status: 'WRITING',
+    storageClass,
+    contentType: 'application/octet-stream',
+    updatedAt: sql`now() - make_interval(secs => ${ageSecs})`,
+  })
+  writeFileSync(tempFile(server, id, storageClass), 'partial upload')
+  return id
+}
+
+function writeFile(path: string, content: string | Uint8Array) {
+  mkdirSync(dirname(path), { recursive: true })
+  writeFileSync(path, content)
+}
+
+/** Backdates a file so it is past the grace period. */
+const age = (path: string, secs: number) => {
+  const then = new Date(Date.now() - secs * 1000)
+  utimesSync(path, then, then)
+}
+
+describe.each(backends)('gc with no grace period on %s', (backend) => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startServer(backend, { gc: { graceSecs: 0, tombstoneRetentionSecs: 0, batchSize: 2, stuckUploadTimeoutSecs: 3600 } })
+  }, 60_000)
+  afterAll(() => server.stop())
+
+  test('answers exactly the documented counters', async () => {
+    await collectGarbage(server)
+    const response = await fetch(`${server.url}/v1/admin/gc`, { method: 'POST', headers: asAdmin })
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toStartWith('application/json')
+    expect(await response.json()).toEqual(noWork)
+  })
+
+  test('a deleted object goes DELETING, then its blob is collected and its row purged', async () => {
+    await collectGarbage(server)
+    const body = bytesOf(`collected ${unique('c')}`)
+    const object = await upload(server, unique('collect'), body)
+    expect(existsSync(blobFile(server, object.hex))).toBe(true)
+
+    await remove(server, object.id)
+    expect(await objectStatus(server, object.id)).toBe('DELETING')
+
+    expect(await collectGarbage(server)).toEqual({ ...noWork, deleted_blobs: 1, reclaimed_bytes: body.byteLength })
+    expect(existsSync(blobFile(server, object.hex))).toBe(false)
+    expect(await blobRow(server, object.hex)).toBeUndefined()
+    // Tombstone retention is 0: the DELETED row is purged in the same pass.
+    expect(await objectStatus(server, object.id)).toBeUndefined()
+    expect(await collectGarbage(server)).toEqual(noWork)
+  })
+
+  test('a blob another object still references is never collected', async () => {
+    await collectGarbage(server)
+    const namespace = unique('dedup')
+    const body = bytesOf(`shared ${namespace}`)
+    const first = await upload(server, namespace, body)
+    const second = await upload(server, namespace, body)
+
+    await remove(server, first.id)
+    expect(await collectGarbage(server)).toEqual(noWork)
+    expect(existsSync(blobFile(server, first.hex))).toBe(true)
+    expect(await blobRow(server, first.hex)).toMatchObject({ refCount: 1, unreferencedSince: null })
+    // Its blob is settled (still referenced), so the delete is finished and, with no retention, purged.
+    expect(await objectStatus(server, first.id)).toBeUndefined()
+    const download = await fetch(`${server.url}/v1/objects/${second.id}?tenant_id=acme`, { headers: asAdmin })
+    expect(download.status).toBe(200)
+    expect(new Uint8Array(await download.arrayBuffer())).toEqual(body)
+
+    await remove(server, second.id)
+    expect(await collectGarbage(server)).toEqual({ ...noWork, deleted_blobs: 1, reclaimed_bytes: body.byteLength })
+    expect(existsSync(blobFile(server, first.hex))).toBe(false)
+  })
+
+  test('one pass collects every collectable blob, batch after batch, in both storage classes', async () => {
+    await collectGarbage(server)
+    const namespace = unique('batch')
+    const classes: StorageClass[] = ['hot', 'hot', 'hot', 'cold', 'cold']
+    const uploaded = await Promise.all(classes.map((storageClass, i) => upload(server, namespace, bytesOf(`batch ${i} ${namespace} ${'x'.repeat(i * 10)}`), storageClass)))
+    for (const object of uploaded) await remove(server, object.id)
+
+    // batchSize is 2, so this takes three batches inside one pass.
+    const reclaimed = uploaded.reduce((sum, object) => sum + object.size, 0)
+    expect(await collectGarbage(server)).toEqual({ ...noWork, deleted_blobs: 5, reclaimed_bytes: reclaimed })
+    for (const [i, object] of uploaded.entries()) {
+      expect(existsSync(blobFile(server, object.hex, classes[i]))).toBe(false)
+      expect(await blobRow(server, object.hex, classes[i])).toBeUndefined()
+      expect(await objectStatus(server, object.id)).toBeUndefined()
+    }
+  })
+
+  test('temp files with no upload in progress are removed; a live upload keeps its temp file', async () => {
+    await collectGarbage(server)
+    const leftovers = [tempFile(server, crypto.randomUUID()), tempFile(server, 'not-an-upload.part'), tempFile(server, crypto.randomUUID(), 'cold')]
+    for (const path of leftovers) writeFileSync(path, 'leftover')
+    const live = await reserveUpload(server, 0)
+
+    expect(await collectGarbage(server)).toEqual({ ...noWork, removed_temp_files: 3 })
+    for (const path of leftovers) expect(existsSync(path)).toBe(false)
+    expect(existsSync(tempFile(server, live))).toBe(true)
+    expect(await objectStatus(server, live)).toBe('WRITING')
+
+    // Once its upload is gone the temp file is a leftover too.
+    await server.database.db.delete(objects).where(eq(objects.id, live))
+    expect(await collectGarbage(server)).toEqual({ ...noWork, removed_temp_files: 1 })
+    expect(existsSync(tempFile(server, live))).toBe(false)
+  })
+
+  test('blob files with no row are removed; blob files with a row are untouched', async () => {
+    await collectGarbage(server)
+    const kept = await upload(server, unique('kept'), bytesOf(`kept ${unique('k')}`))
+    const orphanHex = `aabb${randomHex().slice(4)}`
+    const orphan = blobFile(server, orphanHex)
+    writeFile(orphan, 'orphaned bytes')
+    const coldOrphan = blobFile(server, randomHex(), 'cold')
+    writeFile(coldOrphan, 'cold orphan')
+    // Not a blob name: the sweep leaves files it does not own alone.
+    const stranger = `${dirname(orphan)}/README`
+    writeFile(stranger, 'not a blob')
+
+    expect(await collectGarbage(server)).toEqual({ ...noWork, removed_orphan_files: 2 })
+    expect(existsSync(orphan)).toBe(false)
+    expect(existsSync(coldOrphan)).toBe(false)
+    expect(existsSync(stranger)).toBe(true)
+    expect(await blobRow(server, orphanHex)).toBeUndefined()
+    expect(existsSync(blobFile(server, kept.hex))).toBe(true)
+    expect(await blobRow(server, kept.hex)).toMatchObject({ refCount: 1 })
+  })
+
+  test('the pass is recorded for the status page', async () => {
+    const before = Date.now()
+    const body = bytesOf(`recorded ${unique('r')}`)
+    const object = await upload(server, unique('recorded'), body)
+    await remove(server, object.id)
+    const outcome = await collectGarbage(server)
+    expect(outcome.deleted_blobs).toBeGreaterThanOrEqual(1)
+
+    const response = await fetch(`${server.url}/v1/admin/status`, { headers: asAdmin })
+    expect(response.status).toBe(200)
+    const { runs } = await response.json()
+    expect(runs.gc).toEqual({ started_at: expect.any(String), finished_at: expect.any(String), outcome, error: null })
+    const started = Date.parse(runs.gc.started_at)
+    const finished = Date.parse(runs.gc.finished_at)
+    expect(new Date(started).toISOString()).toBe(runs.gc.started_at)
+    expect(new Date(finished).toISOString()).toBe(runs.gc.finished_at)
+    // Both clocks are this machine's; allow a little rounding.
+    expect(started).toBeGreaterThanOrEqual(before - 5)
+    expect(finished).toBeGreaterThanOrEqual(started - 5)
+    expect(finished).toBeLessThanOrEqual(Date.now() + 5)
+  })
+})
+
+describe.each(backends)('gc with a grace period on %s', (backend) => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startServer(backend, { gc: { graceSecs: 3600, tombstoneRetentionSecs: 3600, stuckUploadTimeoutSecs: 1 } })
+  }, 60_000)
+  afterAll(() => server.stop())
+
+  test('a blob unreferenced for less than the grace period stays; past it, it goes and the tombstone is kept', async () => {
+    await collectGarbage(server)
+    const body = bytesOf(`graced ${unique('g')}`)
+    const object = await upload(server, unique('grace'), body)
+    await remove(server, object.id)
+
+    expect(await collectGarbage(server)).toEqual(noWork)
+    expect(existsSync(blobFile(server, object.hex))).toBe(true)
+    expect(await blobRow(server, object.hex)).toMatchObject({ refCount: 0, unreferencedSince: expect.any(String) })
+    // The blob is not settled yet, so the delete is not finished either.
+    expect(await objectStatus(server, object.id)).toBe('DELETING')
+
+    await server.database.db
+      .update(blobs)
+      .set({ unreferencedSince: sql`now() - interval '2 hours'` })
+      .where(eq(blobs.contentHash, `sha256:${object.hex}`))
+    expect(await collectGarbage(server)).toEqual({ ...noWork, deleted_blobs: 1, reclaimed_bytes: body.byteLength })
+    expect(existsSync(blobFile(server, object.hex))).toBe(false)
+    expect(await blobRow(server, object.hex)).toBeUndefined()
+    // Retention is an hour: the tombstone stays, as DELETED.
+    expect(await objectStatus(server, object.id)).toBe('DELETED')
+    expect(await collectGarbage(server)).toEqual(noWork)
+    expect(await objectStatus(server, object.id)).toBe('DELETED')
+  })
+
+  test('a delete whose blob is still referenced is finished at once and its tombstone kept', async () => {
+    const namespace = unique('shared')
+    const body = bytesOf(`shared ${namespace}`)
+    const first = await upload(server, namespace, body)
+    await upload(server, namespace, body)
+    await remove(server, first.id)
+    expect(await objectStatus(server, first.id)).toBe('DELETING')
+
+    await collectGarbage(server)
+    expect(await objectStatus(server, first.id)).toBe('DELETED')
+    expect(await blobRow(server, first.hex)).toMatchObject({ refCount: 1 })
+    expect(existsSync(blobFile(server, first.hex))).toBe(true)
+  })
+
+  test('uploads stuck in WRITING past the timeout are reaped with their temp files; fresh ones are left', async () => {
+    await collectGarbage(server)
+    const stuckHot = await reserveUpload(server, 3600)
+    const stuckCold = await reserveUpload(server, 120, 'cold')
+    const fresh = await reserveUpload(server, 0)
+
+    expect(await collectGarbage(server)).toEqual({ ...noWork, reaped_uploads: 2 })
+    expect(await objectStatus(server, stuckHot)).toBeUndefined()
+    expect(await objectStatus(server, stuckCold)).toBeUndefined()
+    expect(existsSync(tempFile(server, stuckHot))).toBe(false)
+    expect(existsSync(tempFile(server, stuckCold, 'cold'))).toBe(false)
+    expect(await objectStatus(server, fresh)).toBe('WRITING')
+    expect(existsSync(tempFile(server, fresh))).toBe(true)
+
+    await server.database.db.delete(objects).where(eq(objects.id, fresh))
+  })
+
+  test('leftover temp files wait for the grace period', async () => {
+    await collectGarbage(server)
+    const young = tempFile(server, crypto.randomUUID())
+    const old = [tempFile(server, crypto.randomUUID()), tempFile(server, 'random-name', 'cold')]
+    for (const path of [young, ...old]) writeFileSync(path, 'leftover')
+    for (const path of old) age(path, 7200)
+
+    expect(await collectGarbage(server)).toEqual({ ...noWork, removed_temp_files: 2 })
+    for (const path of old) expect(existsSync(path)).toBe(false)
+    expect(existsSync(young)).toBe(true)
+  })
+
+  test('orphan blob files wait for the grace period', async () => {
+    await collectGarbage(server)
+    const young = blobFile(server, randomHex())
+    const old = blobFile(server, randomHex(), 'cold')
+    writeFile(young, 'young orphan')
+    writeFile(old, 'old orphan')
+    age(old, 7200)
+
+    expect(await collectGarbage(server)).toEqual({ ...noWork, removed_orphan_files: 1 })
+    expect(existsSync(old)).toBe(false)
+    expect(existsSync(young)).toBe(true)
+  })
+})

@@ -1,0 +1,204 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { readFileSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { and, eq, isNull } from 'drizzle-orm'
+import { blobs, type StorageClass } from '../../core/db/schema'
+import { adminToken, backends, startServer, type TestServer } from '../support/server'
+
+let counter = 0
+/** Distinct names per test so tests sharing one server never see each other's objects. */
+const unique = (prefix: string) => `${prefix}-${++counter}-${Math.random().toString(36).slice(2, 8)}`
+const sha256 = (bytes: Uint8Array | string) => new Bun.CryptoHasher('sha256').update(bytes).digest('hex')
+const bytesOf = (text: string) => new TextEncoder().encode(text)
+// Test servers run with auth off unless asked; the admin token keeps every call valid either way.
+const asAdmin = { authorization: `Bearer ${adminToken}` }
+
+async function upload(server: TestServer, namespace: string, key: string, body: Uint8Array<ArrayBuffer>, storageClass: StorageClass = 'hot') {
+  const response = await fetch(`${server.url}/v1/objects?namespace=${namespace}&tenant_id=acme&key=${key}&storage_class=${storageClass}`, { method: 'POST', body, headers: asAdmin })
+  expect(response.status).toBe(201)
+  return (await response.json()) as { id: string; content_hash: string }
+}
+
+async function scrub(server: TestServer) {
+  const response = await fetch(`${server.url}/v1/admin/scrub`, { method: 'POST', headers: asAdmin })
+  expect(response.status).toBe(200)
+  return response.json()
+}
+
+const byId = (server: TestServer, id: string, method = 'GET') => fetch(`${server.url}/v1/objects/${id}?tenant_id=acme`, { method, headers: asAdmin })
+const byKey = (server: TestServer, namespace: string, key: string, method = 'GET') => fetch(`${server.url}/v1/objects/by-key/${namespace}/acme/${key}`, { method, headers: asAdmin })
+
+const blobFile = (server: TestServer, hex: string, storageClass: StorageClass = 'hot') =>
+  `${server.dataDir}/${storageClass}/sha256/${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`
+
+async function blobRow(server: TestServer, hex: string, storageClass: StorageClass = 'hot') {
+  const [row] = await server.database.db
+    .select()
+    .from(blobs)
+    .where(and(eq(blobs.storageClass, storageClass), eq(blobs.contentHash, `sha256:${hex}`)))
+  return row
+}
+
+async function expectCorrupt(response: Response) {
+  expect(response.status).toBe(500)
+  expect(response.headers.get('content-type')).toStartWith('application/json')
+  const body = await response.json()
+  expect(body).toEqual({ error: expect.any(String), code: 'corrupt_object', request_id: response.headers.get('x-request-id') })
+}
+
+async function expectCorruptHead(response: Response) {
+  expect(response.status).toBe(500)
+  // Whatever HEAD carries, it never claims the damaged bytes' length as the object's.
+  expect(await response.text()).toBe('')
+}
+
+async function expectBytes(response: Response, expected: Uint8Array<ArrayBuffer>) {
+  expect(response.status).toBe(200)
+  expect(new Uint8Array(await response.arrayBuffer())).toEqual(expected)
+}
+
+/** Same length, different bytes: only re-hashing can tell. */
+function flipBytes(path: string) {
+  const bytes = readFileSync(path)
+  for (let i = 0; i < bytes.length; i++) bytes[i] = bytes[i]! ^ 0xff
+  writeFileSync(path, bytes)
+}
+
+describe.each(backends)('scrub on %s', (backend) => {
+  let server: TestServer
+  beforeAll(async () => {
+    // A long grace period: nothing is collected under the scrubber's feet.
+    server = await startServer(backend, { gc: { graceSecs: 3600 } })
+  }, 60_000)
+  afterAll(() => server.stop())
+
+  test('healthy blobs: every blob is checked, none is corrupt', async () => {
+    const namespace = unique('healthy')
+    await upload(server, namespace, 'a', bytesOf('alpha'))
+    await upload(server, namespace, 'b', bytesOf('beta'))
+    await upload(server, namespace, 'c', bytesOf('gamma'), 'cold')
+    // Same bytes again: one blob, checked once.
+    await upload(server, namespace, 'd', bytesOf('alpha'))
+    // The same bytes in the other class are a blob of their own.
+    await upload(server, namespace, 'e', bytesOf('alpha'), 'cold')
+
+    expect(await scrub(server)).toEqual({ checked: 4, corrupt: [] })
+  })
+
+  test('damaged bytes are found, reads fail with corrupt_object, and uploading the bytes again heals them', async () => {
+    const namespace = unique('damaged')
+    const body = new Uint8Array(randomBytes(200_000))
+    const hex = sha256(body)
+    const first = await upload(server, namespace, 'first', body)
+    const second = await upload(server, namespace, 'second', body)
+    const bystander = await upload(server, namespace, 'bystander', bytesOf(`fine ${namespace}`))
+    const checkedBefore = (await scrub(server)).checked
+
+    flipBytes(blobFile(server, hex))
+    const report = await scrub(server)
+    expect(report).toEqual({ checked: checkedBefore, corrupt: [{ content_hash: `sha256:${hex}`, storage_class: 'hot' }] })
+    expect((await blobRow(server, hex))?.corruptAt).toEqual(expect.any(String))
+
+    // Every object with that content fails, by id and by key, GET and HEAD; never the damaged bytes.
+    await expectCorrupt(await byId(server, first.id))
+    await expectCorrupt(await byId(server, second.id))
+    await expectCorrupt(await byKey(server, namespace, 'first'))
+    await expectCorrupt(await fetch(`${server.url}/v1/objects/${first.id}?tenant_id=acme`, { headers: { ...asAdmin, range: 'bytes=0-9' } }))
+    await expectCorruptHead(await byId(server, first.id, 'HEAD'))
+    await expectCorruptHead(await byKey(server, namespace, 'second', 'HEAD'))
+    await expectBytes(await byId(server, bystander.id), bytesOf(`fine ${namespace}`))
+
+    // Every pass re-hashes every blob: while it stays damaged, it is reported again.
+    expect(await scrub(server)).toEqual({ checked: checkedBefore, corrupt: [{ content_hash: `sha256:${hex}`, storage_class: 'hot' }] })
+
+    const healed = await upload(server, namespace, 'healer', body)
+    expect(healed.content_hash).toBe(`sha256:${hex}`)
+    expect(sha256(readFileSync(blobFile(server, hex)))).toBe(hex)
+    expect(await blobRow(server, hex)).toMatchObject({ corruptAt: null, refCount: 3 })
+    await expectBytes(await byId(server, first.id), body)
+    await expectBytes(await byKey(server, namespace, 'second'), body)
+    await expectBytes(await byId(server, healed.id), body)
+    expect((await byId(server, first.id, 'HEAD')).status).toBe(200)
+    expect(await scrub(server)).toEqual({ checked: checkedBefore, corrupt: [] })
+  })
+
+  test('a missing or truncated blob file is corrupt too', async () => {
+    const namespace = unique('missing')
+    const gone = bytesOf(`gone ${namespace}`)
+    const short = bytesOf(`truncated ${namespace} ${'x'.repeat(100)}`)
+    const goneObject = await upload(server, namespace, 'gone', gone, 'cold')
+    const shortObject = await upload(server, namespace, 'short', short)
+    unlinkSync(blobFile(server, sha256(gone), 'cold'))
+    truncateSync(blobFile(server, sha256(short)), 10)
+
+    const report = await scrub(server)
+    expect(report.corrupt).toHaveLength(2)
+    expect(report.corrupt).toEqual(
+      expect.arrayContaining([
+        { content_hash: `sha256:${sha256(gone)}`, storage_class: 'cold' },
+        { content_hash: `sha256:${sha256(short)}`, storage_class: 'hot' },
+      ]),
+    )
+    await expectCorrupt(await byId(server, goneObject.id))
+    await expectCorrupt(await byId(server, shortObject.id))
+
+    await upload(server, namespace, 'gone-again', gone, 'cold')
+    await upload(server, namespace, 'short-again', short)
+    await expectBytes(await byId(server, goneObject.id), gone)
+    await expectBytes(await byId(server, shortObject.id), short)
+    expect((await scrub(server)).corrupt).toEqual([])
+  })
+
+  test('walks every blob of both classes across pages', async () => {
+    const namespace = unique('pages')
+    // More than one page (100) per pass, in both storage classes.
+    const uploads: { hex: string; storageClass: StorageClass }[] = []
+    for (let i = 0; i < 130; i += 26) {
+      uploads.push(
+        ...(await Promise.all(
+          Array.from({ length: 26 }, async (_, j) => {
+            const storageClass: StorageClass = (i + j) % 2 === 0 ? 'hot' : 'cold'
+            const body = bytesOf(`page ${namespace} ${i + j}`)
+            await upload(server, namespace, `k${i + j}`, body, storageClass)
+            return { hex: sha256(body), storageClass }
+          }),
+        )),
+      )
+    }
+    const stored = (await server.database.db.select().from(blobs)).length
+    expect(stored).toBeGreaterThan(130)
+    // The last blob in scrub order (hot before cold, then by hash) sits on the last page.
+    const last = uploads.filter((blob) => blob.storageClass === 'cold').sort((a, b) => a.hex.localeCompare(b.hex)).at(-1)!
+    const first = uploads.filter((blob) => blob.storageClass === 'hot').sort((a, b) => a.hex.localeCompare(b.hex))[0]!
+    flipBytes(blobFile(server, last.hex, 'cold'))
+    flipBytes(blobFile(server, first.hex, 'hot'))
+
+    const report = await scrub(server)
+    expect(report.checked).toBe(stored)
+    const ours = new Set(uploads.map((blob) => `sha256:${blob.hex}`))
+    expect(report.corrupt.filter((blob) => ours.has(blob.content_hash))).toEqual([
+      { content_hash: `sha256:${first.hex}`, storage_class: 'hot' },
+      { content_hash: `sha256:${last.hex}`, storage_class: 'cold' },
+    ])
+  })
+})
+
+describe.each(backends)('scrub rate cap on %s', (backend) => {
+  let server: TestServer
+  const mib = 2 ** 20
+  beforeAll(async () => {
+    server = await startServer(backend, { scrubMaxBytesPerSec: mib })
+  }, 60_000)
+  afterAll(() => server.stop())
+
+  test('reads no faster than SCRUB_MAX_BYTES_PER_SEC', async () => {
+    const namespace = unique('rate')
+    for (const key of ['a', 'b', 'c']) await upload(server, namespace, key, new Uint8Array(randomBytes(mib)))
+
+    const started = performance.now()
+    expect(await scrub(server)).toEqual({ checked: 3, corrupt: [] })
+    const elapsedMs = performance.now() - started
+    // 3 MiB at 1 MiB/s is about 3 s; the bound is loose on purpose.
+    expect(elapsedMs).toBeGreaterThanOrEqual(2000)
+  })
+})
