@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readFileSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { and, eq, isNull } from 'drizzle-orm'
+import { and, eq } from 'drizzle-orm'
 import { blobs, type StorageClass } from '../../core/db/schema'
 import { adminToken, backends, startServer, type TestServer } from '../support/server'
 
@@ -176,7 +176,7 @@ describe.each(backends)('scrub on %s', (backend) => {
     const report = await scrub(server)
     expect(report.checked).toBe(stored)
     const ours = new Set(uploads.map((blob) => `sha256:${blob.hex}`))
-    expect(report.corrupt.filter((blob) => ours.has(blob.content_hash))).toEqual([
+    expect(report.corrupt.filter((blob: { content_hash: string }) => ours.has(blob.content_hash))).toEqual([
       { content_hash: `sha256:${first.hex}`, storage_class: 'hot' },
       { content_hash: `sha256:${last.hex}`, storage_class: 'cold' },
     ])
