@@ -16,8 +16,7 @@ import { cors } from '@elysiajs/cors'
 import { authenticate, rememberPrincipal, type Authenticator } from './core/auth/authenticate'
 import type { Principal } from './core/auth/principal'
 import { RateLimiter, UploadSlots } from './core/rate-limit'
-import { createHash } from 'node:crypto'
-import { resolveAdminToken } from './core/admin-token'
+import { adminTokenHash } from './core/admin-token'
 import { LastUsedTracker } from './core/auth/api-keys'
 import { jwtVerifier } from './core/auth/jwt'
 import type { Config } from './core/config'
@@ -95,14 +94,13 @@ export function createApp(deps: AppDeps) {
 }
 
 /** Everything the app needs, built from the configuration and an open database. */
-export function assembleDeps(config: Config, database: Database, draining: () => boolean): AppDeps {
-  const adminToken = resolveAdminToken(config.adminToken, config.dataDir)
+export async function assembleDeps(config: Config, database: Database, draining: () => boolean): Promise<AppDeps> {
   return {
     store: { db: database.db, roots: { hot: config.hotRoot, cold: config.coldRoot }, maxUploadBytes: config.maxUploadBytes },
     draining,
     auth: {
       db: database.db,
-      adminTokenHash: createHash('sha256').update(adminToken).digest('hex'),
+      adminTokenHash: await adminTokenHash(database.db, config.adminToken, config.dataDir),
       jwt: jwtVerifier(config.jwt),
       lastUsed: new LastUsedTracker(),
       disabled: config.authDisabled,

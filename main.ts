@@ -21,7 +21,7 @@ for (const root of [config.hotRoot, config.coldRoot]) mkdirSync(`${root}/tmp`, {
 const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: config.dbMaxConnections })
 
 let draining = false
-const deps = assembleDeps(config, database, () => draining)
+const deps = await assembleDeps(config, database, () => draining)
 if (config.authDisabled) {
   console.warn(JSON.stringify({ level: 'warn', msg: 'AUTH_DISABLED=true: EVERY REQUEST ACTS AS ADMIN. Never run this way outside a local experiment.' }))
 }

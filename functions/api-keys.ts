@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox'
 import { Elysia, t } from 'elysia'
 import { createApiKey, findApiKey, listApiKeys, revokeApiKey } from '../core/auth/api-keys'
 import { principalOf } from '../core/auth/authenticate'
-import { isAdmin, parsePermissions, permissions as allPermissions, requirePermission, tenantFor, type Permission, type Principal } from '../core/auth/principal'
+import { isAdmin, parsePermissions, permissions as allPermissions, requirePermission, tenantFor, type Principal } from '../core/auth/principal'
 import { recordAudit } from '../core/audit'
 import type { Db } from '../core/db/client'
 import type { ApiKeyRow } from '../core/db/schema'
@@ -127,10 +127,8 @@ export const apiKeyRoutes = (db: Db) =>
         const tenantId = managedTenant(principal, new RequestParams(request.url, request.headers).namedTenant())
         const id = parseObjectId(params.id)
         const target = await findApiKey(db, id, tenantId)
-        // Revoking is managing: a credential may not take down a key stronger than itself.
-        if (!isAdmin(principal) && target.permissions.some((p) => p === 'admin' || !principal.permissions.has(p as Permission))) {
-          throw new ApiError('forbidden', 'This credential may not revoke a key with permissions it does not hold')
-        }
+        // Only an admin grants admin, and only an admin takes it away.
+        if (!isAdmin(principal) && target.permissions.includes('admin')) throw new ApiError('forbidden', 'Only an admin may revoke a key holding admin')
         const row = await revokeApiKey(db, id, tenantId)
         await recordAudit(db, { actor: principal.id, tenantId: row.tenantId, action: 'api_key.revoke', target: row.id, requestId: String(set.headers['x-request-id']) })
         set.status = 204

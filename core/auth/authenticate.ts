@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto'
 import type { Db } from '../db/client'
 import { ApiError } from '../errors'
-import { presentedSecret, secretsEqual } from '../admin-token'
+import { presentedSecret, secretsEqual, sha256Hex } from '../admin-token'
 import { looksLikeApiKey, principalOfApiKey, type LastUsedTracker } from './api-keys'
 import { looksLikeJwt, type JwtVerifier } from './jwt'
 import { adminPrincipal, type Principal } from './principal'
@@ -25,7 +24,7 @@ export async function authenticate(headers: Headers, auth: Authenticator): Promi
   if (secret === null) throw headers.has('authorization') ? rejected() : missing()
   if (looksLikeApiKey(secret)) return principalOfApiKey(auth.db, secret, auth.lastUsed)
   if (auth.jwt && looksLikeJwt(secret)) return auth.jwt(secret)
-  if (secretsEqual(createHash('sha256').update(secret).digest('hex'), auth.adminTokenHash)) return adminPrincipal('admin-token')
+  if (secretsEqual(sha256Hex(secret), auth.adminTokenHash)) return adminPrincipal('admin-token')
   throw rejected()
 }
 

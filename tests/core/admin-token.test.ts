@@ -1,69 +1,61 @@
 import { afterEach, beforeEach, describe, expect, spyOn, test } from 'bun:test'
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { presentedSecret, resolveAdminToken, secretsEqual } from '../../core/admin-token'
+import { adminTokenHash, presentedSecret, secretsEqual, sha256Hex } from '../../core/admin-token'
+import { openDatabase, type Database } from '../../core/db/client'
+import { settings } from '../../core/db/schema'
 
-describe('resolveAdminToken', () => {
+describe('adminTokenHash', () => {
   let dir: string
-  beforeEach(() => {
+  let database: Database
+  beforeEach(async () => {
     dir = mkdtempSync(`${tmpdir()}/juststorage-admin-token-`)
+    database = await openDatabase({ dataDir: dir, maxConnections: 1 })
   })
-  afterEach(() => rmSync(dir, { recursive: true, force: true }))
+  afterEach(async () => {
+    await database.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
 
-  test('a configured token is used as is and nothing is written', () => {
-    expect(resolveAdminToken('configured-secret', dir)).toBe('configured-secret')
+  const storedRows = () => database.db.select().from(settings)
+
+  test('a configured token is used as is: nothing is written or stored', async () => {
+    expect(await adminTokenHash(database.db, 'configured-secret', dir)).toBe(sha256Hex('configured-secret'))
     expect(existsSync(`${dir}/admin-token`)).toBe(false)
+    expect(await storedRows()).toEqual([])
   })
 
-  test('without one, a token is generated once, kept in admin-token with mode 0600, and printed only then', () => {
+  test('without one, a token is generated once: its hash in the database, the secret in admin-token (0600), printed only then', async () => {
     const info = spyOn(console, 'info').mockImplementation(() => {})
     try {
-      const token = resolveAdminToken(undefined, dir)
-      expect(token).toMatch(/^jsa_[A-Za-z0-9_-]{43}$/)
+      const hash = await adminTokenHash(database.db, undefined, dir)
       const file = `${dir}/admin-token`
-      expect(readFileSync(file, 'utf8').trim()).toBe(token)
+      const token = readFileSync(file, 'utf8').trim()
+      expect(token).toMatch(/^jsa_[A-Za-z0-9_-]{43}$/)
       expect(statSync(file).mode & 0o777).toBe(0o600)
+      expect(hash).toBe(sha256Hex(token))
+      // Only the hash is stored: the secret appears nowhere in the row.
+      expect(await storedRows()).toEqual([{ name: 'admin_token_sha256', value: hash }])
       expect(info).toHaveBeenCalledTimes(1)
       expect(String(info.mock.calls[0]![0])).toContain(token)
 
-      // A restart reads the same token back and does not print it again.
-      expect(resolveAdminToken(undefined, dir)).toBe(token)
-      expect(resolveAdminToken('', dir)).toBe(token)
+      // A restart, or another replica with another data dir, uses the stored hash and prints nothing.
+      const other = mkdtempSync(`${tmpdir()}/juststorage-admin-token-`)
+      expect(await adminTokenHash(database.db, undefined, dir)).toBe(hash)
+      expect(await adminTokenHash(database.db, '', other)).toBe(hash)
+      expect(existsSync(`${other}/admin-token`)).toBe(false)
+      rmSync(other, { recursive: true, force: true })
       expect(info).toHaveBeenCalledTimes(1)
     } finally {
       info.mockRestore()
     }
   })
 
-  test('two data dirs get different tokens', () => {
-    const other = mkdtempSync(`${tmpdir()}/juststorage-admin-token-`)
+  test('the data dir is created when it does not exist yet', async () => {
     const info = spyOn(console, 'info').mockImplementation(() => {})
     try {
-      expect(resolveAdminToken(undefined, dir)).not.toBe(resolveAdminToken(undefined, other))
-    } finally {
-      info.mockRestore()
-      rmSync(other, { recursive: true, force: true })
-    }
-  })
-
-  test('the data dir is created when it does not exist yet', () => {
-    const info = spyOn(console, 'info').mockImplementation(() => {})
-    try {
-      const token = resolveAdminToken(undefined, `${dir}/not/yet`)
-      expect(readFileSync(`${dir}/not/yet/admin-token`, 'utf8').trim()).toBe(token)
-    } finally {
-      info.mockRestore()
-    }
-  })
-
-  test('an empty admin-token file (a crash while writing it) never yields an empty token', () => {
-    writeFileSync(`${dir}/admin-token`, '', { mode: 0o600 })
-    const info = spyOn(console, 'info').mockImplementation(() => {})
-    try {
-      const token = resolveAdminToken(undefined, dir)
-      expect(token).toMatch(/^jsa_[A-Za-z0-9_-]{43}$/)
-      expect(readFileSync(`${dir}/admin-token`, 'utf8').trim()).toBe(token)
-      expect(resolveAdminToken(undefined, dir)).toBe(token)
+      const hash = await adminTokenHash(database.db, undefined, `${dir}/not/yet`)
+      expect(sha256Hex(readFileSync(`${dir}/not/yet/admin-token`, 'utf8').trim())).toBe(hash)
     } finally {
       info.mockRestore()
     }

@@ -65,7 +65,7 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
   })
   for (const root of [config.hotRoot, config.coldRoot]) mkdirSync(`${root}/tmp`, { recursive: true })
   const database = await openDatabase({ databaseUrl, dataDir, maxConnections: config.dbMaxConnections })
-  const deps = assembleDeps(config, database, () => false)
+  const deps = await assembleDeps(config, database, () => false)
   const store = deps.store
   const app = createApp(deps)
   app.listen({ ...serveOptions, hostname: '127.0.0.1', port: 0 })
