@@ -5,6 +5,7 @@ import { LastUsedTracker, principalOfApiKey } from '../../core/auth/api-keys'
 import { apiKeys, auditEvents } from '../../core/db/schema'
 import { rowsOf } from '../../core/gc'
 import { adminToken, backends, startServer, type TestServer } from '../support/server'
+import { expectError } from '../support/assertions'
 
 let counter = 0
 /** Distinct names per test so tests sharing one server never see each other's keys. */
@@ -39,12 +40,6 @@ async function create(server: TestServer, body: Record<string, unknown>, headers
 
 const get = (server: TestServer, path: string, headers: Record<string, string>) => fetch(`${server.url}${path}`, { headers })
 const revoke = (server: TestServer, id: string, headers: Record<string, string> = asAdmin) => fetch(`${server.url}/v1/api-keys/${id}`, { method: 'DELETE', headers })
-
-async function expectError(response: Response, status: number, code: string) {
-  const body = await response.json()
-  expect({ status: response.status, code: body.code }).toEqual({ status, code })
-  expect(body).toEqual({ error: expect.any(String), code, request_id: response.headers.get('x-request-id') })
-}
 
 /** Every page of a key listing, following next_cursor. */
 async function listAll(server: TestServer, headers: Record<string, string>, limit: number) {

@@ -6,6 +6,7 @@ import { connect } from 'node:net'
 import { and, eq } from 'drizzle-orm'
 import { blobs, objects } from '../../core/db/schema'
 import { adminToken, backends, startServer, type TestServer } from '../support/server'
+import { expectBytes, expectError } from '../support/assertions'
 
 let counter = 0
 /** Distinct names per test so tests sharing one server never see each other's objects. */
@@ -28,17 +29,6 @@ async function listIds(server: TestServer, namespace: string, tenant: string): P
   const response = await fetch(`${server.url}/v1/objects?namespace=${namespace}&tenant_id=${tenant}`)
   expect(response.status).toBe(200)
   return (await response.json()).objects.map((object: { id: string }) => object.id)
-}
-
-async function expectError(response: Response, status: number, code: string) {
-  const body = await response.json()
-  expect({ status: response.status, code: body.code }).toEqual({ status, code })
-  expect(body).toEqual({ error: expect.any(String), code, request_id: response.headers.get('x-request-id') })
-}
-
-async function expectBytes(response: Response, expected: Uint8Array<ArrayBuffer>) {
-  expect(response.status).toBe(200)
-  expect(new Uint8Array(await response.arrayBuffer())).toEqual(expected)
 }
 
 async function expectDeleted(response: Response) {

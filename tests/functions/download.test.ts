@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { rmSync, truncateSync } from 'node:fs'
 import { backends, startServer, type TestServer } from '../support/server'
+import { expectError } from '../support/assertions'
 
 let counter = 0
 /** Distinct names per test so tests sharing one server never see each other's objects. */
@@ -42,14 +43,6 @@ const byKeyUrl = (server: TestServer, object: Uploaded, extra = '') =>
   `${server.url}/v1/objects/by-key/${object.namespace}/${object.tenant_id}/${encodeKeyPath(object.key!)}${extra}`
 
 const get = (url: string, headers: Record<string, string> = {}, method = 'GET') => fetch(url, { method, headers })
-
-async function expectError(response: Response, status: number, code: string) {
-  expect(response.headers.get('content-type')).toStartWith('application/json')
-  const body = await response.json()
-  expect({ status: response.status, code: body.code }).toEqual({ status, code })
-  expect(body).toEqual({ error: expect.any(String), code, request_id: response.headers.get('x-request-id') })
-  return body
-}
 
 const bodyOf = async (response: Response) => new Uint8Array(await response.arrayBuffer())
 

@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { dirname } from 'node:path'
-import { and, eq, sql } from 'drizzle-orm'
+import { eq, sql } from 'drizzle-orm'
 import { blobs, objects, type StorageClass } from '../../core/db/schema'
 import { adminToken, backends, startServer, type TestServer } from '../support/server'
+import { blobRow } from '../support/assertions'
 
 let counter = 0
 /** Distinct names per test so tests sharing one server never see each other's objects. */
@@ -44,14 +45,6 @@ const noWork = { deleted_blobs: 0, reclaimed_bytes: 0, reaped_uploads: 0, remove
 const blobFile = (server: TestServer, hex: string, storageClass: StorageClass = 'hot') =>
   `${server.dataDir}/${storageClass}/sha256/${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`
 const tempFile = (server: TestServer, name: string, storageClass: StorageClass = 'hot') => `${server.dataDir}/${storageClass}/tmp/${name}`
-
-async function blobRow(server: TestServer, hex: string, storageClass: StorageClass = 'hot') {
-  const [row] = await server.database.db
-    .select()
-    .from(blobs)
-    .where(and(eq(blobs.storageClass, storageClass), eq(blobs.contentHash, `sha256:${hex}`)))
-  return row
-}
 
 async function objectStatus(server: TestServer, id: string) {
   const [row] = await server.database.db.select({ status: objects.status }).from(objects).where(eq(objects.id, id))

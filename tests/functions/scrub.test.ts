@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readFileSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { and, eq } from 'drizzle-orm'
 import { blobs, type StorageClass } from '../../core/db/schema'
 import { adminToken, backends, startServer, type TestServer } from '../support/server'
+import { blobRow, expectBytes } from '../support/assertions'
 
 let counter = 0
 /** Distinct names per test so tests sharing one server never see each other's objects. */
@@ -31,14 +31,6 @@ const byKey = (server: TestServer, namespace: string, key: string, method = 'GET
 const blobFile = (server: TestServer, hex: string, storageClass: StorageClass = 'hot') =>
   `${server.dataDir}/${storageClass}/sha256/${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`
 
-async function blobRow(server: TestServer, hex: string, storageClass: StorageClass = 'hot') {
-  const [row] = await server.database.db
-    .select()
-    .from(blobs)
-    .where(and(eq(blobs.storageClass, storageClass), eq(blobs.contentHash, `sha256:${hex}`)))
-  return row
-}
-
 async function expectCorrupt(response: Response) {
   expect(response.status).toBe(500)
   expect(response.headers.get('content-type')).toStartWith('application/json')
@@ -50,11 +42,6 @@ async function expectCorruptHead(response: Response) {
   expect(response.status).toBe(500)
   // Whatever HEAD carries, it never claims the damaged bytes' length as the object's.
   expect(await response.text()).toBe('')
-}
-
-async function expectBytes(response: Response, expected: Uint8Array<ArrayBuffer>) {
-  expect(response.status).toBe(200)
-  expect(new Uint8Array(await response.arrayBuffer())).toEqual(expected)
 }
 
 /** Same length, different bytes: only re-hashing can tell. */

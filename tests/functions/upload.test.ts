@@ -5,6 +5,7 @@ import { connect, type Socket } from 'node:net'
 import { and, eq, inArray } from 'drizzle-orm'
 import { blobs, objects } from '../../core/db/schema'
 import { backends, startServer, type TestServer } from '../support/server'
+import { expectBytes, expectError } from '../support/assertions'
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const utcTimestamp = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/
@@ -39,17 +40,6 @@ function put(server: TestServer, namespace: string, tenant: string, key: string,
 const getById = (server: TestServer, id: string, tenant: string) => fetch(`${server.url}/v1/objects/${id}?tenant_id=${tenant}`)
 const getByKey = (server: TestServer, namespace: string, tenant: string, key: string) =>
   fetch(`${server.url}/v1/objects/by-key/${namespace}/${tenant}/${encodeKeyPath(key)}`)
-
-async function expectError(response: Response, status: number, code: string) {
-  const body = await response.json()
-  expect({ status: response.status, code: body.code }).toEqual({ status, code })
-  expect(body).toEqual({ error: expect.any(String), code, request_id: response.headers.get('x-request-id') })
-}
-
-async function expectBytes(response: Response, expected: Uint8Array<ArrayBuffer>) {
-  expect(response.status).toBe(200)
-  expect(new Uint8Array(await response.arrayBuffer())).toEqual(expected)
-}
 
 const blobFile = (server: TestServer, storageClass: 'hot' | 'cold', hex: string) =>
   `${server.dataDir}/${storageClass}/sha256/${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`
