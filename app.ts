@@ -56,6 +56,12 @@ export function createApp(deps: AppDeps) {
       Object.assign(set.headers, securityHeaders)
     })
     .use(corsFor(deps.allowedOrigins))
+    // While draining for shutdown, uploads are refused so clients retry elsewhere; reads go on.
+    .onRequest(({ request }) => {
+      if (deps.draining() && isUpload(request.method, new URL(request.url).pathname)) {
+        throw new ApiError('unavailable', 'This replica is shutting down; retry', { 'retry-after': '1' })
+      }
+    })
     // Every /v1 route is closed by default: the principal is resolved before routing.
     .onRequest(async ({ request, server }) => {
       if (!new URL(request.url).pathname.startsWith('/v1/') || request.method === 'OPTIONS') return
@@ -128,6 +134,9 @@ export function gcDeps(deps: AppDeps): GcDeps {
 export function scrubDeps(deps: AppDeps): ScrubDeps {
   return { db: deps.store.db, roots: deps.store.roots, maxBytesPerSec: deps.scrubMaxBytesPerSec }
 }
+
+const isUpload = (method: string, path: string) =>
+  (method === 'POST' && path === '/v1/objects') || (method === 'PUT' && path.startsWith('/v1/objects/by-key/'))
 
 /** Options for Bun.serve, shared by the service and its tests. */
 export const serveOptions = {

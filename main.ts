@@ -36,11 +36,20 @@ const schedules = [
   new Cron('*/30 * * * * *', { protect: true }, () => deps.auth.lastUsed.flush(database.db).catch(() => {})),
 ]
 
+/**
+ * Drain, then stop: readiness turns 503 and new uploads are refused at once,
+ * while requests in flight (uploads and streaming downloads) get up to
+ * SHUTDOWN_GRACE_SECS to finish; then connections close, the pool closes, exit 0.
+ */
 async function shutdown(signal: string): Promise<void> {
+  if (draining) return
   draining = true
   for (const schedule of schedules) schedule.stop()
-  console.info(JSON.stringify({ level: 'info', msg: 'shutting down', signal }))
-  await app.stop()
+  console.info(JSON.stringify({ level: 'info', msg: 'shutting down', signal, grace_secs: config.shutdownGraceSecs }))
+  const deadline = Date.now() + config.shutdownGraceSecs * 1000
+  // pendingRequests counts responses still being sent, so streamed downloads are waited for too.
+  while ((app.server?.pendingRequests ?? 0) > 0 && Date.now() < deadline) await Bun.sleep(50)
+  await app.stop(true)
   await database.close()
   process.exit(0)
 }

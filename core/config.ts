@@ -20,6 +20,7 @@ export interface Config {
   tombstoneRetentionSecs: number
   scrubCron: string
   scrubMaxBytesPerSec: number
+  shutdownGraceSecs: number
   authDisabled: boolean
   jwt: { secret?: string; jwksUrl?: string; publicKeyPem?: string; issuer?: string; audience?: string }
   rateLimitPerSec: number
@@ -134,6 +135,7 @@ export function loadConfig(env: Env = process.env): Config {
     tombstoneRetentionSecs: integer(env, 'TOMBSTONE_RETENTION_SECS', 7 * 86400, 0),
     scrubCron: cronExpression(env, 'SCRUB_CRON', '0 3 * * 0'),
     scrubMaxBytesPerSec: integer(env, 'SCRUB_MAX_BYTES_PER_SEC', 64 * 2 ** 20, 1),
+    shutdownGraceSecs: integer(env, 'SHUTDOWN_GRACE_SECS', 25, 0, 3600),
     authDisabled: boolean(env, 'AUTH_DISABLED', false),
     jwt: {
       secret: optional(env, 'JWT_SECRET'),

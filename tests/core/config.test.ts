@@ -32,6 +32,7 @@ describe('loadConfig', () => {
       tombstoneRetentionSecs: 7 * 86400,
       scrubCron: '0 3 * * 0',
       scrubMaxBytesPerSec: 64 * 2 ** 20,
+      shutdownGraceSecs: 25,
       authDisabled: false,
       jwt: { secret: undefined, jwksUrl: undefined, publicKeyPem: undefined, issuer: undefined, audience: undefined },
       rateLimitPerSec: 10_000,
