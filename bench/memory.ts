@@ -16,12 +16,14 @@ const downloads = Number(process.env.DOWNLOADS ?? 16)
 const cluster = await startPostgres()
 const dataDir = mkdtempSync(`${tmpdir()}/juststorage-rss-`)
 const port = 20000 + Math.floor(Math.random() * 20000)
+const adminToken = crypto.randomUUID()
 const server = Bun.spawn([process.execPath, 'main.ts'], {
-  env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), LISTEN_ADDR: `127.0.0.1:${port}`, DATABASE_URL: await cluster.createDatabase('rss') },
+  env: { ...process.env, ADMIN_TOKEN: adminToken, DATA_DIR: dataDir, PORT: String(port), LISTEN_ADDR: `127.0.0.1:${port}`, DATABASE_URL: await cluster.createDatabase('rss') },
   stdout: 'ignore',
   stderr: 'inherit',
 })
 const base = `http://127.0.0.1:${port}`
+const authorization = `Bearer ${adminToken}`
 
 function rssMiB(): number {
   const status = readFileSync(`/proc/${server.pid}/status`, 'utf8')
@@ -59,7 +61,7 @@ async function upload(bytes: number, key: string): Promise<string> {
   const response = await fetch(`${base}/v1/objects?namespace=bench&tenant_id=bench&key=${key}`, {
     method: 'POST',
     body: generatedBody(bytes),
-    headers: { 'content-length': String(bytes) },
+    headers: { 'content-length': String(bytes), authorization },
     duplex: 'half',
   } as RequestInit)
   if (response.status !== 201) throw new Error(`upload failed: ${response.status} ${await response.text()}`)
@@ -67,7 +69,7 @@ async function upload(bytes: number, key: string): Promise<string> {
 }
 
 async function drain(url: string): Promise<number> {
-  const response = await fetch(url)
+  const response = await fetch(url, { headers: { authorization } })
   let total = 0
   for await (const chunk of response.body!) total += chunk.byteLength
   return total
