@@ -64,7 +64,7 @@ describe('graceful shutdown', () => {
       expect(Buffer.concat(received).equals(Buffer.from(large))).toBe(true)
 
       expect(await exited).toBe(0)
-      expect(await sql`select key, status from objects order by key`).toEqual([
+      expect([...(await sql`select key, status from objects order by key`)]).toEqual([
         { key: 'large', status: 'COMMITTED' },
         { key: 'slow', status: 'COMMITTED' },
       ])

@@ -1,0 +1,38 @@
+# syntax=docker/dockerfile:1
+# JustStorage image. The bun tag matches the `bun` devDependency in package.json.
+
+# Production dependencies, installed exactly from package-lock.json. npm runs
+# the `postinstall: patch-package` script here, which applies patches/ to
+# postgres.js (patch-package is a production dependency for that reason).
+FROM node:20-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY patches/ ./patches/
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && grep -q "socket === null" node_modules/postgres/src/connection.js
+
+FROM oven/bun:1.4.5-slim AS runtime
+WORKDIR /app
+RUN groupadd --system --gid 10001 juststorage \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin juststorage \
+ && mkdir -p /data/hot /data/cold \
+ && chown -R 10001:10001 /data
+COPY --from=deps --chown=10001:10001 /app/node_modules ./node_modules
+COPY --chown=10001:10001 package.json app.ts main.ts ./
+COPY --chown=10001:10001 core/ ./core/
+COPY --chown=10001:10001 functions/ ./functions/
+COPY --chown=10001:10001 migrations/ ./migrations/
+COPY --chown=10001:10001 scripts/ ./scripts/
+ENV NODE_ENV=production \
+    DATA_DIR=/data \
+    HOT_STORAGE_ROOT=/data/hot \
+    COLD_STORAGE_ROOT=/data/cold \
+    PORT=8080 \
+    BUN_RUNTIME_TRANSPILER_CACHE_PATH=0
+USER 10001:10001
+VOLUME ["/data/hot", "/data/cold"]
+EXPOSE 8080
+# Slim images have no curl: bun's fetch checks liveness.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["bun", "-e", "fetch('http://127.0.0.1:8080/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["bun", "main.ts"]
