@@ -4,8 +4,10 @@ import type { ObjectStore } from './core/objects'
 import { deleteRoutes } from './functions/delete'
 import { downloadRoutes } from './functions/download'
 import { healthRoutes } from './functions/health'
+import { openapiRoutes } from './functions/openapi'
 import { listRoutes } from './functions/list'
 import { searchRoutes } from './functions/search'
+import { usageRoutes } from './functions/usage'
 import { uploadRoutes } from './functions/upload'
 import { adminStatusRoutes } from './functions/admin-status'
 import { gcRoutes, type GcDeps } from './functions/gc'
@@ -21,6 +23,9 @@ import { LastUsedTracker } from './core/auth/api-keys'
 import { jwtVerifier } from './core/auth/jwt'
 import type { Config } from './core/config'
 import type { Database } from './core/db/client'
+import { metricsRoutes } from './functions/metrics'
+import { configureLog, log } from './core/log'
+import { watchStorageRoots } from './core/metrics'
 
 export interface AppDeps {
   store: ObjectStore
@@ -56,6 +61,7 @@ export function createApp(deps: AppDeps) {
       Object.assign(set.headers, securityHeaders)
     })
     .use(corsFor(deps.allowedOrigins))
+    .use(metricsRoutes((): RouteList => app.routes))
     // While draining for shutdown, uploads are refused so clients retry elsewhere; reads go on.
     .onRequest(({ request }) => {
       if (deps.draining() && isUpload(request.method, new URL(request.url).pathname)) {
@@ -78,7 +84,7 @@ export function createApp(deps: AppDeps) {
     .onError({ as: 'global' }, ({ code, error, set, request }) => {
       const apiError = errorForClient(code, error, request, app.routes)
       if (apiError.status >= 500 && apiError.code !== 'unavailable' && apiError.code !== 'insufficient_storage') {
-        console.error(JSON.stringify({ level: 'error', request_id: set.headers['x-request-id'], method: request.method, url: request.url, error: String((error as Error)?.stack ?? error) }))
+        log.error({ request_id: set.headers['x-request-id'], method: request.method, url: request.url, error: String((error as Error)?.stack ?? error) })
       }
       set.status = apiError.status
       Object.assign(set.headers, apiError.headers)
@@ -86,11 +92,13 @@ export function createApp(deps: AppDeps) {
       return { error: apiError.message, code: apiError.code, request_id: set.headers['x-request-id'] as string }
     })
     .use(healthRoutes({ db: deps.store.db, roots: deps.store.roots, draining: deps.draining }))
+    .use(openapiRoutes())
     .use(uploadRoutes(deps.store, deps.limits.uploads))
     .use(downloadRoutes(deps.store))
     .use(deleteRoutes(deps.store))
     .use(listRoutes(deps.store))
     .use(searchRoutes(deps.store))
+    .use(usageRoutes(deps.store.db))
     .use(apiKeyRoutes(deps.store.db))
     .use(auditRoutes(deps.store.db))
     .use(gcRoutes(gcDeps(deps)))
@@ -101,6 +109,8 @@ export function createApp(deps: AppDeps) {
 
 /** Everything the app needs, built from the configuration and an open database. */
 export async function assembleDeps(config: Config, database: Database, draining: () => boolean): Promise<AppDeps> {
+  configureLog(config.logLevel)
+  watchStorageRoots({ hot: config.hotRoot, cold: config.coldRoot })
   return {
     store: { db: database.db, roots: { hot: config.hotRoot, cold: config.coldRoot }, maxUploadBytes: config.maxUploadBytes },
     draining,

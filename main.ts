@@ -5,6 +5,8 @@ import { scheduleGc } from './functions/gc'
 import { scheduleScrub } from './functions/scrub'
 import { ConfigError, loadConfig, type Config } from './core/config'
 import { openDatabase } from './core/db/client'
+import { log } from './core/log'
+import { refreshStorageMetrics } from './core/metrics'
 
 function configOrExit(): Config {
   try {
@@ -23,17 +25,23 @@ const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: 
 let draining = false
 const deps = await assembleDeps(config, database, () => draining)
 if (config.authDisabled) {
-  console.warn(JSON.stringify({ level: 'warn', msg: 'AUTH_DISABLED=true: EVERY REQUEST ACTS AS ADMIN. Never run this way outside a local experiment.' }))
+  log.warn({ msg: 'AUTH_DISABLED=true: EVERY REQUEST ACTS AS ADMIN. Never run this way outside a local experiment.' })
 }
 const app = createApp(deps)
 app.listen({ ...serveOptions, hostname: config.hostname, port: config.port })
-console.info(JSON.stringify({ level: 'info', msg: 'listening', address: `${config.hostname}:${app.server?.port}`, database: database.kind }))
+log.info({ msg: 'listening', address: `${config.hostname}:${app.server?.port}`, database: database.kind })
+
+const refreshMetrics = () =>
+  refreshStorageMetrics(database.db, config.gcGraceSecs).catch((error) => log.warn({ msg: 'metrics refresh failed', error: String((error as Error)?.message ?? error) }))
+void refreshMetrics()
 
 const schedules = [
   scheduleGc(gcDeps(deps), config.gcIntervalSecs),
   scheduleScrub(scrubDeps(deps), config.scrubCron),
   // Key usage times are written in batches rather than on every request.
   new Cron('*/30 * * * * *', { protect: true }, () => deps.auth.lastUsed.flush(database.db).catch(() => {})),
+  // Object counts and stored bytes come from the database every 30 s, not per request.
+  new Cron('*/30 * * * * *', { protect: true }, refreshMetrics),
 ]
 
 /**
@@ -45,7 +53,7 @@ async function shutdown(signal: string): Promise<void> {
   if (draining) return
   draining = true
   for (const schedule of schedules) schedule.stop()
-  console.info(JSON.stringify({ level: 'info', msg: 'shutting down', signal, grace_secs: config.shutdownGraceSecs }))
+  log.info({ msg: 'shutting down', signal, grace_secs: config.shutdownGraceSecs })
   const deadline = Date.now() + config.shutdownGraceSecs * 1000
   // pendingRequests counts responses still being sent, so streamed downloads are waited for too.
   while ((app.server?.pendingRequests ?? 0) > 0 && Date.now() < deadline) await Bun.sleep(50)

@@ -3,6 +3,7 @@ import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs'
 import { eq } from 'drizzle-orm'
 import type { Db } from './db/client'
 import { settings } from './db/schema'
+import { log } from './log'
 
 const settingName = 'admin_token_sha256'
 export const sha256Hex = (value: string): string => createHash('sha256').update(value).digest('hex')
@@ -28,7 +29,7 @@ export async function adminTokenHash(db: Db, configured: string | undefined, dat
     unlinkSync(file)
     return (await storedHash(db))!
   }
-  console.info(JSON.stringify({ level: 'warn', msg: 'generated an admin token; it is shown only now and kept in admin-token', admin_token: token, file }))
+  log.warn({ msg: 'generated an admin token; it is shown only now and kept in admin-token', admin_token: token, file })
   return sha256Hex(token)
 }
 

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { createPublicKey } from 'node:crypto'
 import { Cron } from 'croner'
+import { logLevels, type LogLevel } from './log'
 
 /** Every setting the service reads, parsed and checked once at start. */
 export interface Config {
@@ -28,6 +29,7 @@ export interface Config {
   unauthenticatedRateLimitPerSec: number
   maxConcurrentUploadsPerTenant: number
   allowedOrigins: string[]
+  logLevel: LogLevel
 }
 
 export class ConfigError extends Error {
@@ -115,6 +117,13 @@ function origins(env: Env): string[] {
   return list
 }
 
+function logLevel(env: Env): LogLevel {
+  const raw = optional(env, 'LOG_LEVEL')?.trim().toLowerCase()
+  if (raw === undefined) return 'info'
+  if (!(logLevels as readonly string[]).includes(raw)) throw new ConfigError('LOG_LEVEL', `expected one of ${logLevels.join(', ')}, got "${env.LOG_LEVEL}"`)
+  return raw as LogLevel
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const { hostname, port } = listenAddress(env)
   const dataDir = resolve(env.DATA_DIR || './data')
@@ -149,5 +158,6 @@ export function loadConfig(env: Env = process.env): Config {
     unauthenticatedRateLimitPerSec: integer(env, 'UNAUTHENTICATED_RATE_LIMIT_PER_SEC', 20, 0),
     maxConcurrentUploadsPerTenant: integer(env, 'MAX_CONCURRENT_UPLOADS_PER_TENANT', 256, 0),
     allowedOrigins: origins(env),
+    logLevel: logLevel(env),
   }
 }

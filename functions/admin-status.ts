@@ -6,6 +6,7 @@ import { rowsOf } from '../core/gc'
 import { lastRuns } from '../core/runs'
 import type { StorageRoots } from '../core/store/paths'
 import { requireAdmin } from './admin-guard'
+import { authErrors, errorResponses } from './openapi'
 
 export interface StatusDeps {
   db: Db
@@ -22,7 +23,7 @@ export const adminStatusRoutes = (deps: StatusDeps) =>
       queues: await queueDepths(deps.db, deps.gcGraceSecs),
       disks: Object.fromEntries(Object.entries(deps.roots).map(([name, root]) => [name, diskUsage(root)])),
     }),
-    { beforeHandle: requireAdmin, detail: { summary: 'Background jobs, queues and disks' } },
+    { beforeHandle: requireAdmin, detail: { summary: 'Background jobs, queues and disks', responses: errorResponses(...authErrors) } },
   )
 
 async function queueDepths(db: Db, graceSecs: number) {

@@ -12,6 +12,7 @@ import { strictJson } from '../core/http/json-body'
 import { RequestParams } from '../core/http/params'
 import { parseNamespace, parseObjectId, parseTenant, parseTimestamp } from '../core/identifiers'
 import { parseLimit } from './list'
+import { authErrors, errorResponses } from './openapi'
 
 const NewKeyBody = Type.Object(
   {
@@ -96,7 +97,7 @@ export const apiKeyRoutes = (db: Db) =>
         parse: strictJson(NewKeyBody),
         body: NewKeyBody,
         response: { 201: t.Composite([ApiKeySchema, t.Object({ key: t.String() })]) },
-        detail: { summary: 'Create an API key (the secret is shown only in this response)' },
+        detail: { summary: 'Create an API key (the secret is shown only in this response)', responses: errorResponses(400, ...authErrors, 415) },
       },
     )
     .get(
@@ -109,7 +110,7 @@ export const apiKeyRoutes = (db: Db) =>
       },
       {
         response: { 200: t.Object({ api_keys: t.Array(ApiKeySchema), next_cursor: t.Nullable(t.String()) }) },
-        detail: { summary: 'List API keys of the tenant' },
+        detail: { summary: 'List API keys of the tenant', responses: errorResponses(400, ...authErrors) },
       },
     )
     .get(
@@ -118,7 +119,7 @@ export const apiKeyRoutes = (db: Db) =>
         const tenantId = managedTenant(principalOf(request), new RequestParams(request.url, request.headers).namedTenant())
         return apiKeyJson(await findApiKey(db, parseObjectId(params.id), tenantId))
       },
-      { response: { 200: ApiKeySchema }, detail: { summary: 'Read an API key (never its secret)' } },
+      { response: { 200: ApiKeySchema }, detail: { summary: 'Read an API key (never its secret)', responses: errorResponses(400, ...authErrors, 404) } },
     )
     .delete(
       '/v1/api-keys/:id',
@@ -133,5 +134,5 @@ export const apiKeyRoutes = (db: Db) =>
         await recordAudit(db, { actor: principal.id, tenantId: row.tenantId, action: 'api_key.revoke', target: row.id, requestId: String(set.headers['x-request-id']) })
         set.status = 204
       },
-      { detail: { summary: 'Revoke an API key' } },
+      { detail: { summary: 'Revoke an API key', responses: { 204: { description: 'Revoked' }, ...errorResponses(400, ...authErrors, 404) } } },
     )

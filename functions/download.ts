@@ -7,12 +7,14 @@ import { ApiError } from '../core/errors'
 import { decideRead } from '../core/http/conditional'
 import { selectById, selectByKey } from '../core/http/object-access'
 import { blobPathOf, etagOf, findReadableObject, isCommitted, type ObjectSelector, type ObjectStore } from '../core/objects'
+import { downloadDoc } from './openapi'
+import { downloadBytes } from '../core/metrics'
 
 /** GET and HEAD of an object by id or by key: streamed, with Range and conditional requests. */
 export const downloadRoutes = (store: ObjectStore) => {
   const byId = (request: Request, id: string) => serveObject(store, request, selectById(request, id, 'objects:read'))
   const byKey = (request: Request) => serveObject(store, request, selectByKey(request, 'objects:read'))
-  const detail = (summary: string) => ({ detail: { summary, responses: { 200: { description: 'The object bytes (streamed)' } } } })
+  const detail = (summary: string, byId: boolean) => ({ detail: { summary, ...downloadDoc(byId) } })
   return new Elysia({ name: 'download' })
     // Elysia answers HEAD on a wildcard route by running its GET handler and
     // counting the body, which would read a whole object and reports length 0
@@ -20,10 +22,10 @@ export const downloadRoutes = (store: ObjectStore) => {
     .onRequest(async ({ request }) => {
       if (request.method === 'HEAD' && new URL(request.url).pathname.startsWith('/v1/objects/by-key/')) return byKey(request)
     })
-    .get('/v1/objects/:id', ({ request, params }) => byId(request, params.id), detail('Download an object by id'))
-    .head('/v1/objects/:id', ({ request, params }) => byId(request, params.id), detail('Headers of an object by id'))
-    .get('/v1/objects/by-key/*', ({ request }) => byKey(request), detail('Download an object by key'))
-    .head('/v1/objects/by-key/*', ({ request }) => byKey(request), detail('Headers of an object by key'))
+    .get('/v1/objects/:id', ({ request, params }) => byId(request, params.id), detail('Download an object by id', true))
+    .head('/v1/objects/:id', ({ request, params }) => byId(request, params.id), detail('Headers of an object by id', true))
+    .get('/v1/objects/by-key/*', ({ request }) => byKey(request), detail('Download an object by key', false))
+    .head('/v1/objects/by-key/*', ({ request }) => byKey(request), detail('Headers of an object by key', false))
 }
 
 async function serveObject(store: ObjectStore, request: Request, selector: ObjectSelector): Promise<Response> {
@@ -51,6 +53,7 @@ async function serveObject(store: ObjectStore, request: Request, selector: Objec
   if (onDisk !== object.sizeBytes) throw new ApiError('corrupt_object', 'The stored bytes of this object do not match its size')
   // A file-backed body lets Bun sendfile it and send Content-Length; once Bun has
   // opened the file, a later unlink by garbage collection cannot cut it short.
+  downloadBytes.inc({ storage_class: object.storageClass }, end - start)
   return new Response(Bun.file(path).slice(start, end), { status, headers })
 }
 

@@ -7,6 +7,9 @@ import type { StorageRoots } from '../core/store/paths'
 import { principalOf } from '../core/auth/authenticate'
 import { recordAudit } from '../core/audit'
 import { requireAdmin } from './admin-guard'
+import { authErrors, errorResponses } from './openapi'
+import { log } from '../core/log'
+import { gcDeletedBlobs, gcFailures, gcReclaimedBytes, gcRuns } from '../core/metrics'
 
 export interface GcDeps {
   db: Db
@@ -25,8 +28,14 @@ const GcResultSchema = t.Object({
 /** One full pass, the same for the schedule and the admin route; logs one line. */
 export async function gcPass(deps: GcDeps, sweepOrphans: boolean) {
   const started = performance.now()
-  const result = await recordRun(deps.db, 'gc', () => runGc(deps.db, deps.roots, { ...deps.settings, sweepOrphans }))
-  console.info(JSON.stringify({ level: 'info', msg: 'gc pass', duration_ms: Math.round(performance.now() - started), ...result }))
+  const result = await recordRun(deps.db, 'gc', () => runGc(deps.db, deps.roots, { ...deps.settings, sweepOrphans })).catch((error) => {
+    gcFailures.inc()
+    throw error
+  })
+  gcRuns.inc()
+  gcDeletedBlobs.inc(result.deleted_blobs)
+  gcReclaimedBytes.inc(result.reclaimed_bytes)
+  log.info({ msg: 'gc pass', duration_ms: Math.round(performance.now() - started), ...result })
   return result
 }
 
@@ -38,7 +47,7 @@ export const gcRoutes = (deps: GcDeps) =>
   }, {
     beforeHandle: requireAdmin,
     response: { 200: GcResultSchema },
-    detail: { summary: 'Run one garbage collection pass now' },
+    detail: { summary: 'Run one garbage collection pass now', responses: errorResponses(...authErrors) },
   })
 
 const orphanSweepEveryMs = 3600_000
@@ -53,7 +62,7 @@ export function scheduleGc(deps: GcDeps, intervalSecs: number): Cron {
       if (sweepOrphans) lastOrphanSweep = Date.now()
     } catch (error) {
       // The next tick retries; the failure is on the status page and in the log.
-      console.error(JSON.stringify({ level: 'error', msg: 'gc pass failed', error: String((error as Error)?.message ?? error) }))
+      log.error({ msg: 'gc pass failed', error: String((error as Error)?.message ?? error) })
     }
   })
 }

@@ -2,6 +2,7 @@ import { accessSync, constants, statSync } from 'node:fs'
 import { Elysia } from 'elysia'
 import { pingDatabase, type Db } from '../core/db/client'
 import type { StorageRoots } from '../core/store/paths'
+import { errorResponses, publicRoute } from './openapi'
 
 export interface HealthDeps {
   db: Db
@@ -20,9 +21,9 @@ export const healthRoutes = (deps: HealthDeps) => {
     return { error: `Not ready: ${problems.join('; ')}`, code: 'unavailable', request_id: set.headers['x-request-id'], status: 'unavailable', problems }
   }
   return new Elysia({ name: 'health' })
-    .get('/health', () => ({ status: 'ok' }), { detail: { summary: 'Liveness' } })
-    .get('/health/ready', ready, { detail: { summary: 'Readiness' } })
-    .get('/ready', ready, { detail: { summary: 'Readiness (alias)' } })
+    .get('/health', () => ({ status: 'ok' }), { detail: { summary: 'Liveness', ...publicRoute } })
+    .get('/health/ready', ready, { detail: { summary: 'Readiness', ...publicRoute, responses: errorResponses(503) } })
+    .get('/ready', ready, { detail: { summary: 'Readiness (alias)', ...publicRoute, responses: errorResponses(503) } })
 }
 
 async function readinessProblems(deps: HealthDeps): Promise<string[]> {

@@ -7,6 +7,7 @@ import { RequestParams } from '../core/http/params'
 import { parseStorageClass, parseTimestamp, type Timestamp } from '../core/identifiers'
 import { listObjects, type Page } from '../core/listing'
 import type { ObjectStore } from '../core/objects'
+import { authErrors, errorResponses } from './openapi'
 
 /** GET /v1/objects: one keyset page of a namespace, newest first by default. */
 export const listRoutes = (store: ObjectStore) =>
@@ -42,7 +43,7 @@ export const listRoutes = (store: ObjectStore) =>
         order: t.Optional(t.String()),
       }, { additionalProperties: true }),
       response: { 200: PageSchema },
-      detail: { summary: 'List objects in a namespace (keyset pagination)' },
+      detail: { summary: 'List objects in a namespace (keyset pagination)', responses: errorResponses(400, ...authErrors) },
     },
   )
 

@@ -7,6 +7,9 @@ import type { StorageRoots } from '../core/store/paths'
 import { principalOf } from '../core/auth/authenticate'
 import { recordAudit } from '../core/audit'
 import { requireAdmin } from './admin-guard'
+import { authErrors, errorResponses } from './openapi'
+import { log } from '../core/log'
+import { scrubCorruptBlobs } from '../core/metrics'
 
 export interface ScrubDeps {
   db: Db
@@ -22,7 +25,8 @@ const ScrubResultSchema = t.Object({
 export async function scrubPass(deps: ScrubDeps) {
   const started = performance.now()
   const result = await recordRun(deps.db, 'scrub', () => runScrub(deps.db, deps.roots, deps.maxBytesPerSec))
-  console.info(JSON.stringify({ level: 'info', msg: 'scrub pass', duration_ms: Math.round(performance.now() - started), checked: result.checked, corrupt: result.corrupt.length }))
+  scrubCorruptBlobs.inc(result.corrupt.length)
+  log.info({ msg: 'scrub pass', duration_ms: Math.round(performance.now() - started), checked: result.checked, corrupt: result.corrupt.length })
   return result
 }
 
@@ -34,7 +38,7 @@ export const scrubRoutes = (deps: ScrubDeps) =>
   }, {
     beforeHandle: requireAdmin,
     response: { 200: ScrubResultSchema },
-    detail: { summary: 'Re-hash every stored blob now' },
+    detail: { summary: 'Re-hash every stored blob now', responses: errorResponses(...authErrors) },
   })
 
 export function scheduleScrub(deps: ScrubDeps, cron: string): Cron {
@@ -42,7 +46,7 @@ export function scheduleScrub(deps: ScrubDeps, cron: string): Cron {
     try {
       await scrubPass(deps)
     } catch (error) {
-      console.error(JSON.stringify({ level: 'error', msg: 'scrub pass failed', error: String((error as Error)?.message ?? error) }))
+      log.error({ msg: 'scrub pass failed', error: String((error as Error)?.message ?? error) })
     }
   })
 }

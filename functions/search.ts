@@ -10,6 +10,7 @@ import { parseKey, parseNamespace, parseStorageClass, parseTenant } from '../cor
 import { listObjects } from '../core/listing'
 import type { ObjectStore } from '../core/objects'
 import { optionalTime, pageJson, parseLimit } from './list'
+import { authErrors, errorResponses } from './openapi'
 
 const size = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
 const SearchBody = Type.Object(
@@ -66,6 +67,6 @@ export const searchRoutes = (store: ObjectStore) =>
       parse: strictJson(SearchBody),
       body: SearchBody,
       response: { 200: PageSchema },
-      detail: { summary: 'Search objects by key, type, class, size, time and metadata' },
+      detail: { summary: 'Search objects by key, type, class, size, time and metadata', responses: errorResponses(400, ...authErrors, 415) },
     },
   )

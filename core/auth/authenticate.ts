@@ -42,3 +42,8 @@ export function principalOf(request: Request): Principal {
   if (!principal) throw new ApiError('unauthenticated', 'Credentials are required', { 'www-authenticate': 'Bearer' })
   return principal
 }
+
+/** The principal of a request if it was authenticated; for logs, which must never throw. */
+export function maybePrincipalOf(request: Request): Principal | undefined {
+  return principals.get(request)
+}

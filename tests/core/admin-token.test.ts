@@ -1,9 +1,11 @@
-import { afterEach, beforeEach, describe, expect, spyOn, test } from 'bun:test'
+import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { adminTokenHash, presentedSecret, secretsEqual, sha256Hex } from '../../core/admin-token'
 import { openDatabase, type Database } from '../../core/db/client'
 import { settings } from '../../core/db/schema'
+import { configureLog } from '../../core/log'
+import { captureLogs } from '../support/logs'
 
 describe('adminTokenHash', () => {
   let dir: string
@@ -26,7 +28,8 @@ describe('adminTokenHash', () => {
   })
 
   test('without one, a token is generated once: its hash in the database, the secret in admin-token (0600), printed only then', async () => {
-    const info = spyOn(console, 'info').mockImplementation(() => {})
+    const logs = captureLogs()
+    const printed = () => logs.lines.filter((line) => JSON.stringify(line).includes('admin_token'))
     try {
       const hash = await adminTokenHash(database.db, undefined, dir)
       const file = `${dir}/admin-token`
@@ -36,8 +39,8 @@ describe('adminTokenHash', () => {
       expect(hash).toBe(sha256Hex(token))
       // Only the hash is stored: the secret appears nowhere in the row.
       expect(await storedRows()).toEqual([{ name: 'admin_token_sha256', value: hash }])
-      expect(info).toHaveBeenCalledTimes(1)
-      expect(String(info.mock.calls[0]![0])).toContain(token)
+      expect(printed()).toHaveLength(1)
+      expect(printed()[0]!.admin_token).toBe(token)
 
       // A restart, or another replica with another data dir, uses the stored hash and prints nothing.
       const other = mkdtempSync(`${tmpdir()}/juststorage-admin-token-`)
@@ -45,20 +48,16 @@ describe('adminTokenHash', () => {
       expect(await adminTokenHash(database.db, '', other)).toBe(hash)
       expect(existsSync(`${other}/admin-token`)).toBe(false)
       rmSync(other, { recursive: true, force: true })
-      expect(info).toHaveBeenCalledTimes(1)
+      expect(printed()).toHaveLength(1)
     } finally {
-      info.mockRestore()
+      configureLog('silent')
     }
   })
 
   test('the data dir is created when it does not exist yet', async () => {
-    const info = spyOn(console, 'info').mockImplementation(() => {})
-    try {
-      const hash = await adminTokenHash(database.db, undefined, `${dir}/not/yet`)
-      expect(sha256Hex(readFileSync(`${dir}/not/yet/admin-token`, 'utf8').trim())).toBe(hash)
-    } finally {
-      info.mockRestore()
-    }
+    configureLog('silent')
+    const hash = await adminTokenHash(database.db, undefined, `${dir}/not/yet`)
+    expect(sha256Hex(readFileSync(`${dir}/not/yet/admin-token`, 'utf8').trim())).toBe(hash)
   })
 })
 

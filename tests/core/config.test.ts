@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       unauthenticatedRateLimitPerSec: 20,
       maxConcurrentUploadsPerTenant: 256,
       allowedOrigins: [],
+      logLevel: 'info',
     })
   })
 
@@ -56,6 +57,8 @@ describe('loadConfig', () => {
     expect(config.jwt).toMatchObject({ secret: 's3cret', jwksUrl: 'https://issuer.example/.well-known/jwks.json', issuer: 'issuer', audience: 'juststorage' })
     expect(config.allowedOrigins).toEqual(['https://a.example', 'http://localhost:3000'])
     expect(failure({ AUTH_DISABLED: 'maybe' })).toContain('AUTH_DISABLED')
+    expect(loadConfig({ LOG_LEVEL: 'debug' }).logLevel).toBe('debug')
+    expect(failure({ LOG_LEVEL: 'verbose' })).toContain('LOG_LEVEL')
     expect(failure({ JWKS_URL: 'not a url' })).toContain('JWKS_URL')
     expect(failure({ JWT_PUBLIC_KEY: 'not a pem' })).toContain('JWT_PUBLIC_KEY')
     expect(failure({ ALLOWED_ORIGINS: 'a.example/path' })).toContain('ALLOWED_ORIGINS')

@@ -5,6 +5,7 @@ import { loadConfig } from '../../core/config'
 import { openDatabase, type Database } from '../../core/db/client'
 import type { ObjectStore } from '../../core/objects'
 import { startPostgres, type PostgresCluster } from './postgres'
+import { refreshStorageMetrics } from '../../core/metrics'
 
 export type Backend = 'pglite' | 'postgres'
 export const backends: Backend[] = ['pglite', 'postgres']
@@ -27,6 +28,8 @@ export interface TestServer {
   dataDir: string
   store: ObjectStore
   database: Database
+  /** Reads the database into the storage gauges, as the service's 30 s schedule does. */
+  refreshMetrics(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -61,6 +64,8 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
     STUCK_UPLOAD_TIMEOUT_SECS: String(options.gc?.stuckUploadTimeoutSecs ?? 3600),
     TOMBSTONE_RETENTION_SECS: String(options.gc?.tombstoneRetentionSecs ?? 0),
     SCRUB_MAX_BYTES_PER_SEC: String(options.scrubMaxBytesPerSec ?? 2 ** 30),
+    // Tests run quietly unless one asks for logs.
+    LOG_LEVEL: 'silent',
     ...options.env,
   })
   for (const root of [config.hotRoot, config.coldRoot]) mkdirSync(`${root}/tmp`, { recursive: true })
@@ -75,6 +80,7 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
     dataDir,
     store,
     database,
+    refreshMetrics: () => refreshStorageMetrics(database.db, config.gcGraceSecs),
     async stop() {
       await app.stop(true)
       await database.close()

@@ -1,0 +1,94 @@
+import { statfsSync } from 'node:fs'
+import { sql } from 'drizzle-orm'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { Db } from './db/client'
+import { rowsOf } from './gc'
+import type { StorageRoots } from './store/paths'
+
+/**
+ * Prometheus metrics, in a registry of our own (no default process metrics:
+ * Bun's are unreliable). Gauges of what the database holds are refreshed on a
+ * schedule by refreshStorageMetrics, never per request.
+ */
+export const registry = new Registry()
+const p = 'juststorage_'
+
+export const requestsTotal = new Counter({ name: `${p}requests_total`, help: 'HTTP requests by route template and status', labelNames: ['method', 'route', 'status'], registers: [registry] })
+export const requestDuration = new Histogram({
+  name: `${p}request_duration_seconds`,
+  help: 'HTTP request duration until the response is sent',
+  labelNames: ['method', 'route'],
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  registers: [registry],
+})
+export const uploadBytes = new Counter({ name: `${p}upload_bytes_total`, help: 'Bytes of committed uploads', labelNames: ['storage_class'], registers: [registry] })
+export const downloadBytes = new Counter({ name: `${p}download_bytes_total`, help: 'Bytes of object bodies served (200 and 206)', labelNames: ['storage_class'], registers: [registry] })
+export const objectsGauge = new Gauge({ name: `${p}objects`, help: 'Committed objects', labelNames: ['namespace', 'tenant', 'storage_class'], registers: [registry] })
+export const storageBytes = new Gauge({ name: `${p}storage_bytes`, help: 'Bytes stored: logical (sum of objects) and physical (sum of deduplicated blobs)', labelNames: ['storage_class', 'kind'], registers: [registry] })
+export const gcRuns = new Counter({ name: `${p}gc_runs_total`, help: 'Garbage collection passes completed', registers: [registry] })
+export const gcFailures = new Counter({ name: `${p}gc_failures_total`, help: 'Garbage collection passes that failed', registers: [registry] })
+export const gcDeletedBlobs = new Counter({ name: `${p}gc_deleted_blobs_total`, help: 'Blobs deleted by garbage collection', registers: [registry] })
+export const gcReclaimedBytes = new Counter({ name: `${p}gc_reclaimed_bytes_total`, help: 'Bytes reclaimed by garbage collection', registers: [registry] })
+export const scrubCorruptBlobs = new Counter({ name: `${p}scrub_corrupt_blobs_total`, help: 'Blobs the scrubber found corrupt or missing', registers: [registry] })
+export const gcQueueDepth = new Gauge({ name: `${p}gc_queue_depth`, help: 'Unreferenced blobs past the grace period, waiting for collection', registers: [registry] })
+
+// Where the storage roots are; statfs runs at scrape time.
+let watchedRoots: StorageRoots | null = null
+export function watchStorageRoots(roots: StorageRoots): void {
+  watchedRoots = roots
+}
+
+function rootGauge(name: string, help: string, read: (stats: ReturnType<typeof statfsSync>) => number) {
+  return new Gauge({
+    name,
+    help,
+    labelNames: ['root'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      if (!watchedRoots) return
+      for (const [root, path] of Object.entries(watchedRoots)) {
+        try {
+          this.set({ root }, read(statfsSync(path)))
+        } catch {
+          // A root that cannot be read has no value rather than a wrong one.
+        }
+      }
+    },
+  })
+}
+rootGauge(`${p}storage_root_free_bytes`, 'Bytes available to the service on each storage root', (s) => Number(s.bavail) * Number(s.bsize))
+rootGauge(`${p}storage_root_size_bytes`, 'Total bytes of the file system of each storage root', (s) => Number(s.blocks) * Number(s.bsize))
+
+new Gauge({
+  name: `${p}process_resident_memory_bytes`,
+  help: 'Resident memory of the process',
+  registers: [registry],
+  collect() {
+    this.set(process.memoryUsage().rss)
+  },
+})
+
+/** Reads object counts, stored bytes and the GC queue from the database into the gauges. */
+export async function refreshStorageMetrics(db: Db, gcGraceSecs: number): Promise<void> {
+  const [objectRows, logicalRows, physicalRows, queueRows] = await Promise.all([
+    db.execute(sql`select namespace, tenant_id, storage_class::text as storage_class, count(*)::text as n
+      from objects where status = 'COMMITTED' group by namespace, tenant_id, storage_class`),
+    db.execute(sql`select storage_class::text as storage_class, coalesce(sum(size_bytes), 0)::text as n
+      from objects where status = 'COMMITTED' group by storage_class`),
+    db.execute(sql`select storage_class::text as storage_class, coalesce(sum(size_bytes), 0)::text as n from blobs group by storage_class`),
+    db.execute(sql`select count(*)::text as n from blobs
+      where ref_count = 0 and unreferenced_since <= now() - make_interval(secs => ${gcGraceSecs})`),
+  ])
+  objectsGauge.reset()
+  for (const row of rowsOf<{ namespace: string; tenant_id: string; storage_class: string; n: string }>(objectRows)) {
+    objectsGauge.set({ namespace: row.namespace, tenant: row.tenant_id, storage_class: row.storage_class }, Number(row.n))
+  }
+  storageBytes.reset()
+  for (const storageClass of ['hot', 'cold']) {
+    for (const kind of ['logical', 'physical']) storageBytes.set({ storage_class: storageClass, kind }, 0)
+  }
+  for (const row of rowsOf<{ storage_class: string; n: string }>(logicalRows)) storageBytes.set({ storage_class: row.storage_class, kind: 'logical' }, Number(row.n))
+  for (const row of rowsOf<{ storage_class: string; n: string }>(physicalRows)) storageBytes.set({ storage_class: row.storage_class, kind: 'physical' }, Number(row.n))
+  gcQueueDepth.set(Number(rowsOf<{ n: string }>(queueRows)[0]?.n ?? 0))
+}

@@ -1,0 +1,191 @@
+import { readFileSync } from 'node:fs'
+import { openapi } from '@elysiajs/openapi'
+import { Elysia } from 'elysia'
+import type { OpenAPIV3 } from 'openapi-types'
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+
+const errorRef = { $ref: '#/components/schemas/Error' }
+
+const errorDescriptions: Record<number, string> = {
+  400: 'Malformed request (bad_request, invalid_namespace, invalid_tenant, invalid_key, invalid_storage_class, invalid_metadata, invalid_cursor, invalid_range, digest_mismatch)',
+  401: 'No valid credential (unauthenticated)',
+  403: 'The credential may not do this (forbidden)',
+  404: 'No such object or route (not_found)',
+  405: 'Known route, other method (method_not_allowed)',
+  409: 'The key is already held (key_exists)',
+  412: 'A precondition failed (precondition_failed)',
+  413: 'Too large (payload_too_large, quota_exceeded)',
+  415: 'Unsupported Content-Type (unsupported_media_type)',
+  416: 'Range not satisfiable (range_not_satisfiable)',
+  429: 'Too many requests (rate_limited)',
+  500: 'Internal error or corrupt object (internal, corrupt_object)',
+  503: 'Unavailable (unavailable)',
+  507: 'Out of storage (insufficient_storage)',
+}
+
+/** The error envelope responses for the given statuses, plus 500 which any route may answer. */
+export function errorResponses(...statuses: number[]): Record<string, OpenAPIV3.ResponseObject> {
+  const responses: Record<string, OpenAPIV3.ResponseObject> = {}
+  for (const status of [...statuses, 500]) {
+    responses[status] = { description: errorDescriptions[status] ?? 'Error', content: { 'application/json': { schema: errorRef } } }
+  }
+  return responses
+}
+
+/** What every authenticated route may answer before it runs. */
+export const authErrors = [401, 403, 429]
+
+const query = (name: string, description: string): OpenAPIV3.ParameterObject => ({ name, in: 'query', required: false, description, schema: { type: 'string' } })
+const header = (name: string, description: string): OpenAPIV3.ParameterObject => ({ name, in: 'header', required: false, description, schema: { type: 'string' } })
+
+/** The tenant of a route reached by id; an admin must name one. */
+export const tenantQuery = query('tenant_id', 'Tenant (or X-Tenant); an admin must name one')
+
+const binary = { schema: { type: 'string', format: 'binary' } } as const
+
+/** Raw-body uploads: the object bytes, never multipart, with placement in the query or headers. */
+export const uploadDoc = (placementInQuery: boolean) => ({
+  requestBody: {
+    required: true,
+    description: 'The raw object bytes, streamed; Content-Type is stored with the object',
+    content: { 'application/octet-stream': binary, '*/*': binary },
+  } satisfies OpenAPIV3.RequestBodyObject,
+  parameters: [
+    ...(placementInQuery
+      ? [
+          query('namespace', 'Namespace (or X-Namespace)'),
+          query('tenant_id', 'Tenant (or X-Tenant); an admin must name one'),
+          query('key', 'Optional key, unique in namespace and tenant (or X-Key, percent-encoded)'),
+          query('overwrite', 'true replaces an object holding the key (or X-Overwrite)'),
+          header('X-Namespace', 'Namespace'),
+          header('X-Key', 'Key, percent-encoded'),
+          header('X-Overwrite', 'true or false'),
+        ]
+      : [header('If-None-Match', '* → create only'), header('If-Match', 'Replace only if the current ETag matches')]),
+    query('storage_class', 'hot (default) or cold (or X-Storage-Class)'),
+    header('X-Tenant', 'Tenant'),
+    header('X-Storage-Class', 'hot or cold'),
+    header('X-Metadata', 'A JSON object (≤ 8 KiB) stored as metadata'),
+    header('X-Content-SHA256', 'Expected SHA-256 of the body, hex'),
+    header('Content-Digest', 'Expected digest as sha-256=:<base64>:'),
+  ],
+})
+
+const bodyHeaders: Record<string, OpenAPIV3.HeaderObject> = {
+  ETag: { description: 'Strong: "sha256:<hex>"', schema: { type: 'string' } },
+  'X-Content-Hash': { description: 'sha256:<hex>', schema: { type: 'string' } },
+  'Last-Modified': { schema: { type: 'string' } },
+  'Accept-Ranges': { schema: { type: 'string' } },
+  'Content-Length': { schema: { type: 'integer' } },
+}
+
+/** Downloads: streamed bytes, ranges and conditional requests. */
+export const downloadDoc = (byId: boolean) => ({
+  parameters: [
+    ...(byId ? [query('tenant_id', 'Tenant; an admin must name one')] : []),
+    query('download', '1 or true adds Content-Disposition: attachment'),
+    header('Range', 'bytes=a-b, a- or -n'),
+    header('If-Match', 'Entity tags'),
+    header('If-None-Match', 'Entity tags'),
+    header('If-Modified-Since', 'HTTP date'),
+    header('If-Unmodified-Since', 'HTTP date'),
+    header('If-Range', 'Entity tag or HTTP date'),
+  ],
+  responses: {
+    200: { description: 'The object bytes (streamed)', headers: bodyHeaders, content: { 'application/octet-stream': binary } },
+    206: {
+      description: 'The requested range',
+      headers: { ...bodyHeaders, 'Content-Range': { schema: { type: 'string' } } },
+      content: { 'application/octet-stream': binary },
+    },
+    304: { description: 'Not modified (If-None-Match / If-Modified-Since)' },
+    ...errorResponses(400, ...authErrors, 404, 412, 416),
+  } satisfies OpenAPIV3.ResponsesObject,
+})
+
+/** Public routes need no credential. */
+export const publicRoute: { security: OpenAPIV3.SecurityRequirementObject[] } = { security: [] }
+const publicPaths = new Set(['/health', '/health/ready', '/ready', '/metrics'])
+
+const documentation: Omit<Partial<OpenAPIV3.Document>, 'paths'> = {
+  info: {
+    title: 'JustStorage',
+    version,
+    description: 'Content-addressable object store. Every error is the JSON envelope `Error`.',
+  },
+  security: [{ bearer: [] }, { apiKey: [] }],
+  components: {
+    securitySchemes: {
+      bearer: { type: 'http', scheme: 'bearer', description: 'An API key, the admin token or a JWT' },
+      apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+    },
+    schemas: {
+      Error: {
+        type: 'object',
+        required: ['error', 'code', 'request_id'],
+        properties: {
+          error: { type: 'string', description: 'Human message' },
+          code: { type: 'string', description: 'Machine code, e.g. not_found' },
+          request_id: { type: 'string' },
+        },
+      },
+    },
+  },
+}
+
+type Operation = Record<string, unknown> & { parameters?: OpenAPIV3.ParameterObject[]; responses?: Record<string, unknown> }
+type Route = { method: string; path: string; hooks: { detail?: Operation } }
+type Document = { paths: Record<string, Record<string, Operation>> }
+
+/**
+ * The generator lets a route's response schemas and path/query schemas replace
+ * its detail.responses and detail.parameters; merge them back, and name the
+ * by-key wildcard's parts so clients can fill them in.
+ */
+function complete(document: Document, routes: Route[]): Document {
+  for (const route of routes) {
+    const path = documentedPath(route.path)
+    const operation = document.paths[path]?.[route.method.toLowerCase()] ?? document.paths[route.path]?.[route.method.toLowerCase()]
+    const detail = route.hooks.detail
+    if (!operation || !detail) continue
+    if (detail.responses) operation.responses = { ...detail.responses, ...operation.responses }
+    for (const parameter of detail.parameters ?? []) {
+      operation.parameters ??= []
+      if (!operation.parameters.some((p) => p.name === parameter.name && p.in === parameter.in)) operation.parameters.push(parameter)
+    }
+  }
+  for (const [path, item] of Object.entries(document.paths)) {
+    if (!path.includes('*')) continue
+    delete document.paths[path]
+    const named = documentedPath(path)
+    for (const operation of Object.values(item)) {
+      const pathParameters: OpenAPIV3.ParameterObject[] = [
+        { name: 'namespace', in: 'path', required: true, schema: { type: 'string' } },
+        { name: 'tenant_id', in: 'path', required: true, schema: { type: 'string' } },
+        { name: 'key', in: 'path', required: true, description: 'The rest of the path, percent-encoded; may contain /', schema: { type: 'string' } },
+      ]
+      operation.parameters = [...pathParameters, ...(operation.parameters ?? []).filter((p) => !(p.in === 'path' || (p.in === 'query' && p.name === 'tenant_id')))]
+      operation.operationId = String(operation.operationId).replace(/[^A-Za-z0-9]+(.)?/g, (_, next: string | undefined) => (next ?? '').toUpperCase())
+    }
+    document.paths[named] = { ...document.paths[named], ...item }
+  }
+  for (const [path, item] of Object.entries(document.paths)) {
+    if (publicPaths.has(path)) for (const operation of Object.values(item)) operation.security = []
+  }
+  return document
+}
+
+function documentedPath(path: string): string {
+  return path.replace(/:([^/]+)/g, '{$1}').replace(/\/\*$/, '/{namespace}/{tenant_id}/{key}')
+}
+
+/** GET /openapi.json (OpenAPI 3.1) and GET /swagger (Swagger UI); both public and left out of the document. */
+export const openapiRoutes = () => {
+  const plugin = new Elysia({ name: 'openapi-docs' })
+  return plugin
+    .onAfterHandle(({ path, response }) => {
+      if (path === '/openapi.json') return complete(response as Document, (plugin as unknown as { getGlobalRoutes(): Route[] }).getGlobalRoutes())
+    })
+    .use(openapi({ path: '/swagger', specPath: '/openapi.json', provider: 'swagger-ui', openapiVersion: '3.1.0', documentation }))
+}
