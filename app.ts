@@ -112,7 +112,7 @@ export async function assembleDeps(config: Config, database: Database, draining:
   configureLog(config.logLevel)
   watchStorageRoots({ hot: config.hotRoot, cold: config.coldRoot })
   return {
-    store: { db: database.db, roots: { hot: config.hotRoot, cold: config.coldRoot }, maxUploadBytes: config.maxUploadBytes },
+    store: { db: database.db, roots: { hot: config.hotRoot, cold: config.coldRoot }, maxUploadBytes: config.maxUploadBytes, inlineMaxBytes: config.inlineMaxBytes },
     draining,
     auth: {
       db: database.db,

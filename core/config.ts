@@ -13,6 +13,7 @@ export interface Config {
   databaseUrl: string | undefined
   dbMaxConnections: number
   maxUploadBytes: number
+  inlineMaxBytes: number
   adminToken: string | undefined
   gcIntervalSecs: number
   gcBatchSize: number
@@ -136,6 +137,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: databaseUrl(env),
     dbMaxConnections: integer(env, 'DB_MAX_CONNECTIONS', 20, 1, 1000),
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 64 * 2 ** 30, 1),
+    inlineMaxBytes: integer(env, 'INLINE_MAX_BYTES', 64 * 1024, 0, 1024 * 1024),
     adminToken: env.ADMIN_TOKEN || undefined,
     gcIntervalSecs: integer(env, 'GC_INTERVAL_SECS', 60, 1),
     gcBatchSize: integer(env, 'GC_BATCH_SIZE', 100, 1, 100_000),

@@ -77,9 +77,9 @@ async function collectBlobs(db: Db, roots: StorageRoots, settings: GcSettings, r
         .limit(settings.batchSize)
         .for('update', { skipLocked: true })
       for (const blob of claimed) {
+        // Inline blobs have no file, unless an earlier, lower INLINE_MAX_BYTES left one.
         const path = blobPath(roots, blob.storageClass, blob.contentHash.slice('sha256:'.length))
-        removeFile(path)
-        fsyncDirectory(dirname(path))
+        if (removeFile(path)) fsyncDirectory(dirname(path))
       }
       if (claimed.length > 0) await barrier('gc:blob-unlinked')
       for (const storageClass of storageClasses) {

@@ -5,7 +5,7 @@ import { ApiError } from './errors'
 
 const namespacePattern = /^[A-Za-z0-9_-]{1,64}$/
 const tenantPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+export const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const controlCharacters = /[\u0000-\u001f\u007f]/
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 

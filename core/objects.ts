@@ -1,6 +1,7 @@
 import { existsSync, renameSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { and, eq, inArray, sql } from 'drizzle-orm'
+import { rowsOf } from './gc'
 import type { Db, Tx } from './db/client'
 import { blobs, objects, type ObjectRow, type StorageClass } from './db/schema'
 import { recordAudit } from './audit'
@@ -8,7 +9,7 @@ import { barrier } from './barriers'
 import { ApiError, toApiError } from './errors'
 import { ensureParentDirectory, fsyncDirectory } from './store/durable'
 import { blobPath, hexOf, tempPath, type StorageRoots } from './store/paths'
-import { removeFile, writeStreamToFile, type WrittenFile } from './store/writer'
+import { collectHead, readHead, removeFile, writeStreamToFile, type BodyHead, type WrittenFile } from './store/writer'
 
 /**
  * The object lifecycle: reserve → write → commit, replace, delete. This is the
@@ -19,6 +20,8 @@ export interface ObjectStore {
   db: Db
   roots: StorageRoots
   maxUploadBytes: number
+  /** Bodies up to this size are kept in the blob row instead of a file (0: never). */
+  inlineMaxBytes: number
 }
 
 export interface UploadRequest {
@@ -45,19 +48,40 @@ export interface UploadResult {
   replaced: boolean
 }
 
-/** Stores a streamed body as a new object; on any failure nothing of it remains visible or on disk. */
+/**
+ * Stores a streamed body as a new object; on any failure nothing of it remains
+ * visible or on disk. A small body is read whole and committed with its bytes
+ * in one statement; a larger one is reserved, streamed to a temp file, synced
+ * and then committed.
+ */
 export async function uploadObject(store: ObjectStore, request: UploadRequest, body: ReadableStream<Uint8Array> | null): Promise<UploadResult> {
   if (request.declaredLength !== null && request.declaredLength > store.maxUploadBytes) {
     throw new ApiError('payload_too_large', `The object exceeds the limit of ${store.maxUploadBytes} bytes`)
   }
+  const reader = (body ?? emptyStream()).getReader()
+  try {
+    const inlineLimit = Math.min(store.inlineMaxBytes, store.maxUploadBytes)
+    const head = inlineLimit > 0 ? await readHead(reader, inlineLimit) : { chunks: [], sizeBytes: 0, done: false }
+    if (head.done) {
+      const small = collectHead(head)
+      checkReceived(request, small)
+      return await commitUpload(store, crypto.randomUUID(), request, small, { inline: small.bytes })
+    }
+    return await uploadFile(store, request, head, reader)
+  } finally {
+    reader.releaseLock()
+  }
+}
+
+async function uploadFile(store: ObjectStore, request: UploadRequest, head: BodyHead, reader: ReadableStreamDefaultReader<Uint8Array>): Promise<UploadResult> {
   const id = crypto.randomUUID()
   const temp = tempPath(store.roots, request.storageClass, id)
   await reserveUpload(store.db, id, request)
   try {
-    const written = body ? await writeStreamToFile(body, temp, store.maxUploadBytes) : await writeStreamToFile(emptyStream(), temp, 0)
+    const written = await writeStreamToFile(head, reader, temp, store.maxUploadBytes)
     try {
       checkReceived(request, written)
-      return await commitUpload(store, id, request, written, temp)
+      return await commitUpload(store, id, request, written, { temp })
     } finally {
       removeFile(temp)
     }
@@ -80,17 +104,13 @@ function checkReceived(request: UploadRequest, written: WrittenFile): void {
   }
 }
 
+function uploadRow(id: string, request: UploadRequest) {
+  const { namespace, tenantId, key, storageClass, contentType, metadata } = request
+  return { id, namespace, tenantId, key, storageClass, contentType, metadata }
+}
+
 async function reserveUpload(db: Db, id: string, request: UploadRequest): Promise<void> {
-  await db.insert(objects).values({
-    id,
-    namespace: request.namespace,
-    tenantId: request.tenantId,
-    key: request.key,
-    status: 'WRITING',
-    storageClass: request.storageClass,
-    contentType: request.contentType,
-    metadata: request.metadata,
-  })
+  await db.insert(objects).values({ ...uploadRow(id, request), status: 'WRITING' })
 }
 
 /** Removes a failed upload's reservation; if the database is down, the stuck-upload reaper does it later. */
@@ -104,47 +124,92 @@ async function abandonUpload(db: Db, id: string): Promise<void> {
 
 const retryableSqlStates = new Set(['40P01', '40001'])
 
-async function commitUpload(store: ObjectStore, id: string, request: UploadRequest, written: WrittenFile, temp: string): Promise<UploadResult> {
+/** Where a verified body is: a synced temp file (its upload reserved), or the small body itself. */
+type Bytes = { temp: string } | { inline: Uint8Array }
+
+async function commitUpload(store: ObjectStore, id: string, request: UploadRequest, written: WrittenFile, bytes: Bytes): Promise<UploadResult> {
+  if ('inline' in bytes && request.key === null) return { object: await commitSmallUnkeyed(store.db, id, request, written, bytes.inline), replaced: false }
   // A deadlock between two replacing commits is detected by PostgreSQL before any
   // file is moved (files move last), so the transaction can simply run again.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await store.db.transaction((tx) => commitInTransaction(tx, store.roots, id, request, written, temp))
+      return await store.db.transaction((tx) => commitInTransaction(tx, store.roots, id, request, written, bytes))
     } catch (error) {
       const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code
-      if (attempt >= 3 || !code || !retryableSqlStates.has(code) || !existsSync(temp)) throw error
+      if (attempt >= 3 || !code || !retryableSqlStates.has(code) || ('temp' in bytes && !existsSync(bytes.temp))) throw error
     }
   }
 }
 
-async function commitInTransaction(tx: Tx, roots: StorageRoots, id: string, request: UploadRequest, written: WrittenFile, temp: string): Promise<UploadResult> {
+/**
+ * The common small upload (no key) as one statement, so one round trip and one
+ * WAL flush: the blob row is created with the bytes or gains a reference (an
+ * upsert, which also re-creates a row GC removed meanwhile), and the object is
+ * inserted committed. A blob marked corrupt takes these verified bytes.
+ */
+async function commitSmallUnkeyed(db: Db, id: string, request: UploadRequest, written: WrittenFile, inline: Uint8Array): Promise<ObjectRow> {
+  const contentHash = `sha256:${written.hex}`
+  const result = await db.execute(sql`
+    with blob as (
+      insert into ${blobs} (storage_class, content_hash, size_bytes, ref_count, inline_data)
+      values (${request.storageClass}, ${contentHash}, ${written.sizeBytes}, 1, ${inline})
+      on conflict (storage_class, content_hash) do update set
+        ref_count = ${blobs.refCount} + 1,
+        unreferenced_since = null,
+        inline_data = case when ${blobs.corruptAt} is null then ${blobs.inlineData} else excluded.inline_data end,
+        corrupt_at = null
+      returning 1)
+    insert into ${objects} (id, namespace, tenant_id, key, status, storage_class, content_hash, size_bytes, content_type, metadata)
+    select ${id}, ${request.namespace}, ${request.tenantId}, null, 'COMMITTED', ${request.storageClass}, ${contentHash},
+      ${written.sizeBytes}, ${request.contentType}, ${JSON.stringify(request.metadata)}::jsonb
+    from blob
+    returning created_at::text as created_at, updated_at::text as updated_at`)
+  const [times] = rowsOf<{ created_at: string; updated_at: string }>(result)
+  return {
+    id,
+    namespace: request.namespace,
+    tenantId: request.tenantId,
+    key: null,
+    status: 'COMMITTED',
+    storageClass: request.storageClass,
+    contentHash,
+    sizeBytes: written.sizeBytes,
+    contentType: request.contentType,
+    metadata: request.metadata,
+    createdAt: times!.created_at,
+    updatedAt: times!.updated_at,
+  }
+}
+
+async function commitInTransaction(tx: Tx, roots: StorageRoots, id: string, request: UploadRequest, written: WrittenFile, bytes: Bytes): Promise<UploadResult> {
   const contentHash = `sha256:${written.hex}`
   const current = request.key === null ? undefined : await lockLiveKey(tx, request.tenantId, request.namespace, request.key)
   checkKeyPolicy(request.onExisting, current)
 
   const target: BlobKey = { storageClass: request.storageClass, contentHash }
   const previous = current && { storageClass: current.storageClass, contentHash: current.contentHash! }
+  const inline = 'inline' in bytes ? bytes.inline : null
   // Two blob rows are locked in one global order so that commits never deadlock each other.
   const previousFirst = previous !== undefined && blobOrder(previous) < blobOrder(target)
   if (previousFirst) await lockBlob(tx, previous)
-  const blob = await lockTargetBlob(tx, target, written.sizeBytes)
+  const blob = await lockTargetBlob(tx, target, written.sizeBytes, inline)
   if (previous && !previousFirst && blobOrder(previous) !== blobOrder(target)) await lockBlob(tx, previous)
   await barrier('commit:blobs-locked')
 
   if (current) await releaseObject(tx, current)
-  await addReference(tx, target, blob.corrupt)
-  const [object] = await tx
-    .update(objects)
-    .set({ status: 'COMMITTED', contentHash, sizeBytes: written.sizeBytes, createdAt: sql`now()`, updatedAt: sql`now()` })
-    .where(and(eq(objects.id, id), eq(objects.status, 'WRITING')))
-    .returning()
+  await addReference(tx, target, blob.corrupt ? { healedWith: inline } : undefined)
+  const committed = { status: 'COMMITTED' as const, contentHash, sizeBytes: written.sizeBytes, createdAt: sql`now()`, updatedAt: sql`now()` }
+  const [object] =
+    'temp' in bytes
+      ? await tx.update(objects).set(committed).where(and(eq(objects.id, id), eq(objects.status, 'WRITING'))).returning()
+      : await tx.insert(objects).values({ ...uploadRow(id, request), ...committed }).returning()
   // The stuck-upload reaper may have given up on this upload while it streamed.
   if (!object) throw new ApiError('unavailable', 'The upload took too long and was abandoned; retry it', { 'retry-after': '1' })
 
   // Last step before COMMIT: the blob row is locked, so no garbage collection can
   // remove the file between this check and the commit. A new row, or one the
   // scrubber found corrupt, gets this upload's verified bytes.
-  placeBlobFile(blobPath(roots, request.storageClass, written.hex), temp, blob.created || blob.corrupt)
+  if ('temp' in bytes) placeBlobFile(blobPath(roots, request.storageClass, written.hex), bytes.temp, blob.created || blob.corrupt)
   return { object, replaced: current !== undefined }
 }
 
@@ -192,11 +257,11 @@ const blobOrder = (key: BlobKey) => `${key.storageClass}:${key.contentHash}`
  * Garbage collection deletes rows under this same lock, so the row can vanish
  * between the insert attempt and the lock: then it is simply created again.
  */
-async function lockTargetBlob(tx: Tx, key: BlobKey, sizeBytes: number): Promise<{ created: boolean; corrupt: boolean }> {
+async function lockTargetBlob(tx: Tx, key: BlobKey, sizeBytes: number, inlineData: Uint8Array | null): Promise<{ created: boolean; corrupt: boolean }> {
   for (;;) {
     const inserted = await tx
       .insert(blobs)
-      .values({ ...key, sizeBytes, refCount: 0 })
+      .values({ ...key, sizeBytes, refCount: 0, inlineData })
       .onConflictDoNothing()
       .returning({ contentHash: blobs.contentHash })
     if (inserted.length > 0) return { created: true, corrupt: false }
@@ -218,10 +283,15 @@ async function lockBlob(tx: Tx, key: BlobKey): Promise<void> {
     .for('update')
 }
 
-async function addReference(tx: Tx, key: BlobKey, healed: boolean): Promise<void> {
+/** Adds a reference; healing a corrupt blob clears its mark and puts the new bytes in place (a small body inline, or a file renamed over). */
+async function addReference(tx: Tx, key: BlobKey, heal?: { healedWith: Uint8Array | null }): Promise<void> {
   await tx
     .update(blobs)
-    .set({ refCount: sql`${blobs.refCount} + 1`, unreferencedSince: null, ...(healed ? { corruptAt: null } : {}) })
+    .set({
+      refCount: sql`${blobs.refCount} + 1`,
+      unreferencedSince: null,
+      ...(heal ? { corruptAt: null, inlineData: heal.healedWith } : {}),
+    })
     .where(and(eq(blobs.storageClass, key.storageClass), eq(blobs.contentHash, key.contentHash)))
 }
 
@@ -273,21 +343,27 @@ function selectorCondition(selector: ObjectSelector) {
   return and(...conditions)
 }
 
+/** A committed object as read: its row, and its bytes when they are kept inline. */
+export interface ReadableObject {
+  object: ObjectRow
+  inline: Uint8Array | null
+}
+
 /**
  * The committed object a selector names, for reading: 404 when there is none
  * (another tenant's object is indistinguishable from a missing one), 500
  * corrupt_object when the scrubber found its bytes damaged.
  */
-export async function findReadableObject(db: Db, selector: ObjectSelector): Promise<ObjectRow> {
+export async function findReadableObject(db: Db, selector: ObjectSelector): Promise<ReadableObject> {
   const [found] = await db
-    .select({ object: objects, corruptAt: blobs.corruptAt })
+    .select({ object: objects, corruptAt: blobs.corruptAt, inline: blobs.inlineData })
     .from(objects)
     .leftJoin(blobs, and(eq(blobs.storageClass, objects.storageClass), eq(blobs.contentHash, objects.contentHash)))
     .where(selectorCondition(selector))
     .limit(1)
   if (!found) throw new ApiError('not_found', 'No such object')
   if (found.corruptAt !== null) throw new ApiError('corrupt_object', 'The stored bytes of this object are damaged')
-  return found.object
+  return { object: found.object, inline: found.inline }
 }
 
 export async function isCommitted(db: Db, id: string): Promise<boolean> {

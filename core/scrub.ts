@@ -3,7 +3,7 @@ import type { Db } from './db/client'
 import { blobs, type StorageClass } from './db/schema'
 import { blobPath, type StorageRoots } from './store/paths'
 
-/** Re-hashes every stored blob at a bounded rate; marks those whose file is missing or changed, clears marks of intact ones. */
+/** Re-hashes every stored blob (file or inline bytes) at a bounded rate; marks those missing or changed, clears marks of intact ones. */
 
 export interface ScrubResult {
   checked: number
@@ -18,14 +18,16 @@ export async function runScrub(db: Db, roots: StorageRoots, maxBytesPerSec: numb
   let after: { storageClass: StorageClass; contentHash: string } | undefined
   for (;;) {
     const page = await db
-      .select({ storageClass: blobs.storageClass, contentHash: blobs.contentHash, sizeBytes: blobs.sizeBytes, createdAt: blobs.createdAt, corruptAt: blobs.corruptAt })
+      .select({ storageClass: blobs.storageClass, contentHash: blobs.contentHash, sizeBytes: blobs.sizeBytes, createdAt: blobs.createdAt, corruptAt: blobs.corruptAt, inline: blobs.inlineData })
       .from(blobs)
       .where(after && or(gt(blobs.storageClass, after.storageClass), and(eq(blobs.storageClass, after.storageClass), gt(blobs.contentHash, after.contentHash))))
       .orderBy(asc(blobs.storageClass), asc(blobs.contentHash))
       .limit(pageSize)
     for (const blob of page) {
       const hex = blob.contentHash.slice('sha256:'.length)
-      const intact = await fileMatches(blobPath(roots, blob.storageClass, hex), hex, blob.sizeBytes, throttle)
+      const intact = blob.inline
+        ? await bytesMatch(blob.inline, hex, blob.sizeBytes, throttle)
+        : await fileMatches(blobPath(roots, blob.storageClass, hex), hex, blob.sizeBytes, throttle)
       result.checked++
       if (intact) {
         if (blob.corruptAt !== null) await setCorrupt(db, blob, false)
@@ -47,6 +49,11 @@ async function fileMatches(path: string, hex: string, sizeBytes: number, throttl
     await throttle.consume(chunk.byteLength)
   }
   return hasher.digest('hex') === hex
+}
+
+async function bytesMatch(bytes: Uint8Array, hex: string, sizeBytes: number, throttle: Throttle): Promise<boolean> {
+  await throttle.consume(bytes.byteLength)
+  return bytes.byteLength === sizeBytes && new Bun.CryptoHasher('sha256').update(bytes).digest('hex') === hex
 }
 
 /**

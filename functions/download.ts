@@ -29,7 +29,7 @@ export const downloadRoutes = (store: ObjectStore) => {
 }
 
 async function serveObject(store: ObjectStore, request: Request, selector: ObjectSelector): Promise<Response> {
-  const object = await findReadableObject(store.db, selector)
+  const { object, inline } = await findReadableObject(store.db, selector)
   const representation = { etag: etagOf(object.contentHash!), lastModified: parseDbTime(object.createdAt), size: object.sizeBytes! }
   const isHead = request.method === 'HEAD'
   const decision = decideRead(representation, readHeaders(request.headers), isHead)
@@ -42,6 +42,11 @@ async function serveObject(store: ObjectStore, request: Request, selector: Objec
   const status = decision.kind === 'partial' ? 206 : 200
   if (isHead) return new Response(null, { status, headers })
 
+  if (inline) {
+    if (inline.byteLength !== object.sizeBytes) throw new ApiError('corrupt_object', 'The stored bytes of this object do not match its size')
+    downloadBytes.inc({ storage_class: object.storageClass }, end - start)
+    return new Response(inline.subarray(start, end) as Uint8Array<ArrayBuffer>, { status, headers })
+  }
   await barrier('download:before-send')
   const path = blobPathOf(store.roots, object)
   const onDisk = blobFileSize(path)

@@ -30,8 +30,24 @@ export async function openDatabase(options: { databaseUrl?: string; dataDir: str
     : openPglite(`${options.dataDir}/meta`)
 }
 
-async function openPostgres(url: string, maxConnections: number): Promise<Database> {
+/**
+ * libpq's `?host=/dir` (a Unix socket directory) becomes postgres.js's `host`
+ * option: postgres.js ignores it in the URL and would send it to the server
+ * as a setting. A socket skips the TCP stack when the database runs beside
+ * the service.
+ */
+export function postgresTarget(databaseUrl: string): { url: string; host?: string } {
+  const url = new URL(databaseUrl)
+  const host = url.searchParams.get('host')
+  if (!host?.startsWith('/')) return { url: databaseUrl }
+  url.searchParams.delete('host')
+  return { url: url.toString(), host }
+}
+
+async function openPostgres(databaseUrl: string, maxConnections: number): Promise<Database> {
+  const { url, host } = postgresTarget(databaseUrl)
   const client = postgres(url, {
+    host,
     max: maxConnections,
     onnotice: () => {},
     connect_timeout: 10,
@@ -41,14 +57,14 @@ async function openPostgres(url: string, maxConnections: number): Promise<Databa
     // A blob lock held across an fsync must not hang forever if the peer vanished.
     connection: { application_name: 'juststorage', lock_timeout: 30_000, idle_in_transaction_session_timeout: 120_000 },
   })
-  await migratePostgresLocked(url)
+  await migratePostgresLocked(url, host)
   const db = drizzlePostgres(client, { schema }) as unknown as Db
   return { db, kind: 'postgres', close: () => client.end({ timeout: 5 }) }
 }
 
 /** Applies migrations on one dedicated session holding the advisory lock, so replicas starting together take turns. */
-async function migratePostgresLocked(url: string): Promise<void> {
-  const session = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 })
+async function migratePostgresLocked(url: string, host: string | undefined): Promise<void> {
+  const session = postgres(url, { host, max: 1, onnotice: () => {}, connect_timeout: 10 })
   try {
     await session`select pg_advisory_lock(${migrationLockId})`
     await migratePostgres(drizzlePostgres(session, { schema }), { migrationsFolder })

@@ -1,12 +1,17 @@
 import { sql } from 'drizzle-orm'
-import { bigint, check, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { bigint, check, customType, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
 
 export const objectStatus = pgEnum('object_status', ['WRITING', 'COMMITTED', 'DELETING', 'DELETED'])
 export const storageClass = pgEnum('storage_class', ['hot', 'cold'])
 
 const instant = (name: string) => timestamp(name, { withTimezone: true, precision: 6, mode: 'string' })
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => 'bytea' })
 
-/** One stored file per (storage class, content hash); objects reference it. */
+/**
+ * One stored copy per (storage class, content hash); objects reference it. The
+ * copy is a file, or for small blobs the inline_data column, so that a small
+ * upload commits with one database transaction instead of file syncs.
+ */
 export const blobs = pgTable(
   'blobs',
   {
@@ -19,6 +24,8 @@ export const blobs = pgTable(
     // Set by the scrubber when the file is missing or its bytes no longer hash to content_hash.
     corruptAt: instant('corrupt_at'),
     createdAt: instant('created_at').notNull().defaultNow(),
+    // The bytes of a small blob; null when they are in the blob's file.
+    inlineData: bytea('inline_data'),
   },
   (table) => [
     primaryKey({ columns: [table.storageClass, table.contentHash] }),

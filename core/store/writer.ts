@@ -9,30 +9,55 @@ export interface WrittenFile {
   sizeBytes: number
 }
 
+/** The start of a body: whole when `done`, else at least `limit + 1` bytes of it. */
+export interface BodyHead {
+  chunks: Uint8Array[]
+  sizeBytes: number
+  done: boolean
+}
+
+/** Reads a body up to just past `limit` bytes, so that a small one can be kept whole in memory. */
+export async function readHead(reader: ReadableStreamDefaultReader<Uint8Array>, limit: number): Promise<BodyHead> {
+  const head: BodyHead = { chunks: [], sizeBytes: 0, done: false }
+  while (head.sizeBytes <= limit) {
+    const { done, value } = await readFromClient(reader)
+    if (done) return { ...head, done: true }
+    head.chunks.push(value)
+    head.sizeBytes += value.byteLength
+  }
+  return head
+}
+
+/** The bytes of a whole small body, with their digest. */
+export function collectHead(head: BodyHead): WrittenFile & { bytes: Uint8Array } {
+  const bytes = head.chunks.length === 1 ? head.chunks[0]! : Buffer.concat(head.chunks)
+  return { bytes, sizeBytes: bytes.byteLength, hex: new Bun.CryptoHasher('sha256').update(bytes).digest('hex') }
+}
+
 /**
- * Streams a request body into a new file, hashing as it goes, and makes the
- * bytes durable (fdatasync) before returning. On any failure the file is removed.
+ * Streams a request body (the head already read, then the rest) into a new
+ * file, hashing as it goes, and makes the bytes durable (fdatasync) before
+ * returning. On any failure the file is removed.
  */
-export async function writeStreamToFile(body: ReadableStream<Uint8Array>, path: string, maxBytes: number): Promise<WrittenFile> {
+export async function writeStreamToFile(head: BodyHead, reader: ReadableStreamDefaultReader<Uint8Array>, path: string, maxBytes: number): Promise<WrittenFile> {
   const fd = openSync(path, 'wx', 0o600)
   const hasher = new Bun.CryptoHasher('sha256')
   let sizeBytes = 0
   let closed = false
+  const append = (chunk: Uint8Array) => {
+    sizeBytes += chunk.byteLength
+    if (sizeBytes > maxBytes) throw new ApiError('payload_too_large', `The object exceeds the limit of ${maxBytes} bytes`)
+    hasher.update(chunk)
+    for (let off = 0; off < chunk.byteLength; ) off += writeSync(fd, chunk, off)
+  }
   try {
-    const reader = body.getReader()
-    try {
-      for (;;) {
-        const { done, value } = await readFromClient(reader)
-        if (done) break
-        sizeBytes += value.byteLength
-        if (sizeBytes > maxBytes) throw new ApiError('payload_too_large', `The object exceeds the limit of ${maxBytes} bytes`)
-        hasher.update(value)
-        // Synchronous writes land in the page cache; reading the next chunk only
-        // after the write is what gives the client backpressure.
-        for (let off = 0; off < value.byteLength; ) off += writeSync(fd, value, off)
-      }
-    } finally {
-      reader.releaseLock()
+    for (const chunk of head.chunks) append(chunk)
+    // Synchronous writes land in the page cache; reading the next chunk only
+    // after the write is what gives the client backpressure.
+    for (let end = head.done; !end; ) {
+      const { done, value } = await readFromClient(reader)
+      if (done) end = true
+      else append(value)
     }
     await fdatasyncAsync(fd)
     closeSync(fd)

@@ -24,6 +24,7 @@ describe('loadConfig', () => {
       databaseUrl: undefined,
       dbMaxConnections: 20,
       maxUploadBytes: 68719476736,
+      inlineMaxBytes: 65536,
       adminToken: undefined,
       gcIntervalSecs: 60,
       gcBatchSize: 100,
@@ -100,6 +101,7 @@ describe('loadConfig', () => {
   test.each([
     ['DB_MAX_CONNECTIONS', 'dbMaxConnections', '5', 5],
     ['MAX_UPLOAD_BYTES', 'maxUploadBytes', '1048576', 1048576],
+    ['INLINE_MAX_BYTES', 'inlineMaxBytes', '0', 0],
     ['GC_INTERVAL_SECS', 'gcIntervalSecs', '15', 15],
     ['GC_BATCH_SIZE', 'gcBatchSize', '500', 500],
     ['GC_GRACE_SECS', 'gcGraceSecs', '0', 0],

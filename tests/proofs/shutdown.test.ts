@@ -25,14 +25,14 @@ describe('graceful shutdown', () => {
       const reader = download.body!.getReader()
       const received: Uint8Array[] = [(await reader.read()).value!]
 
-      // An upload whose body is still arriving.
+      // An upload whose body is still arriving, past the size kept inline, so it is reserved and streaming to a file.
       let feed!: ReadableStreamDefaultController<Uint8Array>
       const body = new ReadableStream<Uint8Array>({ start: (controller) => void (feed = controller) })
-      feed.enqueue(new Uint8Array(1000).fill(1))
+      feed.enqueue(new Uint8Array(100_000).fill(1))
       const uploading = fetch(url('/v1/objects?namespace=n&tenant_id=t&key=slow'), {
         method: 'POST',
         body,
-        headers: { 'content-length': '2000' },
+        headers: { 'content-length': '200000' },
         duplex: 'half',
       } as RequestInit)
       const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} })
@@ -52,7 +52,7 @@ describe('graceful shutdown', () => {
       expect((await refused.json()).code).toBe('unavailable')
 
       // The in-flight work completes.
-      feed.enqueue(new Uint8Array(1000).fill(2))
+      feed.enqueue(new Uint8Array(100_000).fill(2))
       feed.close()
       const uploaded = await uploading
       expect(uploaded.status).toBe(201)

@@ -10,10 +10,15 @@ import { startServer, type TestServer } from '../support/server'
 const seconds = Number(process.env.SOAK_SECONDS ?? 5)
 const clients = Number(process.env.SOAK_CLIENTS ?? 64)
 
-describe('soak on postgres', () => {
+// Payloads span 1 B to 64 KiB: with bodies up to 32 KiB kept inline, about half
+// race through the inline path (and its one-statement commit) and half through files.
+describe.each([
+  ['files', 0],
+  ['inline and files', 32 * 1024],
+])('soak on postgres, %s', (mode, inlineMaxBytes) => {
   let server: TestServer
   beforeAll(async () => {
-    server = await startServer('postgres', { gc: { graceSecs: 0 } })
+    server = await startServer('postgres', { gc: { graceSecs: 0 }, inlineMaxBytes })
   })
   afterAll(() => server.stop())
 
@@ -62,6 +67,20 @@ describe('soak on postgres', () => {
         }
         const other = live.get((slot + 2) % 3)
         if (other) await verify(other.id, other.payload, 'while racing')
+        if (step % 4 === 3) {
+          // An upload with no key (the one-statement commit for small bodies), read back and deleted.
+          const loose = await fetch(`${server.url}/v1/objects?namespace=soak&tenant_id=soak`, { method: 'POST', body: payloads[payload] })
+          stats.uploads++
+          if (loose.status !== 201) {
+            stats.failures.push(`unkeyed upload → ${loose.status} ${await loose.text()}`)
+            continue
+          }
+          const { id } = await loose.json()
+          await verify(id, payload, 'unkeyed')
+          const deleted = await fetch(`${server.url}/v1/objects/${id}?tenant_id=soak`, { method: 'DELETE' })
+          stats.deletes++
+          if (deleted.status !== 204) stats.failures.push(`unkeyed delete → ${deleted.status}`)
+        }
       }
       for (const { id, payload } of live.values()) await verify(id, payload, 'at the end')
     }
@@ -84,7 +103,7 @@ describe('soak on postgres', () => {
 
     await Promise.all([collector(), ...Array.from({ length: clients }, (_, n) => client(n))])
     console.info(
-      `soak: ${clients} clients, ${seconds}s, ${stats.uploads} uploads, ${stats.deletes} deletes, ${stats.downloads} verified downloads, ` +
+      `soak (${mode}): ${clients} clients, ${seconds}s, ${stats.uploads} uploads, ${stats.deletes} deletes, ${stats.downloads} verified downloads, ` +
         `${stats.gcPasses} GC passes collecting ${stats.blobsCollected} blobs, ${stats.failures.length} failures`,
     )
     expect(stats.failures).toEqual([])

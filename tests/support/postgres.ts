@@ -12,6 +12,8 @@ import postgres from "postgres";
 export interface PostgresCluster {
   /** Connection URL of the `postgres` maintenance database. */
   url: string;
+  /** The same server through its Unix socket (`?host=<dir>`), for a database URL; unset with DATABASE_URL. */
+  viaSocket?(databaseUrl: string): string;
   /** Stop the cluster and delete its files (no-op with DATABASE_URL). */
   stop(): Promise<void>;
   /** (Re)create an empty database and return its URL. */
@@ -91,6 +93,7 @@ export async function startPostgres(): Promise<PostgresCluster> {
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   return {
     url,
+    viaSocket: (databaseUrl) => `${databaseUrl}?host=${encodeURIComponent(root)}`,
     createDatabase: (name) => createDatabase(url, name),
     async stop() {
       if (running) await run(pgCtl("-m", "immediate", "-w", "stop"), root);

@@ -42,6 +42,8 @@ export interface ServerOptions {
   /** Authentication on; off (AUTH_DISABLED, every request acts as admin) by default for tests of object behaviour. */
   auth?: boolean
   maxUploadBytes?: number
+  /** Most tests look at blob files, so bodies go to files unless a test keeps small ones inline. */
+  inlineMaxBytes?: number
   gc?: { graceSecs?: number; batchSize?: number; stuckUploadTimeoutSecs?: number; tombstoneRetentionSecs?: number }
   scrubMaxBytesPerSec?: number
   /** Further environment, as the service would read it. */
@@ -59,6 +61,7 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
     ADMIN_TOKEN: adminToken,
     AUTH_DISABLED: String(!options.auth),
     MAX_UPLOAD_BYTES: String(options.maxUploadBytes ?? 64 * 2 ** 30),
+    INLINE_MAX_BYTES: String(options.inlineMaxBytes ?? 0),
     GC_GRACE_SECS: String(options.gc?.graceSecs ?? 0),
     GC_BATCH_SIZE: String(options.gc?.batchSize ?? 100),
     STUCK_UPLOAD_TIMEOUT_SECS: String(options.gc?.stuckUploadTimeoutSecs ?? 3600),

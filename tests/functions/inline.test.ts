@@ -1,0 +1,177 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { existsSync, readdirSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { and, eq, sql } from 'drizzle-orm'
+import { checkConsistency, isClean } from '../../core/fsck'
+import { blobs, objects } from '../../core/db/schema'
+import { adminToken, backends, startServer, type TestServer } from '../support/server'
+import { blobRow, expectBytes, expectError } from '../support/assertions'
+
+/** Small bodies kept in the blob row: the same contract as files, with no file and one statement. */
+
+const inlineMaxBytes = 1024
+let counter = 0
+const unique = (prefix: string) => `${prefix}-${++counter}-${Math.random().toString(36).slice(2, 8)}`
+const sha256 = (bytes: Uint8Array) => new Bun.CryptoHasher('sha256').update(bytes).digest('hex')
+const asAdmin = { authorization: `Bearer ${adminToken}` }
+const random = (size: number) => new Uint8Array(randomBytes(size))
+
+async function post(server: TestServer, namespace: string, body: Uint8Array<ArrayBuffer>, query = '', headers: Record<string, string> = {}) {
+  return fetch(`${server.url}/v1/objects?namespace=${namespace}&tenant_id=acme${query}`, { method: 'POST', body, headers: { ...asAdmin, ...headers } })
+}
+
+async function upload(server: TestServer, namespace: string, body: Uint8Array<ArrayBuffer>, query = '') {
+  const response = await post(server, namespace, body, query)
+  expect(response.status).toBe(201)
+  return (await response.json()) as { id: string; content_hash: string; size_bytes: number }
+}
+
+const get = (server: TestServer, id: string, headers: Record<string, string> = {}, method = 'GET') =>
+  fetch(`${server.url}/v1/objects/${id}?tenant_id=acme`, { method, headers: { ...asAdmin, ...headers } })
+const remove = async (server: TestServer, id: string) => expect((await get(server, id, {}, 'DELETE')).status).toBe(204)
+const blobFile = (server: TestServer, hex: string) => `${server.dataDir}/hot/sha256/${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`
+const tempFiles = (server: TestServer) => readdirSync(`${server.dataDir}/hot/tmp`)
+
+async function adminPost(server: TestServer, path: string) {
+  const response = await fetch(`${server.url}${path}`, { method: 'POST', headers: asAdmin })
+  expect(response.status).toBe(200)
+  return response.json()
+}
+
+async function objectRows(server: TestServer, namespace: string) {
+  return server.database.db.select({ status: objects.status }).from(objects).where(eq(objects.namespace, namespace))
+}
+
+describe.each(backends)('inline small objects on %s', (backend) => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startServer(backend, { inlineMaxBytes, gc: { graceSecs: 0 } })
+  }, 60_000)
+  afterAll(() => server.stop())
+
+  test('a body up to the limit is kept in its blob row, with no file, and reads back exactly', async () => {
+    const namespace = unique('small')
+    for (const size of [0, 1, 100, inlineMaxBytes]) {
+      const body = random(size)
+      const hex = sha256(body)
+      const object = await upload(server, namespace, body)
+      expect(object).toMatchObject({ content_hash: `sha256:${hex}`, size_bytes: size })
+      const row = await blobRow(server, hex)
+      expect(row).toMatchObject({ refCount: 1, sizeBytes: size, corruptAt: null })
+      expect(new Uint8Array(row!.inlineData!)).toEqual(body)
+      expect(existsSync(blobFile(server, hex))).toBe(false)
+      const response = await get(server, object.id)
+      expect(response.headers.get('content-length')).toBe(String(size))
+      expect(response.headers.get('etag')).toBe(`"sha256:${hex}"`)
+      await expectBytes(response, body)
+    }
+    expect(tempFiles(server)).toEqual([])
+  })
+
+  test('one byte past the limit goes to a file', async () => {
+    const body = random(inlineMaxBytes + 1)
+    const hex = sha256(body)
+    const object = await upload(server, unique('large'), body)
+    expect((await blobRow(server, hex))!.inlineData).toBeNull()
+    expect(existsSync(blobFile(server, hex))).toBe(true)
+    await expectBytes(await get(server, object.id), body)
+  })
+
+  test('Range, HEAD and conditional reads work on inline bytes', async () => {
+    const body = random(600)
+    const object = await upload(server, unique('range'), body)
+    const partial = await get(server, object.id, { range: 'bytes=100-199' })
+    expect(partial.status).toBe(206)
+    expect(partial.headers.get('content-range')).toBe('bytes 100-199/600')
+    expect(new Uint8Array(await partial.arrayBuffer())).toEqual(body.slice(100, 200))
+    const suffix = await get(server, object.id, { range: 'bytes=-10' })
+    expect(new Uint8Array(await suffix.arrayBuffer())).toEqual(body.slice(590))
+    const head = await get(server, object.id, {}, 'HEAD')
+    expect({ status: head.status, length: head.headers.get('content-length'), body: await head.text() }).toEqual({ status: 200, length: '600', body: '' })
+    const etag = head.headers.get('etag')!
+    expect((await get(server, object.id, { 'if-none-match': etag })).status).toBe(304)
+    expect((await get(server, object.id, { range: 'bytes=700-' })).status).toBe(416)
+  })
+
+  test('the same small bytes are one blob; deletes drop references and GC removes the row', async () => {
+    const namespace = unique('dedup')
+    const body = random(300)
+    const hex = sha256(body)
+    const first = await upload(server, namespace, body)
+    const second = await upload(server, namespace, body)
+    const cold = await upload(server, namespace, body, '&storage_class=cold')
+    expect((await blobRow(server, hex))!.refCount).toBe(2)
+    expect((await blobRow(server, hex, 'cold'))!.refCount).toBe(1)
+
+    await remove(server, first.id)
+    expect((await blobRow(server, hex))!.refCount).toBe(1)
+    await adminPost(server, '/v1/admin/gc')
+    await expectBytes(await get(server, second.id), body)
+
+    await remove(server, second.id)
+    await remove(server, cold.id)
+    const gc = await adminPost(server, '/v1/admin/gc')
+    expect(gc.deleted_blobs).toBeGreaterThanOrEqual(2)
+    expect(await blobRow(server, hex)).toBeUndefined()
+    expect(await blobRow(server, hex, 'cold')).toBeUndefined()
+    await expectError(await get(server, second.id), 404, 'not_found')
+
+    // Uploaded again after collection: a fresh row with the bytes.
+    const again = await upload(server, namespace, body)
+    expect((await blobRow(server, hex))!.refCount).toBe(1)
+    await expectBytes(await get(server, again.id), body)
+  })
+
+  test('upsert by key replaces an inline object and moves the reference', async () => {
+    const namespace = unique('upsert')
+    const v1 = random(50)
+    const v2 = random(60)
+    const put = (body: Uint8Array<ArrayBuffer>) => fetch(`${server.url}/v1/objects/by-key/${namespace}/acme/doc`, { method: 'PUT', body, headers: asAdmin })
+    expect((await put(v1)).status).toBe(201)
+    expect((await put(v2)).status).toBe(200)
+    expect((await blobRow(server, sha256(v1)))!.refCount).toBe(0)
+    expect((await blobRow(server, sha256(v2)))!.refCount).toBe(1)
+    await expectBytes(await fetch(`${server.url}/v1/objects/by-key/${namespace}/acme/doc`, { headers: asAdmin }), v2)
+  })
+
+  test('a small body that fails its checks leaves no object, no blob and no temp file', async () => {
+    const namespace = unique('bad')
+    const body = random(200)
+    await expectError(await post(server, namespace, body, '', { 'x-content-sha256': '0'.repeat(64) }), 400, 'digest_mismatch')
+    expect(await objectRows(server, namespace)).toEqual([])
+    expect(await blobRow(server, sha256(body))).toBeUndefined()
+    expect(tempFiles(server)).toEqual([])
+  })
+
+  test('damaged inline bytes are found by the scrubber, refused on read, and healed by uploading them again', async () => {
+    const namespace = unique('scrub')
+    const body = random(400)
+    const hex = sha256(body)
+    const first = await upload(server, namespace, body)
+    const damaged = body.map((byte) => byte ^ 0xff)
+    await server.database.db
+      .update(blobs)
+      .set({ inlineData: damaged })
+      .where(and(eq(blobs.storageClass, 'hot'), eq(blobs.contentHash, `sha256:${hex}`)))
+
+    const result = await adminPost(server, '/v1/admin/scrub')
+    expect(result.corrupt).toContainEqual({ content_hash: `sha256:${hex}`, storage_class: 'hot' })
+    await expectError(await get(server, first.id), 500, 'corrupt_object')
+
+    const second = await upload(server, namespace, body)
+    expect(await blobRow(server, hex)).toMatchObject({ refCount: 2, corruptAt: null })
+    await expectBytes(await get(server, first.id), body)
+    await expectBytes(await get(server, second.id), body)
+    expect((await adminPost(server, '/v1/admin/scrub')).corrupt).not.toContainEqual({ content_hash: `sha256:${hex}`, storage_class: 'hot' })
+  })
+
+  test('fsck sees inline blobs as consistent: no missing files', async () => {
+    await upload(server, unique('fsck'), random(10))
+    const report = await checkConsistency(server.database.db, server.store.roots)
+    expect(report.missingFiles).toEqual([])
+    expect(report.wrongRefCounts).toEqual([])
+    expect(isClean(report)).toBe(true)
+    const [inline] = await server.database.db.select({ n: sql<number>`count(*)::int` }).from(blobs).where(sql`${blobs.inlineData} is not null`)
+    expect(inline!.n).toBeGreaterThan(0)
+  })
+})
