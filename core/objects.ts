@@ -2,7 +2,7 @@ import { existsSync, renameSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { and, eq, inArray, sql } from 'drizzle-orm'
 import { rowsOf } from './gc'
-import type { Db, Tx } from './db/client'
+import { preparedPerDatabase, type Db, type Tx } from './db/client'
 import { blobs, objects, type ObjectRow, type StorageClass } from './db/schema'
 import { recordAudit } from './audit'
 import { barrier } from './barriers'
@@ -355,16 +355,37 @@ export interface ReadableObject {
  * corrupt_object when the scrubber found its bytes damaged.
  */
 export async function findReadableObject(db: Db, selector: ObjectSelector): Promise<ReadableObject> {
-  const [found] = await db
-    .select({ object: objects, corruptAt: blobs.corruptAt, inline: blobs.inlineData })
-    .from(objects)
-    .leftJoin(blobs, and(eq(blobs.storageClass, objects.storageClass), eq(blobs.contentHash, objects.contentHash)))
-    .where(selectorCondition(selector))
-    .limit(1)
+  const namespaces = selector.namespaces ?? null
+  const [found] =
+    selector.id !== undefined
+      ? await readableById(db).execute({ tenantId: selector.tenantId, id: selector.id, namespaces })
+      : await readableByKey(db).execute({ tenantId: selector.tenantId, namespace: selector.namespace, key: selector.key, namespaces })
   if (!found) throw new ApiError('not_found', 'No such object')
   if (found.corruptAt !== null) throw new ApiError('corrupt_object', 'The stored bytes of this object are damaged')
   return { object: found.object, inline: found.inline }
 }
+
+// Every read runs one of these two statements, prepared once.
+const readable = (db: Db, by: 'id' | 'key') =>
+  db
+    .select({ object: objects, corruptAt: blobs.corruptAt, inline: blobs.inlineData })
+    .from(objects)
+    .leftJoin(blobs, and(eq(blobs.storageClass, objects.storageClass), eq(blobs.contentHash, objects.contentHash)))
+    .where(
+      and(
+        eq(objects.tenantId, sql.placeholder('tenantId')),
+        eq(objects.status, 'COMMITTED'),
+        by === 'id'
+          ? eq(objects.id, sql.placeholder('id'))
+          : and(eq(objects.namespace, sql.placeholder('namespace')), eq(objects.key, sql.placeholder('key'))),
+        // The principal's namespace allow-list, or null for every namespace.
+        sql`(${sql.placeholder('namespaces')}::text[] is null or ${objects.namespace} = any(${sql.placeholder('namespaces')}::text[]))`,
+      ),
+    )
+    .limit(1)
+    .prepare(`readable_object_by_${by}`)
+const readableById = preparedPerDatabase((db) => readable(db, 'id'))
+const readableByKey = preparedPerDatabase((db) => readable(db, 'key'))
 
 export async function isCommitted(db: Db, id: string): Promise<boolean> {
   const [row] = await db.select({ id: objects.id }).from(objects).where(and(eq(objects.id, id), eq(objects.status, 'COMMITTED')))

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { and, desc, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm'
-import type { Db } from '../db/client'
+import { preparedPerDatabase, type Db } from '../db/client'
 import { apiKeys, type ApiKeyRow } from '../db/schema'
 import { parseDbTime } from '../db/time'
 import { ApiError } from '../errors'
@@ -39,12 +39,15 @@ export async function createApiKey(db: Db, input: NewApiKey): Promise<{ row: Api
   return { row: row!, key: `jsk_${id.replaceAll('-', '')}_${secret}` }
 }
 
+// Every request with a key runs this lookup: prepared once, no SQL built per request.
+const apiKeyById = preparedPerDatabase((db) => db.select().from(apiKeys).where(eq(apiKeys.id, sql.placeholder('id'))).prepare('api_key_by_id'))
+
 /** The principal of a presented key, or 401 for malformed, unknown, revoked or expired keys. */
 export async function principalOfApiKey(db: Db, presented: string, lastUsed: LastUsedTracker): Promise<Principal> {
   const match = keyPattern.exec(presented)
   const unauthenticated = new ApiError('unauthenticated', 'The API key is not valid', { 'www-authenticate': 'Bearer error="invalid_token"' })
   if (!match) throw unauthenticated
-  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, uuidOf(match[1]!)))
+  const [row] = await apiKeyById(db).execute({ id: uuidOf(match[1]!) })
   if (!row || !secretsEqual(hashSecret(match[2]!), row.secretHash)) throw unauthenticated
   if (row.revokedAt !== null) throw unauthenticated
   if (row.expiresAt !== null && parseDbTime(row.expiresAt).getTime() <= Date.now()) throw unauthenticated

@@ -85,3 +85,16 @@ async function openPglite(dir: string): Promise<Database> {
 export async function pingDatabase(db: Db): Promise<void> {
   await db.execute(sql`select 1`)
 }
+
+/**
+ * A query built once per database and then run as a named prepared statement:
+ * hot paths skip building SQL on every request.
+ */
+export function preparedPerDatabase<T>(build: (db: Db) => T): (db: Db) => T {
+  const built = new WeakMap<Db, T>()
+  return (db) => {
+    let query = built.get(db)
+    if (query === undefined) built.set(db, (query = build(db)))
+    return query
+  }
+}
