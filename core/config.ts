@@ -135,7 +135,7 @@ export function loadConfig(env: Env = process.env): Config {
     hotRoot: resolve(env.HOT_STORAGE_ROOT || `${dataDir}/hot`),
     coldRoot: resolve(env.COLD_STORAGE_ROOT || `${dataDir}/cold`),
     databaseUrl: databaseUrl(env),
-    dbMaxConnections: integer(env, 'DB_MAX_CONNECTIONS', 20, 1, 1000),
+    dbMaxConnections: integer(env, 'DB_MAX_CONNECTIONS', 8, 1, 1000),
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 64 * 2 ** 30, 1),
     inlineMaxBytes: integer(env, 'INLINE_MAX_BYTES', 64 * 1024, 0, 1024 * 1024),
     adminToken: env.ADMIN_TOKEN || undefined,

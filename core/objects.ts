@@ -9,7 +9,7 @@ import { barrier } from './barriers'
 import { ApiError, toApiError } from './errors'
 import { ensureParentDirectory, fsyncDirectory } from './store/durable'
 import { blobPath, hexOf, tempPath, type StorageRoots } from './store/paths'
-import { collectHead, readHead, removeFile, writeStreamToFile, type BodyHead, type WrittenFile } from './store/writer'
+import { collectBytes, readHead, readWhole, removeFile, writeStreamToFile, type BodyHead, type WrittenFile } from './store/writer'
 
 /**
  * The object lifecycle: reserve → write → commit, replace, delete. This is the
@@ -54,23 +54,31 @@ export interface UploadResult {
  * in one statement; a larger one is reserved, streamed to a temp file, synced
  * and then committed.
  */
-export async function uploadObject(store: ObjectStore, request: UploadRequest, body: ReadableStream<Uint8Array> | null): Promise<UploadResult> {
+export async function uploadObject(store: ObjectStore, request: UploadRequest, body: UploadBody): Promise<UploadResult> {
   if (request.declaredLength !== null && request.declaredLength > store.maxUploadBytes) {
     throw new ApiError('payload_too_large', `The object exceeds the limit of ${store.maxUploadBytes} bytes`)
   }
-  const reader = (body ?? emptyStream()).getReader()
+  const inlineLimit = Math.min(store.inlineMaxBytes, store.maxUploadBytes)
+  // A body declared small is read whole at once, with none of a stream's per-chunk work.
+  if (inlineLimit > 0 && request.declaredLength !== null && request.declaredLength <= inlineLimit) {
+    return commitSmall(store, request, collectBytes(await readWhole(body)))
+  }
+  const reader = (body.body ?? emptyStream()).getReader()
   try {
-    const inlineLimit = Math.min(store.inlineMaxBytes, store.maxUploadBytes)
     const head = inlineLimit > 0 ? await readHead(reader, inlineLimit) : { chunks: [], sizeBytes: 0, done: false }
-    if (head.done) {
-      const small = collectHead(head)
-      checkReceived(request, small)
-      return await commitUpload(store, crypto.randomUUID(), request, small, { inline: small.bytes })
-    }
+    if (head.done) return await commitSmall(store, request, collectBytes(head.chunks.length === 1 ? head.chunks[0]! : Buffer.concat(head.chunks)))
     return await uploadFile(store, request, head, reader)
   } finally {
     reader.releaseLock()
   }
+}
+
+/** What an upload reads its bytes from: the request itself, never a framework's parsed copy. */
+export type UploadBody = Pick<Request, 'body' | 'bytes'>
+
+async function commitSmall(store: ObjectStore, request: UploadRequest, small: WrittenFile & { bytes: Uint8Array }): Promise<UploadResult> {
+  checkReceived(request, small)
+  return commitUpload(store, crypto.randomUUID(), request, small, { inline: small.bytes })
 }
 
 async function uploadFile(store: ObjectStore, request: UploadRequest, head: BodyHead, reader: ReadableStreamDefaultReader<Uint8Array>): Promise<UploadResult> {

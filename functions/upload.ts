@@ -9,7 +9,7 @@ import { parseEntityTags } from '../core/http/conditional'
 import { parseExpectedDigest, parseMetadataHeader } from '../core/identifiers'
 import { objectJson, ObjectSchema } from '../core/http/object-json'
 import { uploadObject, type KeyPolicy, type ObjectStore, type UploadRequest } from '../core/objects'
-import { authErrors, errorResponses, uploadDoc } from './openapi'
+import { authErrors, errorResponses, jsonResponses, uploadDoc } from './openapi'
 import { uploadBytes } from '../core/metrics'
 
 /** POST /v1/objects and PUT /v1/objects/by-key/…: streamed raw-body uploads. */
@@ -29,7 +29,7 @@ export const uploadRoutes = (store: ObjectStore, slots: UploadSlots) =>
           storageClass: params.storageClass(),
           onExisting,
         })
-        const { object } = await uploadWithin(slots, upload, () => uploadObject(store, upload, request.body))
+        const { object } = await uploadWithin(slots, upload, () => uploadObject(store, upload, request))
         uploadBytes.inc({ storage_class: object.storageClass }, object.sizeBytes ?? 0)
         set.status = 201
         set.headers.location = `/v1/objects/${object.id}`
@@ -38,8 +38,11 @@ export const uploadRoutes = (store: ObjectStore, slots: UploadSlots) =>
       {
         // Never let the framework buffer the body: it is streamed to disk as it arrives.
         parse: 'none',
-        detail: { summary: 'Upload an object (raw body, streamed)', ...uploadDoc(true), responses: errorResponses(400, ...authErrors, 409, 413, 415, 503, 507) },
-        response: { 201: ObjectSchema },
+        detail: {
+          summary: 'Upload an object (raw body, streamed)',
+          ...uploadDoc(true),
+          responses: { ...jsonResponses({ 201: ObjectSchema }), ...errorResponses(400, ...authErrors, 409, 413, 415, 503, 507) },
+        },
       },
     )
     .put(
@@ -51,7 +54,7 @@ export const uploadRoutes = (store: ObjectStore, slots: UploadSlots) =>
           storageClass: params.storageClass(),
           onExisting: upsertPolicy(request.headers),
         })
-        const { object, replaced } = await uploadWithin(slots, upload, () => uploadObject(store, upload, request.body))
+        const { object, replaced } = await uploadWithin(slots, upload, () => uploadObject(store, upload, request))
         uploadBytes.inc({ storage_class: object.storageClass }, object.sizeBytes ?? 0)
         set.status = replaced ? 200 : 201
         set.headers.location = `/v1/objects/${object.id}`
@@ -59,8 +62,11 @@ export const uploadRoutes = (store: ObjectStore, slots: UploadSlots) =>
       },
       {
         parse: 'none',
-        detail: { summary: 'Create or replace the object at a key (raw body, streamed)', ...uploadDoc(false), responses: errorResponses(400, ...authErrors, 412, 413, 415, 503, 507) },
-        response: { 200: ObjectSchema, 201: ObjectSchema },
+        detail: {
+          summary: 'Create or replace the object at a key (raw body, streamed)',
+          ...uploadDoc(false),
+          responses: { ...jsonResponses({ 200: ObjectSchema, 201: ObjectSchema }), ...errorResponses(400, ...authErrors, 412, 413, 415, 503, 507) },
+        },
       },
     )
 

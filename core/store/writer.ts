@@ -28,10 +28,18 @@ export async function readHead(reader: ReadableStreamDefaultReader<Uint8Array>, 
   return head
 }
 
-/** The bytes of a whole small body, with their digest. */
-export function collectHead(head: BodyHead): WrittenFile & { bytes: Uint8Array } {
-  const bytes = head.chunks.length === 1 ? head.chunks[0]! : Buffer.concat(head.chunks)
+/** A whole small body with its digest. */
+export function collectBytes(bytes: Uint8Array): WrittenFile & { bytes: Uint8Array } {
   return { bytes, sizeBytes: bytes.byteLength, hex: new Bun.CryptoHasher('sha256').update(bytes).digest('hex') }
+}
+
+/** Reads a body whose declared length is small, all at once. */
+export async function readWhole(body: Pick<Request, 'bytes'>): Promise<Uint8Array> {
+  try {
+    return await body.bytes()
+  } catch {
+    throw new ApiError('bad_request', 'The connection closed before the request body was complete')
+  }
 }
 
 /**

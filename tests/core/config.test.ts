@@ -22,7 +22,7 @@ describe('loadConfig', () => {
       hotRoot: resolve('./data/hot'),
       coldRoot: resolve('./data/cold'),
       databaseUrl: undefined,
-      dbMaxConnections: 20,
+      dbMaxConnections: 8,
       maxUploadBytes: 68719476736,
       inlineMaxBytes: 65536,
       adminToken: undefined,
