@@ -24,6 +24,7 @@ import { jwtVerifier } from './core/auth/jwt'
 import type { Config } from './core/config'
 import type { Database } from './core/db/client'
 import { metricsRoutes } from './functions/metrics'
+import { routePattern } from './core/http/route-pattern'
 import { configureLog, log } from './core/log'
 import { watchStorageRoots } from './core/metrics'
 
@@ -193,18 +194,4 @@ function notFoundOrWrongMethod(request: Request, routes: RouteList): ApiError {
   if (allowed.size === 0) return new ApiError('not_found', `No route for ${path}`)
   if (allowed.has('GET')) allowed.add('HEAD')
   return new ApiError('method_not_allowed', `${request.method} is not allowed here`, { allow: [...allowed].sort().join(', ') })
-}
-
-const patternCache = new Map<string, RegExp>()
-function routePattern(path: string): RegExp {
-  let pattern = patternCache.get(path)
-  if (!pattern) {
-    const source = path
-      .split('/')
-      .map((segment) => (segment === '*' ? '.+' : segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-      .join('/')
-    pattern = new RegExp(`^${source}$`)
-    patternCache.set(path, pattern)
-  }
-  return pattern
 }

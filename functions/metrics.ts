@@ -2,6 +2,7 @@ import { Elysia } from 'elysia'
 import { maybePrincipalOf } from '../core/auth/authenticate'
 import { log } from '../core/log'
 import { registry, requestDuration, requestsTotal } from '../core/metrics'
+import { routePattern } from '../core/http/route-pattern'
 
 type RouteList = { method: string; path: string }[]
 
@@ -53,23 +54,9 @@ function responseBytes(response: unknown, header: unknown): number | null {
 // the template their path matches, or "unmatched".
 function templateOf(request: Request, routes: RouteList): string {
   const path = new URL(request.url).pathname
-  const matching = routes.filter((route) => patternOf(route.path).test(path))
+  const matching = routes.filter((route) => routePattern(route.path).test(path))
   const sameMethod = matching.filter((route) => route.method.toUpperCase() === request.method)
   // A literal route wins over a parameter one: /v1/objects/search is not /v1/objects/:id.
   const best = sameMethod.find((route) => route.path === path) ?? sameMethod[0] ?? matching.find((route) => route.path === path) ?? matching[0]
   return best?.path ?? 'unmatched'
-}
-
-const patterns = new Map<string, RegExp>()
-function patternOf(path: string): RegExp {
-  let pattern = patterns.get(path)
-  if (!pattern) {
-    const source = path
-      .split('/')
-      .map((segment) => (segment === '*' ? '.+' : segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-      .join('/')
-    pattern = new RegExp(`^${source}$`)
-    patterns.set(path, pattern)
-  }
-  return pattern
 }
