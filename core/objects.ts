@@ -2,7 +2,7 @@ import { existsSync, renameSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { and, eq, inArray, sql } from 'drizzle-orm'
 import { rowsOf } from './gc'
-import { preparedPerDatabase, type Db, type Tx } from './db/client'
+import { perDatabase, type Db, type Tx } from './db/client'
 import { blobs, objects, type ObjectRow, type StorageClass } from './db/schema'
 import { recordAudit } from './audit'
 import { barrier } from './barriers'
@@ -392,8 +392,8 @@ const readable = (db: Db, by: 'id' | 'key') =>
     )
     .limit(1)
     .prepare(`readable_object_by_${by}`)
-const readableById = preparedPerDatabase((db) => readable(db, 'id'))
-const readableByKey = preparedPerDatabase((db) => readable(db, 'key'))
+const readableById = perDatabase((db) => readable(db, 'id'))
+const readableByKey = perDatabase((db) => readable(db, 'key'))
 
 export async function isCommitted(db: Db, id: string): Promise<boolean> {
   const [row] = await db.select({ id: objects.id }).from(objects).where(and(eq(objects.id, id), eq(objects.status, 'COMMITTED')))

@@ -35,6 +35,18 @@ if [ -z "${DATABASE_URL:-}" ]; then
   fi
 fi
 
+# The benchmark smoke test drives the service with wrk and downloads with curl.
+missing=()
+for tool in wrk curl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if ! command -v apt-get >/dev/null; then
+    echo "${missing[*]} not found and apt-get unavailable; install them" >&2
+    exit 1
+  fi
+  as_root apt-get update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
 junit="$(mktemp)"
 log="$(mktemp)"
 trap 'rm -f "$junit" "$log"' EXIT

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { and, desc, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm'
-import { preparedPerDatabase, type Db } from '../db/client'
+import { perDatabase, type Db } from '../db/client'
 import { apiKeys, type ApiKeyRow } from '../db/schema'
 import { parseDbTime } from '../db/time'
 import { ApiError } from '../errors'
@@ -40,14 +40,36 @@ export async function createApiKey(db: Db, input: NewApiKey): Promise<{ row: Api
 }
 
 // Every request with a key runs this lookup: prepared once, no SQL built per request.
-const apiKeyById = preparedPerDatabase((db) => db.select().from(apiKeys).where(eq(apiKeys.id, sql.placeholder('id'))).prepare('api_key_by_id'))
+const apiKeyById = perDatabase((db) => db.select().from(apiKeys).where(eq(apiKeys.id, sql.placeholder('id'))).prepare('api_key_by_id'))
+
+/**
+ * Key rows read in the last moment, per database: a client's requests reuse
+ * its key, and looking it up each time would double the database work of a
+ * small read. The secret, revocation and expiry are still checked on every
+ * request; a revocation reaches this replica at once and others within
+ * keyRowTtlMs. Unknown keys are never kept.
+ */
+export const keyRowTtlMs = 2000
+const maxCachedKeys = 10_000
+const recentKeyRows = perDatabase(() => new Map<string, { row: ApiKeyRow; readAt: number }>())
+
+async function keyRow(db: Db, id: string): Promise<ApiKeyRow | undefined> {
+  const cache = recentKeyRows(db)
+  const cached = cache.get(id)
+  if (cached && performance.now() - cached.readAt < keyRowTtlMs) return cached.row
+  const [row] = await apiKeyById(db).execute({ id })
+  if (!row) return undefined
+  if (cache.size >= maxCachedKeys) cache.clear()
+  cache.set(id, { row, readAt: performance.now() })
+  return row
+}
 
 /** The principal of a presented key, or 401 for malformed, unknown, revoked or expired keys. */
 export async function principalOfApiKey(db: Db, presented: string, lastUsed: LastUsedTracker): Promise<Principal> {
   const match = keyPattern.exec(presented)
   const unauthenticated = new ApiError('unauthenticated', 'The API key is not valid', { 'www-authenticate': 'Bearer error="invalid_token"' })
   if (!match) throw unauthenticated
-  const [row] = await apiKeyById(db).execute({ id: uuidOf(match[1]!) })
+  const row = await keyRow(db, uuidOf(match[1]!))
   if (!row || !secretsEqual(hashSecret(match[2]!), row.secretHash)) throw unauthenticated
   if (row.revokedAt !== null) throw unauthenticated
   if (row.expiresAt !== null && parseDbTime(row.expiresAt).getTime() <= Date.now()) throw unauthenticated
@@ -78,6 +100,7 @@ export async function revokeApiKey(db: Db, id: string, tenantId: string | null):
     .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt), tenantId === null ? undefined : eq(apiKeys.tenantId, tenantId)))
     .returning()
   if (!row) throw new ApiError('not_found', 'No such API key')
+  recentKeyRows(db).delete(row.id)
   return row
 }
 

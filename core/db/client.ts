@@ -87,14 +87,14 @@ export async function pingDatabase(db: Db): Promise<void> {
 }
 
 /**
- * A query built once per database and then run as a named prepared statement:
- * hot paths skip building SQL on every request.
+ * One value per database, built on first use: prepared statements (hot paths
+ * skip building SQL on every request) and the caches that go with them.
  */
-export function preparedPerDatabase<T>(build: (db: Db) => T): (db: Db) => T {
+export function perDatabase<T>(build: (db: Db) => T): (db: Db) => T {
   const built = new WeakMap<Db, T>()
   return (db) => {
-    let query = built.get(db)
-    if (query === undefined) built.set(db, (query = build(db)))
-    return query
+    let value = built.get(db)
+    if (value === undefined) built.set(db, (value = build(db)))
+    return value
   }
 }

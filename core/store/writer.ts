@@ -42,6 +42,10 @@ export async function readWhole(body: Pick<Request, 'bytes'>): Promise<Uint8Arra
   }
 }
 
+// A sync is started in the background after this many bytes, so the disk
+// writes while the body still arrives instead of all at the final fdatasync.
+const earlySyncBytes = 32 * 2 ** 20
+
 /**
  * Streams a request body (the head already read, then the rest) into a new
  * file, hashing as it goes, and makes the bytes durable (fdatasync) before
@@ -51,12 +55,18 @@ export async function writeStreamToFile(head: BodyHead, reader: ReadableStreamDe
   const fd = openSync(path, 'wx', 0o600)
   const hasher = new Bun.CryptoHasher('sha256')
   let sizeBytes = 0
-  let closed = false
+  let unsynced = 0
+  let syncing: Promise<void> | null = null
   const append = (chunk: Uint8Array) => {
     sizeBytes += chunk.byteLength
     if (sizeBytes > maxBytes) throw new ApiError('payload_too_large', `The object exceeds the limit of ${maxBytes} bytes`)
     hasher.update(chunk)
     for (let off = 0; off < chunk.byteLength; ) off += writeSync(fd, chunk, off)
+    unsynced += chunk.byteLength
+    if (unsynced >= earlySyncBytes && syncing === null) {
+      unsynced = 0
+      syncing = fdatasyncAsync(fd).finally(() => (syncing = null))
+    }
   }
   try {
     for (const chunk of head.chunks) append(chunk)
@@ -67,14 +77,16 @@ export async function writeStreamToFile(head: BodyHead, reader: ReadableStreamDe
       if (done) end = true
       else append(value)
     }
+    await syncing
     await fdatasyncAsync(fd)
-    closeSync(fd)
-    closed = true
     return { hex: hasher.digest('hex'), sizeBytes }
   } catch (error) {
-    if (!closed) closeSync(fd)
     removeFile(path)
     throw error
+  } finally {
+    // Never close the descriptor under a sync still running on it.
+    await (syncing as Promise<void> | null)?.catch(() => {})
+    closeSync(fd)
   }
 }
 

@@ -6,8 +6,12 @@ import type { Subprocess } from 'bun'
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 
+/** The admin token every child starts with. */
+export const childAdminToken = 'test-admin-token'
+
 export interface ChildOptions {
-  databaseUrl: string
+  /** PostgreSQL; unset means the embedded PGlite under dataDir. */
+  databaseUrl?: string
   dataDir: string
   env?: Record<string, string>
   /** How long to wait for /health/ready; 30 s unless told. */
@@ -27,20 +31,23 @@ export interface Child {
 
 export async function startChild(options: ChildOptions): Promise<Child> {
   const port = await freePort()
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    DATA_DIR: options.dataDir,
+    DATABASE_URL: options.databaseUrl,
+    LISTEN_ADDR: `127.0.0.1:${port}`,
+    ADMIN_TOKEN: childAdminToken,
+    // These children prove durability, not access control: every request acts as admin.
+    AUTH_DISABLED: 'true',
+    // Background GC only when a test asks for it.
+    GC_INTERVAL_SECS: '3600',
+    ...options.env,
+  }
+  // An inherited DATABASE_URL must not turn a PGlite child into a PostgreSQL one.
+  if (options.databaseUrl === undefined) delete env.DATABASE_URL
   const proc = Bun.spawn([process.execPath, 'main.ts'], {
     cwd: repoRoot,
-    env: {
-      ...process.env,
-      DATA_DIR: options.dataDir,
-      DATABASE_URL: options.databaseUrl,
-      LISTEN_ADDR: `127.0.0.1:${port}`,
-      ADMIN_TOKEN: 'test-admin-token',
-      // These children prove durability, not access control: every request acts as admin.
-      AUTH_DISABLED: 'true',
-      // Background GC only when a test asks for it.
-      GC_INTERVAL_SECS: '3600',
-      ...options.env,
-    },
+    env,
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',

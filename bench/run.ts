@@ -1,0 +1,180 @@
+/**
+ * `bun run bench`: the service's throughput, latency and memory on PostgreSQL
+ * and on PGlite against the limits of the bare machine, in one run. Prints a
+ * Markdown table and writes the numbers as JSON (bench/results.json, or --json <path>).
+ * `--smoke` (or BENCH_SMOKE=1) runs every phase at toy sizes in well under a minute.
+ *
+ * Exits 0 when everything measured was correct, whether or not targets were
+ * met; non-zero on any wrong byte, hash, error response or failed phase.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { dirname } from 'node:path'
+import type { Child } from '../tests/support/child'
+import { startPostgres, type PostgresCluster } from '../tests/support/postgres'
+import { measureBulk, median, type BulkResult } from './bulk'
+import { blobPath } from '../core/store/paths'
+import { measureLimits, type Limits } from './limits'
+import { measureList, seedListObjects } from './list'
+import { currentLoadAverage, describeMachine } from './machine'
+import { parseOptions, type BenchOptions } from './options'
+import { ensureTool } from './processes'
+import { checkTargets, describeRun, markdownTable, type Measurements, type Results } from './report'
+import { backends, backendTitles, freshInstance, startService, type Backend } from './service'
+import { measureSmall } from './small'
+
+const progress = (message: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`)
+
+interface BackendRun {
+  measurements: Measurements
+  bare: BulkResult['bare']
+  verification: Results['verification'][Backend]
+  details: unknown
+}
+
+/** Runs `phase` against a service, attaching the service's own output to any failure. */
+async function withService<T>(service: Child, phase: () => Promise<T>): Promise<T> {
+  try {
+    return await phase()
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n--- service output (last 4 KiB) ---\n${service.output().slice(-4096)}`)
+  } finally {
+    await service.stop()
+  }
+}
+
+async function measureBackend(backend: Backend, options: BenchOptions, cluster: PostgresCluster): Promise<BackendRun> {
+  const title = backendTitles[backend]
+  const instance = await freshInstance(backend, options.workRoot, cluster)
+  const service = await startService(instance)
+  const { bulk, small } = await withService(service, async () => {
+    progress(`${title}: ${options.bulkBytes / 2 ** 20} MiB upload and download × ${options.bulkRepetitions}, each beside the bare pipeline`)
+    const roots = { hot: `${instance.dataDir}/hot`, cold: `${instance.dataDir}/cold` }
+    const bulk = await measureBulk(service, options, (hex) => blobPath(roots, 'hot', hex))
+    progress(`${title}: 4 KiB uploads and downloads, ${options.smallSecs} s each`)
+    const small = await measureSmall(service, options, instance.dataDir)
+    return { bulk, small }
+  })
+  rmSync(instance.dataDir, { recursive: true, force: true })
+
+  progress(`${title}: seeding ${options.listObjects.toLocaleString('en-US')} objects for listing`)
+  const listInstance = await freshInstance(backend, options.workRoot, cluster)
+  await seedListObjects(listInstance, options.listObjects)
+  const listService = await startService(listInstance)
+  progress(`${title}: list pages at depth 1 and ${options.listDepth.toLocaleString('en-US')}`)
+  const list = await withService(listService, () => measureList(listService, options))
+  rmSync(listInstance.dataDir, { recursive: true, force: true })
+
+  return {
+    measurements: {
+      bulkUploadMiBps: bulk.uploadMiBps,
+      bulkDownloadMiBps: bulk.downloadMiBps,
+      smallUploadOpsPerSec: small.upload.requestsPerSec,
+      smallUploadP50Ms: small.upload.p50Ms,
+      smallUploadP99Ms: small.upload.p99Ms,
+      smallDownloadOpsPerSec: small.download.requestsPerSec,
+      smallDownloadP50Ms: small.download.p50Ms,
+      smallDownloadP99Ms: small.download.p99Ms,
+      listDepth1P50Ms: list.depth1.p50Ms,
+      listDepth1P99Ms: list.depth1.p99Ms,
+      listDeepP50Ms: list.deep.p50Ms,
+      listDeepP99Ms: list.deep.p99Ms,
+      peakRssBulkUploadMiB: bulk.uploadPeakRssMiB,
+      peakRssBulkDownloadMiB: bulk.downloadPeakRssMiB,
+      peakRssSmallUploadMiB: small.uploadPeakRssMiB,
+      peakRssSmallDownloadMiB: small.downloadPeakRssMiB,
+      peakRssListMiB: list.peakRssMiB,
+    },
+    bare: bulk.bare,
+    verification: {
+      bulkHashesChecked: bulk.runs.upload.length + bulk.runs.download.length,
+      smallUploadsReadBack: small.verified.uploads,
+      smallDownloadsReadBack: small.verified.downloads,
+    },
+    details: { bulk, small, list },
+  }
+}
+
+async function main(options: BenchOptions): Promise<Results> {
+  const startedAt = new Date().toISOString()
+  const loadAverage = currentLoadAverage()
+  if (loadAverage > availableParallelism() / 2) progress(`the machine is busy (1-minute load average ${loadAverage}): expect noisy numbers`)
+  ensureTool('wrk', 'wrk')
+  ensureTool('curl', 'curl')
+  mkdirSync(options.workRoot, { recursive: true })
+  const cluster = await startPostgres()
+  try {
+    progress(`limits: SHA-256, the upload client's ceiling, durable 4 KiB puts`)
+    const standalone = await measureLimits(options)
+    const runs = {} as Record<Backend, BackendRun>
+    for (const backend of backends) runs[backend] = await measureBackend(backend, options, cluster)
+    const bare = { upload: backends.flatMap((b) => runs[b].bare.upload), download: backends.flatMap((b) => runs[b].bare.download) }
+    const limits: Limits = {
+      ...standalone,
+      bareUploadMiBps: median(bare.upload.map((r) => r.mibps)),
+      bareDownloadMiBps: median(bare.download.map((r) => r.mibps)),
+      runs: bare,
+    }
+
+    const measurements = Object.fromEntries(backends.map((b) => [b, runs[b].measurements])) as Results['measurements']
+    for (const backend of backends) {
+      for (const [name, value] of Object.entries(measurements[backend])) {
+        if (!(Number.isFinite(value) && value > 0)) throw new Error(`${backendTitles[backend]}: ${name} came out as ${value}`)
+      }
+    }
+    const sizes = {
+      bulkBytes: options.bulkBytes,
+      bulkRepetitions: options.bulkRepetitions,
+      smallSecs: options.smallSecs,
+      smallConcurrency: options.smallConcurrency,
+      smallSeeded: options.smallSeeded,
+      listObjects: options.listObjects,
+      listDepth: options.listDepth,
+    }
+    return {
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      smoke: options.smoke,
+      machine: describeMachine(options.workRoot, loadAverage),
+      sizes,
+      limits,
+      measurements,
+      verification: {
+        ...(Object.fromEntries(backends.map((b) => [b, runs[b].verification])) as Record<Backend, BackendRun['verification']>),
+        bareHashesChecked: bare.upload.length + backends.length,
+      },
+      targets: checkTargets(sizes, limits, measurements),
+      details: Object.fromEntries(backends.map((b) => [b, runs[b].details])) as Record<Backend, unknown>,
+    }
+  } finally {
+    await cluster.stop()
+    rmSync(options.workRoot, { recursive: true, force: true })
+  }
+}
+
+const options = (() => {
+  try {
+    return parseOptions(process.argv.slice(2), process.env)
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message}`)
+    process.exit(2)
+  }
+})()
+// Interrupted: the scratch files (several GiB in a full run) go with us; the cluster is stopped by its exit hook.
+process.on('SIGINT', () => {
+  rmSync(options.workRoot, { recursive: true, force: true })
+  process.exit(130)
+})
+try {
+  const results = await main(options)
+  mkdirSync(dirname(options.jsonPath), { recursive: true })
+  writeFileSync(options.jsonPath, JSON.stringify(results, null, 2) + '\n')
+  console.log(describeRun(results))
+  console.log()
+  console.log(markdownTable(results))
+  console.log()
+  console.log(`JSON: ${options.jsonPath}`)
+} catch (error) {
+  console.error(`bench failed: ${(error as Error).stack ?? error}`)
+  process.exit(1)
+}

@@ -1,0 +1,55 @@
+/** The service under test, as its own process (`bun main.ts`), on PostgreSQL or PGlite. */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { openDatabase, type Database } from '../core/db/client'
+import { childAdminToken, startChild, type Child } from '../tests/support/child'
+import { issueApiKey } from './credential'
+import type { PostgresCluster } from '../tests/support/postgres'
+
+export type Backend = 'postgres' | 'pglite'
+export const backends: Backend[] = ['postgres', 'pglite']
+export const backendTitles: Record<Backend, string> = { postgres: 'PostgreSQL', pglite: 'PGlite' }
+
+export const tenant = 'bench'
+
+/** A fresh data directory and, on PostgreSQL, a fresh database: one service instance's state. */
+export interface Instance {
+  backend: Backend
+  dataDir: string
+  databaseUrl?: string
+}
+
+let instances = 0
+
+export async function freshInstance(backend: Backend, workRoot: string, cluster: PostgresCluster): Promise<Instance> {
+  const name = `${backend}-${++instances}`
+  const dataDir = join(workRoot, name)
+  mkdirSync(dataDir, { recursive: true })
+  // The database runs beside the service here, so through its Unix socket, as a co-located deployment would.
+  const tcpUrl = backend === 'postgres' ? await cluster.createDatabase(`bench_${instances}`) : undefined
+  const databaseUrl = tcpUrl && (cluster.viaSocket?.(tcpUrl) ?? tcpUrl)
+  return { backend, dataDir, databaseUrl }
+}
+
+/** Opens the instance's database in this process (migrated), for seeding before the service starts. */
+export function openInstanceDatabase(instance: Instance): Promise<Database> {
+  return openDatabase({ databaseUrl: instance.databaseUrl, dataDir: instance.dataDir, maxConnections: 1 })
+}
+
+/** Starts the service with authentication on, and gives the bench an API key of the bench tenant. */
+export async function startService(instance: Instance): Promise<Child> {
+  const service = await startChild({
+    databaseUrl: instance.databaseUrl,
+    dataDir: instance.dataDir,
+    // PGlite reopening a large seeded database takes a while.
+    readyTimeoutMs: 120_000,
+    env: {
+      LOG_LEVEL: 'warn',
+      // The rate limiter is a policy, not a cost to measure: at its default it would answer 429 to a fast client.
+      RATE_LIMIT_PER_SEC: '0',
+      AUTH_DISABLED: 'false',
+    },
+  })
+  await issueApiKey(service.url, childAdminToken, tenant)
+  return service
+}
