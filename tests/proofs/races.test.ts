@@ -117,3 +117,46 @@ describe('races on postgres', () => {
     expect((await response.json()).code).toBe('not_found')
   })
 })
+
+/** The same interleaving for small bodies, which commit in one statement with their bytes inline. */
+describe('races of inline objects on postgres', () => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startServer('postgres', { gc: { graceSecs: 0 }, inlineMaxBytes: 64 * 1024 })
+  })
+  afterAll(() => server.stop())
+
+  const gc = () => fetch(`${server.url}/v1/admin/gc`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } }).then((r) => r.json())
+  const sha256 = (bytes: Uint8Array) => new Bun.CryptoHasher('sha256').update(bytes).digest('hex')
+
+  test('an unkeyed dedup hit that arrives while GC deletes the blob row re-creates it with its own bytes', async () => {
+    const body = crypto.getRandomValues(new Uint8Array(4096))
+    const hex = sha256(body)
+    const post = () => fetch(`${server.url}/v1/objects?namespace=inline-races&tenant_id=t`, { method: 'POST', body })
+    const first = await (await post()).json()
+    expect((await fetch(`${server.url}/v1/objects/${first.id}?tenant_id=t`, { method: 'DELETE' })).status).toBe(204)
+
+    const held = holdAt('gc:blob-unlinked')
+    const collecting = gc()
+    await held.reached // GC holds the row lock of the unreferenced blob
+    const uploading = post()
+    for (let i = 0; ; i++) {
+      const [row] = rowsOf<{ waiting: number }>(await server.database.db.execute(sql`select count(*)::int as waiting from pg_locks where not granted`))
+      if (row!.waiting > 0) break // the upsert waits for GC's lock
+      if (i > 500) throw new Error('the upload never waited on the blob lock')
+      await Bun.sleep(10)
+    }
+    held.release()
+
+    expect((await collecting).deleted_blobs).toBe(1)
+    const response = await uploading
+    expect(response.status).toBe(201)
+    const second = await response.json()
+    const download = await fetch(`${server.url}/v1/objects/${second.id}?tenant_id=t`)
+    expect(download.status).toBe(200)
+    expect(sha256(new Uint8Array(await download.arrayBuffer()))).toBe(hex)
+    const [row] = await server.database.db.select().from(blobs).where(and(eq(blobs.storageClass, 'hot'), eq(blobs.contentHash, `sha256:${hex}`)))
+    expect(row?.refCount).toBe(1)
+    expect(new Uint8Array(row!.inlineData!)).toEqual(body)
+  })
+})
