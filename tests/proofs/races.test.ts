@@ -7,6 +7,27 @@ import { rowsOf } from '../../core/gc'
 import { blobPath } from '../../core/store/paths'
 import { adminToken, startServer, type TestServer } from '../support/server'
 
+const sha256 = (bytes: Uint8Array) => new Bun.CryptoHasher('sha256').update(bytes).digest('hex')
+
+/** Waits until some session is blocked on a lock: the condition, not a duration. */
+async function someoneWaitsOnALock(server: TestServer): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    const [row] = rowsOf<{ waiting: number }>(await server.database.db.execute(sql`select count(*)::int as waiting from pg_locks where not granted`))
+    if (row!.waiting > 0) return
+    await Bun.sleep(10)
+  }
+  throw new Error('no session ever waited on a lock')
+}
+
+/** An upload that committed after the race reads back as these bytes. */
+async function expectStored(server: TestServer, response: Response, hex: string): Promise<void> {
+  expect(response.status).toBe(201)
+  const { id } = await response.json()
+  const download = await fetch(`${server.url}/v1/objects/${id}?tenant_id=t`)
+  expect(download.status).toBe(200)
+  expect(sha256(new Uint8Array(await download.arrayBuffer()))).toBe(hex)
+}
+
 /** The classic interleavings of upload, delete, download and GC, forced with barriers instead of sleeps. */
 describe('races on postgres', () => {
   let server: TestServer
@@ -18,19 +39,8 @@ describe('races on postgres', () => {
   const upload = (key: string, body: BodyInit) =>
     fetch(`${server.url}/v1/objects?namespace=races&tenant_id=t&key=${key}`, { method: 'POST', body })
   const gc = () => fetch(`${server.url}/v1/admin/gc`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } }).then((r) => r.json())
-  const sha256 = (bytes: Uint8Array) => new Bun.CryptoHasher('sha256').update(bytes).digest('hex')
   const blobRow = async (hex: string) =>
     (await server.database.db.select().from(blobs).where(and(eq(blobs.storageClass, 'hot'), eq(blobs.contentHash, `sha256:${hex}`))))[0]
-
-  /** Waits until some session is blocked on a lock: the condition, not a duration. */
-  async function someoneWaitsOnALock(): Promise<void> {
-    for (let i = 0; i < 500; i++) {
-      const [row] = rowsOf<{ waiting: number }>(await server.database.db.execute(sql`select count(*)::int as waiting from pg_locks where not granted`))
-      if (row!.waiting > 0) return
-      await Bun.sleep(10)
-    }
-    throw new Error('no session ever waited on a lock')
-  }
 
   test('a dedup hit that arrives while GC deletes the blob re-creates it from its own bytes', async () => {
     const body = crypto.getRandomValues(new Uint8Array(64 * 1024))
@@ -43,16 +53,11 @@ describe('races on postgres', () => {
     await held.reached // GC holds the blob row lock and has unlinked the file
     expect(existsSync(blobPath(server.store.roots, 'hot', hex))).toBe(false)
     const uploading = upload('dedup-hit', body)
-    await someoneWaitsOnALock() // the commit waits for the blob lock GC holds
+    await someoneWaitsOnALock(server) // the commit waits for the blob lock GC holds
     held.release()
 
     expect((await collecting).deleted_blobs).toBe(1)
-    const response = await uploading
-    expect(response.status).toBe(201)
-    const second = await response.json()
-    const download = await fetch(`${server.url}/v1/objects/${second.id}?tenant_id=t`)
-    expect(download.status).toBe(200)
-    expect(sha256(new Uint8Array(await download.arrayBuffer()))).toBe(hex)
+    await expectStored(server, await uploading, hex)
     expect((await blobRow(hex))?.refCount).toBe(1)
     expect(existsSync(blobPath(server.store.roots, 'hot', hex))).toBe(true)
   })
@@ -127,7 +132,6 @@ describe('races of inline objects on postgres', () => {
   afterAll(() => server.stop())
 
   const gc = () => fetch(`${server.url}/v1/admin/gc`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } }).then((r) => r.json())
-  const sha256 = (bytes: Uint8Array) => new Bun.CryptoHasher('sha256').update(bytes).digest('hex')
 
   test('an unkeyed dedup hit that arrives while GC deletes the blob row re-creates it with its own bytes', async () => {
     const body = crypto.getRandomValues(new Uint8Array(4096))
@@ -140,21 +144,11 @@ describe('races of inline objects on postgres', () => {
     const collecting = gc()
     await held.reached // GC holds the row lock of the unreferenced blob
     const uploading = post()
-    for (let i = 0; ; i++) {
-      const [row] = rowsOf<{ waiting: number }>(await server.database.db.execute(sql`select count(*)::int as waiting from pg_locks where not granted`))
-      if (row!.waiting > 0) break // the upsert waits for GC's lock
-      if (i > 500) throw new Error('the upload never waited on the blob lock')
-      await Bun.sleep(10)
-    }
+    await someoneWaitsOnALock(server) // the upsert waits for GC's lock
     held.release()
 
     expect((await collecting).deleted_blobs).toBe(1)
-    const response = await uploading
-    expect(response.status).toBe(201)
-    const second = await response.json()
-    const download = await fetch(`${server.url}/v1/objects/${second.id}?tenant_id=t`)
-    expect(download.status).toBe(200)
-    expect(sha256(new Uint8Array(await download.arrayBuffer()))).toBe(hex)
+    await expectStored(server, await uploading, hex)
     const [row] = await server.database.db.select().from(blobs).where(and(eq(blobs.storageClass, 'hot'), eq(blobs.contentHash, `sha256:${hex}`)))
     expect(row?.refCount).toBe(1)
     expect(new Uint8Array(row!.inlineData!)).toEqual(body)
