@@ -57,6 +57,8 @@ export async function writeStreamToFile(head: BodyHead, reader: ReadableStreamDe
   let sizeBytes = 0
   let unsynced = 0
   let syncing: Promise<void> | null = null
+  // A failed sync reports its error once only; a later fdatasync may succeed with the bytes lost.
+  let syncFailure: unknown = null
   const append = (chunk: Uint8Array) => {
     sizeBytes += chunk.byteLength
     if (sizeBytes > maxBytes) throw new ApiError('payload_too_large', `The object exceeds the limit of ${maxBytes} bytes`)
@@ -65,7 +67,9 @@ export async function writeStreamToFile(head: BodyHead, reader: ReadableStreamDe
     unsynced += chunk.byteLength
     if (unsynced >= earlySyncBytes && syncing === null) {
       unsynced = 0
-      syncing = fdatasyncAsync(fd).finally(() => (syncing = null))
+      syncing = fdatasyncAsync(fd)
+        .catch((error) => void (syncFailure ??= error))
+        .finally(() => (syncing = null))
     }
   }
   try {
@@ -78,6 +82,7 @@ export async function writeStreamToFile(head: BodyHead, reader: ReadableStreamDe
       else append(value)
     }
     await syncing
+    if (syncFailure !== null) throw syncFailure
     await fdatasyncAsync(fd)
     return { hex: hasher.digest('hex'), sizeBytes }
   } catch (error) {
@@ -85,7 +90,7 @@ export async function writeStreamToFile(head: BodyHead, reader: ReadableStreamDe
     throw error
   } finally {
     // Never close the descriptor under a sync still running on it.
-    await (syncing as Promise<void> | null)?.catch(() => {})
+    await syncing
     closeSync(fd)
   }
 }
