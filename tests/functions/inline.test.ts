@@ -68,6 +68,18 @@ describe.each(backends)('inline small objects on %s', (backend) => {
     expect(tempFiles(server)).toEqual([])
   })
 
+  test("the one-statement commit answers with the stored row: list and read agree with the upload's answer", async () => {
+    const namespace = unique('answer')
+    const response = await post(server, namespace, random(20), '', { 'content-type': 'text/plain', 'x-metadata': '{"stage":"prod"}' })
+    expect(response.status).toBe(201)
+    const answer = await response.json()
+    const listed = await (await fetch(`${server.url}/v1/objects?namespace=${namespace}&tenant_id=acme`, { headers: asAdmin })).json()
+    expect(listed.objects).toEqual([answer])
+    expect(answer).toMatchObject({ status: 'COMMITTED', key: null, content_type: 'text/plain', metadata: { stage: 'prod' } })
+    const read = await get(server, answer.id, {}, 'HEAD')
+    expect(new Date(read.headers.get('last-modified')!).getTime()).toBe(Math.floor(Date.parse(answer.created_at) / 1000) * 1000)
+  })
+
   test('one byte past the limit goes to a file', async () => {
     const body = random(inlineMaxBytes + 1)
     const hex = sha256(body)
