@@ -124,7 +124,7 @@ export async function assembleDeps(config: Config, database: Database, draining:
     },
     limits: {
       perPrincipal: new RateLimiter(config.rateLimitPerSec, config.rateLimitBurst),
-      unauthenticatedPerIp: new RateLimiter(config.unauthenticatedRateLimitPerSec, Math.max(1, config.unauthenticatedRateLimitPerSec * 2)),
+      unauthenticatedPerIp: new RateLimiter(config.unauthenticatedRateLimitPerSec, Math.max(1, config.unauthenticatedRateLimitPerSec * 2), 'client_ip'),
       uploads: new UploadSlots(config.maxConcurrentUploadsPerTenant),
     },
     allowedOrigins: config.allowedOrigins,

@@ -30,6 +30,12 @@ export const gcFailures = new Counter({ name: `${p}gc_failures_total`, help: 'Ga
 export const gcDeletedBlobs = new Counter({ name: `${p}gc_deleted_blobs_total`, help: 'Blobs deleted by garbage collection', registers: [registry] })
 export const gcReclaimedBytes = new Counter({ name: `${p}gc_reclaimed_bytes_total`, help: 'Bytes reclaimed by garbage collection', registers: [registry] })
 export const scrubCorruptBlobs = new Counter({ name: `${p}scrub_corrupt_blobs_total`, help: 'Blobs the scrubber found corrupt or missing', registers: [registry] })
+export const rateLimited = new Counter({
+  name: `${p}rate_limited_total`,
+  help: 'Requests refused with 429: over the per-principal or per-client-IP rate, or over the concurrent uploads of a tenant',
+  labelNames: ['limit'],
+  registers: [registry],
+})
 export const gcQueueDepth = new Gauge({ name: `${p}gc_queue_depth`, help: 'Unreferenced blobs past the grace period, waiting for collection', registers: [registry] })
 
 // Where the storage roots are; statfs runs at scrape time.

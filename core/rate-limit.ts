@@ -1,4 +1,5 @@
 import { ApiError } from './errors'
+import { rateLimited } from './metrics'
 
 /**
  * Token buckets per caller (principal, or client IP before authentication),
@@ -10,6 +11,8 @@ export class RateLimiter {
   constructor(
     private readonly perSecond: number,
     private readonly burst: number,
+    /** The metric label of what this limiter caps. */
+    private readonly limit: 'principal' | 'client_ip' = 'principal',
   ) {}
 
   /** Takes one token for `caller`, or throws 429 with the seconds until one is available. */
@@ -21,6 +24,7 @@ export class RateLimiter {
       // The bucket is left as it was: refilling it on every refused retry adds up
       // rounding errors that would refuse a client retrying exactly at Retry-After.
       const retryAfter = Math.max(1, Math.ceil((1 - tokens) / this.perSecond))
+      rateLimited.inc({ limit: this.limit })
       throw new ApiError('rate_limited', 'Too many requests; slow down', { 'retry-after': String(retryAfter) })
     }
     this.buckets.set(caller, { tokens: tokens - 1, updated: now })
@@ -44,6 +48,7 @@ export class UploadSlots {
   acquire(tenantId: string): () => void {
     const current = this.inFlight.get(tenantId) ?? 0
     if (this.perTenant > 0 && current >= this.perTenant) {
+      rateLimited.inc({ limit: 'tenant_uploads' })
       throw new ApiError('rate_limited', `At most ${this.perTenant} uploads may run at once for a tenant`, { 'retry-after': '1' })
     }
     this.inFlight.set(tenantId, current + 1)

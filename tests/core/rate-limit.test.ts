@@ -4,6 +4,7 @@ import { createApiKey } from '../../core/auth/api-keys'
 import type { Permission } from '../../core/auth/principal'
 import { objects } from '../../core/db/schema'
 import { ApiError } from '../../core/errors'
+import { rateLimited } from '../../core/metrics'
 import { RateLimiter, UploadSlots } from '../../core/rate-limit'
 import { backends, startServer, type TestServer } from '../support/server'
 
@@ -121,6 +122,11 @@ describe('UploadSlots', () => {
   })
 })
 
+/** The rate_limited_total counter of one limit, as /metrics reports it. */
+async function refusals(limit: string): Promise<number> {
+  return (await rateLimited.get()).values.find((sample) => sample.labels.limit === limit)?.value ?? 0
+}
+
 /** An upload body the test feeds by hand. */
 function controlledBody() {
   let controller!: ReadableStreamDefaultController<Uint8Array>
@@ -146,6 +152,7 @@ describe.each(backends)('rate limits over HTTP on %s', (backend) => {
 
   test('per principal: the 6th quick request → 429 with Retry-After; others are unaffected; after waiting it works again', async () => {
     const key = await keyFor('acme', ['objects:read'])
+    const refusedBefore = await refusals('principal')
     const statuses: number[] = []
     let refused: Response | undefined
     for (let i = 0; i < 6; i++) {
@@ -155,6 +162,7 @@ describe.each(backends)('rate limits over HTTP on %s', (backend) => {
       else await response.arrayBuffer()
     }
     expect(statuses).toEqual([200, 200, 200, 200, 200, 429])
+    expect((await refusals('principal')) - refusedBefore).toBe(1)
     const body = await refused!.json()
     expect(body).toEqual({ error: expect.any(String), code: 'rate_limited', request_id: refused!.headers.get('x-request-id') })
     const retryAfter = Number(refused!.headers.get('retry-after'))
@@ -171,6 +179,7 @@ describe.each(backends)('rate limits over HTTP on %s', (backend) => {
   test('failed authentication per client address: after the burst → 429; valid credentials still pass; recovers', async () => {
     const bad = () => fetch(`${server.url}/v1/objects?namespace=rates`, { headers: { authorization: 'Bearer not-a-credential' } })
     // 2 per second with a burst of twice that.
+    const refusedBefore = await refusals('client_ip')
     const statuses: number[] = []
     let refused: Response | undefined
     for (let i = 0; i < 5; i++) {
@@ -180,6 +189,7 @@ describe.each(backends)('rate limits over HTTP on %s', (backend) => {
       else await response.arrayBuffer()
     }
     expect(statuses).toEqual([401, 401, 401, 401, 429])
+    expect((await refusals('client_ip')) - refusedBefore).toBe(1)
     expect((await refused!.json()).code).toBe('rate_limited')
     const retryAfter = Number(refused!.headers.get('retry-after'))
     expect(retryAfter).toBeGreaterThanOrEqual(1)
@@ -205,8 +215,10 @@ describe.each(backends)('rate limits over HTTP on %s', (backend) => {
       await Bun.sleep(5)
     }
 
+    const refusedBefore = await refusals('tenant_uploads')
     const refused = await upload(second, namespace, 'second')
     expect(refused.status).toBe(429)
+    expect((await refusals('tenant_uploads')) - refusedBefore).toBe(1)
     expect(refused.headers.get('retry-after')).toMatch(/^[1-9]\d*$/)
     expect((await refused.json()).code).toBe('rate_limited')
 
