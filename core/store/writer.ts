@@ -1,6 +1,7 @@
 import { closeSync, fdatasync, openSync, unlinkSync, writeSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { ApiError } from '../errors'
+import { keepMemoryInBudget } from '../memory'
 
 const fdatasyncAsync = promisify(fdatasync)
 
@@ -45,6 +46,7 @@ export async function readWhole(body: Pick<Request, 'bytes'>): Promise<Uint8Arra
 // A sync is started in the background after this many bytes, so the disk
 // writes while the body still arrives instead of all at the final fdatasync.
 const earlySyncBytes = 32 * 2 ** 20
+const memoryCheckBytes = 8 * 2 ** 20
 
 /**
  * Streams a request body (the head already read, then the rest) into a new
@@ -56,6 +58,7 @@ export async function writeStreamToFile(head: BodyHead, reader: ReadableStreamDe
   const hasher = new Bun.CryptoHasher('sha256')
   let sizeBytes = 0
   let unsynced = 0
+  let untilMemoryCheck = memoryCheckBytes
   let syncing: Promise<void> | null = null
   // A failed sync reports its error once only; a later fdatasync may succeed with the bytes lost.
   let syncFailure: unknown = null
@@ -65,6 +68,11 @@ export async function writeStreamToFile(head: BodyHead, reader: ReadableStreamDe
     hasher.update(chunk)
     for (let off = 0; off < chunk.byteLength; ) off += writeSync(fd, chunk, off)
     unsynced += chunk.byteLength
+    untilMemoryCheck -= chunk.byteLength
+    if (untilMemoryCheck <= 0) {
+      untilMemoryCheck = memoryCheckBytes
+      keepMemoryInBudget()
+    }
     if (unsynced >= earlySyncBytes && syncing === null) {
       unsynced = 0
       syncing = fdatasyncAsync(fd)
