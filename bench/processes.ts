@@ -1,5 +1,6 @@
 /** Child processes of the harness: bare servers, tools it needs, and disk flushes. */
 import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort, repoRoot } from '../tests/support/child'
 import { authorization } from './credential'
@@ -63,6 +64,31 @@ export function ensureTool(command: string, aptPackage: string): void {
 /** Flushes dirty pages so one measurement does not pay for the writeback of the previous one. */
 export function syncDisks(): void {
   spawnSync('sync')
+}
+
+/** Milliseconds the block devices have spent busy since boot (io_ticks of /proc/diskstats). */
+function diskBusyMs(): number {
+  return readFileSync('/proc/diskstats', 'utf8')
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter((fields) => fields.length >= 14 && !/^(loop|ram|dm-)/.test(fields[2]!))
+    .reduce((sum, fields) => sum + Number(fields[12]), 0)
+}
+
+/**
+ * Flushes, then waits (up to maxSecs) until the disks are busy under a tenth of
+ * the time: gigabytes just written and deleted keep the disk writing back and
+ * discarding for a while, which would slow the next phase's fsyncs.
+ */
+export async function settleDisks(maxSecs: number): Promise<void> {
+  syncDisks()
+  const deadline = performance.now() + maxSecs * 1000
+  for (let before = diskBusyMs(); performance.now() < deadline; ) {
+    await Bun.sleep(500)
+    const now = diskBusyMs()
+    if (now - before < 50) return
+    before = now
+  }
 }
 
 export interface CurlDownload {
