@@ -25,6 +25,7 @@ export const metricsRoutes = (routes: () => RouteList) =>
       const seconds = (performance.now() - (started.get(request) ?? performance.now())) / 1000
       requestsTotal.inc({ method: request.method, route, status: String(status) })
       requestDuration.observe({ method: request.method, route }, seconds)
+      if (!log.isLevelEnabled('info')) return
       const principal = maybePrincipalOf(request)
       const url = new URL(request.url)
       log.info({
