@@ -201,12 +201,15 @@ async function verify(url: string, final: boolean): Promise<void> {
   })
 }
 
-const finalEnv = { STUCK_UPLOAD_TIMEOUT_SECS: '1', GC_GRACE_SECS: '0' }
+// Bodies up to 4 KiB are kept inline, larger ones go to files: the kills land on both kinds of commit.
+const inlineMaxBytes = 4096
+const serviceEnv = { INLINE_MAX_BYTES: String(inlineMaxBytes) }
+const finalEnv = { ...serviceEnv, STUCK_UPLOAD_TIMEOUT_SECS: '1', GC_GRACE_SECS: '0' }
 
 test(`${rounds} rounds of kill -9 during ${uploadsPerRound} concurrent uploads lose nothing acknowledged and expose nothing partial`, async () => {
   for (let round = 1; round <= rounds; round++) {
     // A restart that fails after a crash is itself a failure of the proof.
-    child = await startChild({ databaseUrl, dataDir })
+    child = await startChild({ databaseUrl, dataDir, env: serviceEnv })
     try {
       await verify(child.url, false)
       const planned = planRound(round)
@@ -240,14 +243,17 @@ test(`${rounds} rounds of kill -9 during ${uploadsPerRound} concurrent uploads l
   await verify(child.url, true)
   const acknowledged = attempts.filter((a) => a.status === 201).length
   const acknowledgedOverwrites = attempts.filter((a) => a.status === 201 && a.key === sharedKey).length
+  const acknowledgedInline = attempts.filter((a) => a.status === 201 && a.payload.byteLength <= inlineMaxBytes).length
   console.info(
     `crash proof: rounds=${rounds} uploads_attempted=${attempts.length} acknowledged=${acknowledged} ` +
-      `(overwrites of one key ${acknowledgedOverwrites}) verified=${stats.verified} ` +
+      `(inline ${acknowledgedInline}, files ${acknowledged - acknowledgedInline}, overwrites of one key ${acknowledgedOverwrites}) verified=${stats.verified} ` +
       `replaced_by_overwrite=${stats.replaced} committed_unacknowledged=${stats.unacknowledgedCommitted} failures=${failures.length} kills=[${killPoints.join(' ')}]`,
   )
   if (failures.length > 0) console.error(failures.join('\n'))
   expect(failures).toEqual([])
-  expect(acknowledged).toBeGreaterThan(0)
+  // Both kinds of commit were acknowledged before kills, so both are proven.
+  expect(acknowledgedInline).toBeGreaterThan(0)
+  expect(acknowledged - acknowledgedInline).toBeGreaterThan(0)
   expect(stats.verified + stats.replaced).toBe(acknowledged)
 }, 150_000)
 
