@@ -1,8 +1,7 @@
 import { readdirSync, statSync } from 'node:fs'
 import { and, eq, inArray, sql } from 'drizzle-orm'
-import type { Db } from './db/client'
+import { rowsOf, type Db } from './db/client'
 import { blobs, objects, type StorageClass } from './db/schema'
-import { rowsOf } from './gc'
 import { blobPath, type StorageRoots } from './store/paths'
 import { removeFile } from './store/writer'
 

@@ -2,7 +2,7 @@ import { readdirSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { and, eq, inArray, lte, sql } from 'drizzle-orm'
 import { barrier } from './barriers'
-import type { Db } from './db/client'
+import { rowsOf, type Db } from './db/client'
 import { blobs, objects, type StorageClass } from './db/schema'
 import { fsyncDirectory } from './store/durable'
 import { blobPath, type StorageRoots } from './store/paths'
@@ -194,9 +194,4 @@ async function removeIfOrphan(db: Db, storageClass: StorageClass, hex: string, p
     await tx.delete(blobs).where(and(eq(blobs.storageClass, storageClass), eq(blobs.contentHash, `sha256:${hex}`)))
     return removed
   })
-}
-
-/** postgres.js returns rows as the result itself; PGlite wraps them in { rows }. */
-export function rowsOf<T>(result: unknown): T[] {
-  return Array.isArray(result) ? (result as T[]) : ((result as { rows: T[] }).rows ?? [])
 }

@@ -1,8 +1,7 @@
 import { statfsSync } from 'node:fs'
 import { sql } from 'drizzle-orm'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { Db } from './db/client'
-import { rowsOf } from './gc'
+import { rowsOf, type Db } from './db/client'
 import type { StorageRoots } from './store/paths'
 
 /**

@@ -98,3 +98,8 @@ export function perDatabase<T>(build: (db: Db) => T): (db: Db) => T {
     return value
   }
 }
+
+/** postgres.js returns rows as the result itself; PGlite wraps them in { rows }. */
+export function rowsOf<T>(result: unknown): T[] {
+  return Array.isArray(result) ? (result as T[]) : ((result as { rows: T[] }).rows ?? [])
+}

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { and, eq, sql } from 'drizzle-orm'
 import { keyRowTtlMs, LastUsedTracker, principalOfApiKey } from '../../core/auth/api-keys'
 import { apiKeys, auditEvents } from '../../core/db/schema'
-import { rowsOf } from '../../core/gc'
+import { rowsOf } from '../../core/db/client'
 import { adminToken, backends, startServer, type TestServer } from '../support/server'
 import { expectError } from '../support/assertions'
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
-import { rowsOf } from '../../core/gc'
+import { rowsOf } from '../../core/db/client'
 import { adminToken, backends, startServer, type TestServer } from '../support/server'
 import { captureLogs } from '../support/logs'
 import { configureLog } from '../../core/log'

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import { and, eq, sql } from 'drizzle-orm'
 import { holdAt } from '../../core/barriers'
 import { blobs } from '../../core/db/schema'
-import { rowsOf } from '../../core/gc'
+import { rowsOf } from '../../core/db/client'
 import { blobPath } from '../../core/store/paths'
 import { adminToken, startServer, type TestServer } from '../support/server'
 
