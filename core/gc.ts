@@ -46,6 +46,10 @@ export async function runGc(db: Db, roots: StorageRoots, settings: GcSettings): 
 
 const storageClasses: StorageClass[] = ['hot', 'cold']
 
+/** Blobs GC may delete: unreferenced for at least the grace period. */
+export const collectable = (graceSecs: number) =>
+  and(eq(blobs.refCount, 0), lte(blobs.unreferencedSince, sql`now() - make_interval(secs => ${graceSecs})`))
+
 /** Uploads in WRITING past the timeout lose their reservation; a still-running one then fails at commit. */
 async function reapStuckUploads(db: Db, roots: StorageRoots, settings: GcSettings): Promise<number> {
   let reaped = 0
@@ -72,7 +76,7 @@ async function collectBlobs(db: Db, roots: StorageRoots, settings: GcSettings, r
       const claimed = await tx
         .select({ storageClass: blobs.storageClass, contentHash: blobs.contentHash, sizeBytes: blobs.sizeBytes })
         .from(blobs)
-        .where(and(eq(blobs.refCount, 0), lte(blobs.unreferencedSince, sql`now() - make_interval(secs => ${settings.graceSecs})`)))
+        .where(collectable(settings.graceSecs))
         .orderBy(blobs.unreferencedSince)
         .limit(settings.batchSize)
         .for('update', { skipLocked: true })

@@ -2,6 +2,8 @@ import { statfsSync } from 'node:fs'
 import { sql } from 'drizzle-orm'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { rowsOf, type Db } from './db/client'
+import { blobs } from './db/schema'
+import { collectable } from './gc'
 import type { StorageRoots } from './store/paths'
 
 /**
@@ -82,8 +84,7 @@ export async function refreshStorageMetrics(db: Db, gcGraceSecs: number): Promis
     db.execute(sql`select storage_class::text as storage_class, coalesce(sum(size_bytes), 0)::text as n
       from objects where status = 'COMMITTED' group by storage_class`),
     db.execute(sql`select storage_class::text as storage_class, coalesce(sum(size_bytes), 0)::text as n from blobs group by storage_class`),
-    db.execute(sql`select count(*)::text as n from blobs
-      where ref_count = 0 and unreferenced_since <= now() - make_interval(secs => ${gcGraceSecs})`),
+    db.execute(sql`select count(*)::text as n from ${blobs} where ${collectable(gcGraceSecs)}`),
   ])
   objectsGauge.reset()
   for (const row of rowsOf<{ namespace: string; tenant_id: string; storage_class: string; n: string }>(objectRows)) {

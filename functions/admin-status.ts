@@ -2,6 +2,8 @@ import { statfsSync } from 'node:fs'
 import { sql } from 'drizzle-orm'
 import { Elysia } from 'elysia'
 import { rowsOf, type Db } from '../core/db/client'
+import { blobs } from '../core/db/schema'
+import { collectable } from '../core/gc'
 import { lastRuns } from '../core/runs'
 import type { StorageRoots } from '../core/store/paths'
 import { requireAdmin } from './admin-guard'
@@ -29,7 +31,7 @@ async function queueDepths(db: Db, graceSecs: number) {
   const [row] = rowsOf<Record<string, string | number>>(
     await db.execute(sql`select
       (select count(*) from blobs where ref_count = 0) as unreferenced_blobs,
-      (select count(*) from blobs where ref_count = 0 and unreferenced_since <= now() - make_interval(secs => ${graceSecs})) as collectable_blobs,
+      (select count(*) from ${blobs} where ${collectable(graceSecs)}) as collectable_blobs,
       (select count(*) from blobs where corrupt_at is not null) as corrupt_blobs,
       (select count(*) from objects where status = 'WRITING') as writing_uploads,
       (select count(*) from objects where status = 'DELETING') as deleting_objects`),
