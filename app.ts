@@ -22,7 +22,7 @@ import { adminTokenHash } from './core/admin-token'
 import { LastUsedTracker } from './core/auth/api-keys'
 import { jwtVerifier } from './core/auth/jwt'
 import type { Config } from './core/config'
-import type { Database } from './core/db/client'
+import type { Database, Db } from './core/db/client'
 import { metricsRoutes } from './functions/metrics'
 import { routePattern } from './core/http/route-pattern'
 import { configureLog, log } from './core/log'
@@ -30,6 +30,8 @@ import { watchStorageRoots } from './core/metrics'
 
 export interface AppDeps {
   store: ObjectStore
+  /** The database pool for GC and scrub passes, apart from the one serving requests. */
+  background: Db
   draining: () => boolean
   auth: Authenticator
   limits: { perPrincipal: RateLimiter; unauthenticatedPerIp: RateLimiter; uploads: UploadSlots }
@@ -114,6 +116,7 @@ export async function assembleDeps(config: Config, database: Database, draining:
   watchStorageRoots({ hot: config.hotRoot, cold: config.coldRoot })
   return {
     store: { db: database.db, roots: { hot: config.hotRoot, cold: config.coldRoot }, maxUploadBytes: config.maxUploadBytes, inlineMaxBytes: config.inlineMaxBytes },
+    background: database.background,
     draining,
     auth: {
       db: database.db,
@@ -139,11 +142,11 @@ export async function assembleDeps(config: Config, database: Database, draining:
 }
 
 export function gcDeps(deps: AppDeps): GcDeps {
-  return { db: deps.store.db, roots: deps.store.roots, settings: deps.gc }
+  return { db: deps.background, roots: deps.store.roots, settings: deps.gc }
 }
 
 export function scrubDeps(deps: AppDeps): ScrubDeps {
-  return { db: deps.store.db, roots: deps.store.roots, maxBytesPerSec: deps.scrubMaxBytesPerSec }
+  return { db: deps.background, roots: deps.store.roots, maxBytesPerSec: deps.scrubMaxBytesPerSec }
 }
 
 const isUpload = (method: string, path: string) =>

@@ -32,14 +32,14 @@ app.listen({ ...serveOptions, hostname: config.hostname, port: config.port })
 log.info({ msg: 'listening', address: `${config.hostname}:${app.server?.port}`, database: database.kind })
 
 const refreshMetrics = () =>
-  refreshStorageMetrics(database.db, config.gcGraceSecs).catch((error) => log.warn({ msg: 'metrics refresh failed', error: String((error as Error)?.message ?? error) }))
+  refreshStorageMetrics(database.background, config.gcGraceSecs).catch((error) => log.warn({ msg: 'metrics refresh failed', error: String((error as Error)?.message ?? error) }))
 void refreshMetrics()
 
 const schedules = [
   scheduleGc(gcDeps(deps), config.gcIntervalSecs),
   scheduleScrub(scrubDeps(deps), config.scrubCron),
   // Key usage times are written in batches rather than on every request.
-  new Cron('*/30 * * * * *', { protect: true }, () => deps.auth.lastUsed.flush(database.db).catch(() => {})),
+  new Cron('*/30 * * * * *', { protect: true }, () => deps.auth.lastUsed.flush(database.background).catch(() => {})),
   // Object counts and stored bytes come from the database every 30 s, not per request.
   new Cron('*/30 * * * * *', { protect: true }, refreshMetrics),
 ]

@@ -78,23 +78,22 @@ new Gauge({
 
 /** Reads object counts, stored bytes and the GC queue from the database into the gauges. */
 export async function refreshStorageMetrics(db: Db, gcGraceSecs: number): Promise<void> {
-  const [objectRows, logicalRows, physicalRows, queueRows] = await Promise.all([
-    db.execute(sql`select namespace, tenant_id, storage_class::text as storage_class, count(*)::text as n
+  // One scan of the objects gives both the counts and the logical bytes.
+  const [objectRows, physicalRows, queueRows] = await Promise.all([
+    db.execute(sql`select namespace, tenant_id, storage_class::text as storage_class, count(*)::text as n, coalesce(sum(size_bytes), 0)::text as bytes
       from objects where status = 'COMMITTED' group by namespace, tenant_id, storage_class`),
-    db.execute(sql`select storage_class::text as storage_class, coalesce(sum(size_bytes), 0)::text as n
-      from objects where status = 'COMMITTED' group by storage_class`),
     db.execute(sql`select storage_class::text as storage_class, coalesce(sum(size_bytes), 0)::text as n from blobs group by storage_class`),
     db.execute(sql`select count(*)::text as n from ${blobs} where ${collectable(gcGraceSecs)}`),
   ])
+  const logical = new Map([['hot', 0], ['cold', 0]])
   objectsGauge.reset()
-  for (const row of rowsOf<{ namespace: string; tenant_id: string; storage_class: string; n: string }>(objectRows)) {
+  for (const row of rowsOf<{ namespace: string; tenant_id: string; storage_class: string; n: string; bytes: string }>(objectRows)) {
     objectsGauge.set({ namespace: row.namespace, tenant: row.tenant_id, storage_class: row.storage_class }, Number(row.n))
+    logical.set(row.storage_class, (logical.get(row.storage_class) ?? 0) + Number(row.bytes))
   }
   storageBytes.reset()
-  for (const storageClass of ['hot', 'cold']) {
-    for (const kind of ['logical', 'physical']) storageBytes.set({ storage_class: storageClass, kind }, 0)
-  }
-  for (const row of rowsOf<{ storage_class: string; n: string }>(logicalRows)) storageBytes.set({ storage_class: row.storage_class, kind: 'logical' }, Number(row.n))
+  for (const [storageClass, bytes] of logical) storageBytes.set({ storage_class: storageClass, kind: 'logical' }, bytes)
+  for (const storageClass of logical.keys()) storageBytes.set({ storage_class: storageClass, kind: 'physical' }, 0)
   for (const row of rowsOf<{ storage_class: string; n: string }>(physicalRows)) storageBytes.set({ storage_class: row.storage_class, kind: 'physical' }, Number(row.n))
   gcQueueDepth.set(Number(rowsOf<{ n: string }>(queueRows)[0]?.n ?? 0))
 }

@@ -14,7 +14,15 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
 
 export interface Database {
+  /** The pool that serves requests. */
   db: Db
+  /**
+   * A small pool of its own for scheduled work (GC, scrub, metrics refresh):
+   * postgres.js queues a query behind a busy connection's current one, so a
+   * second-long aggregate there would stall every request queued behind it.
+   * PGlite has one connection, so there it is the same as `db`.
+   */
+  background: Db
   kind: 'postgres' | 'pglite'
   close(): Promise<void>
 }
@@ -22,6 +30,8 @@ export interface Database {
 const migrationsFolder = fileURLToPath(new URL('../../migrations', import.meta.url))
 // Any fixed number: every replica takes the same lock so only one migrates at a time.
 const migrationLockId = 0x6a757374
+/** Connections of the background pool, on top of DB_MAX_CONNECTIONS. */
+export const backgroundConnections = 2
 
 /** Connects to PostgreSQL (DATABASE_URL) or the embedded PGlite under the data dir, and migrates. */
 export async function openDatabase(options: { databaseUrl?: string; dataDir: string; maxConnections: number }): Promise<Database> {
@@ -46,20 +56,30 @@ export function postgresTarget(databaseUrl: string): { url: string; host?: strin
 
 async function openPostgres(databaseUrl: string, maxConnections: number): Promise<Database> {
   const { url, host } = postgresTarget(databaseUrl)
-  const client = postgres(url, {
-    host,
-    max: maxConnections,
-    onnotice: () => {},
-    connect_timeout: 10,
-    idle_timeout: 60,
-    // Reconnect quickly once the database is back; the default waits up to 20 s.
-    backoff: (attempts) => Math.min(0.05 * 2 ** attempts, 1),
-    // A blob lock held across an fsync must not hang forever if the peer vanished.
-    connection: { application_name: 'juststorage', lock_timeout: 30_000, idle_in_transaction_session_timeout: 120_000 },
-  })
+  const pool = (max: number, settings: Record<string, number> = {}) =>
+    postgres(url, {
+      host,
+      max,
+      onnotice: () => {},
+      connect_timeout: 10,
+      idle_timeout: 60,
+      // Reconnect quickly once the database is back; the default waits up to 20 s.
+      backoff: (attempts) => Math.min(0.05 * 2 ** attempts, 1),
+      // A blob lock held across an fsync must not hang forever if the peer vanished.
+      connection: { application_name: 'juststorage', lock_timeout: 30_000, idle_in_transaction_session_timeout: 120_000, ...settings },
+    })
+  const requests = pool(maxConnections)
+  // Background scans run on one core: parallel workers would take the cores requests need.
+  const background = pool(backgroundConnections, { max_parallel_workers_per_gather: 0 })
   await migratePostgresLocked(url, host)
-  const db = drizzlePostgres(client, { schema }) as unknown as Db
-  return { db, kind: 'postgres', close: () => client.end({ timeout: 5 }) }
+  return {
+    db: drizzlePostgres(requests, { schema }) as unknown as Db,
+    background: drizzlePostgres(background, { schema }) as unknown as Db,
+    kind: 'postgres',
+    close: async () => {
+      await Promise.all([requests.end({ timeout: 5 }), background.end({ timeout: 5 })])
+    },
+  }
 }
 
 /** Applies migrations on one dedicated session holding the advisory lock, so replicas starting together take turns. */
@@ -79,7 +99,8 @@ async function openPglite(dir: string): Promise<Database> {
   const client = await PGlite.create(dir)
   const pgliteDb = drizzlePglite(client, { schema })
   await migratePglite(pgliteDb, { migrationsFolder })
-  return { db: pgliteDb as unknown as Db, kind: 'pglite', close: () => client.close() }
+  const db = pgliteDb as unknown as Db
+  return { db, background: db, kind: 'pglite', close: () => client.close() }
 }
 
 export async function pingDatabase(db: Db): Promise<void> {

@@ -28,6 +28,8 @@ export interface TestServer {
   dataDir: string
   store: ObjectStore
   database: Database
+  /** The server's PostgreSQL database; undefined on PGlite. */
+  databaseUrl?: string
   /** Reads the database into the storage gauges, as the service's 30 s schedule does. */
   refreshMetrics(): Promise<void>
   stop(): Promise<void>
@@ -83,7 +85,8 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
     dataDir,
     store,
     database,
-    refreshMetrics: () => refreshStorageMetrics(database.db, config.gcGraceSecs),
+    databaseUrl,
+    refreshMetrics: () => refreshStorageMetrics(database.background, config.gcGraceSecs),
     async stop() {
       await app.stop(true)
       await database.close()
