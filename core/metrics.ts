@@ -1,5 +1,5 @@
 import { statfsSync } from 'node:fs'
-import { sql } from 'drizzle-orm'
+import { sql, type SQL } from 'drizzle-orm'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { rowsOf, type Db } from './db/client'
 import { blobs } from './db/schema'
@@ -76,24 +76,64 @@ new Gauge({
   },
 })
 
-/** Reads object counts, stored bytes and the GC queue from the database into the gauges. */
-export async function refreshStorageMetrics(db: Db, gcGraceSecs: number): Promise<void> {
-  // One scan of the objects gives both the counts and the logical bytes.
-  const [objectRows, physicalRows, queueRows] = await Promise.all([
-    db.execute(sql`select namespace, tenant_id, storage_class::text as storage_class, count(*)::text as n, coalesce(sum(size_bytes), 0)::text as bytes
-      from objects where status = 'COMMITTED' group by namespace, tenant_id, storage_class`),
-    db.execute(sql`select storage_class::text as storage_class, coalesce(sum(size_bytes), 0)::text as n from blobs group by storage_class`),
-    db.execute(sql`select count(*)::text as n from ${blobs} where ${collectable(gcGraceSecs)}`),
-  ])
+/** How the storage walk goes: heap pages per query, and a pause between queries. */
+export interface WalkPace {
+  batchPages: number
+  pauseMs: number
+}
+
+// 128 pages of 8 KiB hold about 5,000 object rows.
+const defaultPace: WalkPace = { batchPages: 128, pauseMs: 10 }
+
+/**
+ * Reads object counts, stored bytes and the GC queue from the database into the
+ * gauges. Each table is read in the order it lies on disk, a range of pages per
+ * query with a pause between, so a large store never puts one long scan on the
+ * database: a million objects take a few hundred short queries. Rows that move
+ * during the walk may be counted in the next one instead.
+ */
+export async function refreshStorageMetrics(db: Db, gcGraceSecs: number, pace: WalkPace = defaultPace): Promise<void> {
+  const objectCounts = new Map<string, { namespace: string; tenant: string; storageClass: string; n: number }>()
   const logical = new Map([['hot', 0], ['cold', 0]])
+  await walk(db, 'objects', pace, (pages) => sql`
+    select namespace, tenant_id, storage_class::text as storage_class, count(*)::text as n, coalesce(sum(size_bytes), 0)::text as bytes
+    from objects where ${pages} and status = 'COMMITTED' group by namespace, tenant_id, storage_class`,
+    (row: { namespace: string; tenant_id: string; storage_class: string; n: string; bytes: string }) => {
+      const key = JSON.stringify([row.namespace, row.tenant_id, row.storage_class])
+      const counted = objectCounts.get(key) ?? { namespace: row.namespace, tenant: row.tenant_id, storageClass: row.storage_class, n: 0 }
+      counted.n += Number(row.n)
+      objectCounts.set(key, counted)
+      logical.set(row.storage_class, (logical.get(row.storage_class) ?? 0) + Number(row.bytes))
+    },
+  )
+  const physical = new Map([...logical.keys()].map((storageClass) => [storageClass, 0]))
+  await walk(db, 'blobs', pace, (pages) => sql`
+    select storage_class::text as storage_class, coalesce(sum(size_bytes), 0)::text as bytes from blobs where ${pages} group by storage_class`,
+    (row: { storage_class: string; bytes: string }) => physical.set(row.storage_class, (physical.get(row.storage_class) ?? 0) + Number(row.bytes)),
+  )
+  // The collectable blobs are few and found through their own partial index.
+  const [queue] = rowsOf<{ n: string }>(await db.execute(sql`select count(*)::text as n from ${blobs} where ${collectable(gcGraceSecs)}`))
+
   objectsGauge.reset()
-  for (const row of rowsOf<{ namespace: string; tenant_id: string; storage_class: string; n: string; bytes: string }>(objectRows)) {
-    objectsGauge.set({ namespace: row.namespace, tenant: row.tenant_id, storage_class: row.storage_class }, Number(row.n))
-    logical.set(row.storage_class, (logical.get(row.storage_class) ?? 0) + Number(row.bytes))
-  }
+  for (const { namespace, tenant, storageClass, n } of objectCounts.values()) objectsGauge.set({ namespace, tenant, storage_class: storageClass }, n)
   storageBytes.reset()
   for (const [storageClass, bytes] of logical) storageBytes.set({ storage_class: storageClass, kind: 'logical' }, bytes)
-  for (const storageClass of logical.keys()) storageBytes.set({ storage_class: storageClass, kind: 'physical' }, 0)
-  for (const row of rowsOf<{ storage_class: string; n: string }>(physicalRows)) storageBytes.set({ storage_class: row.storage_class, kind: 'physical' }, Number(row.n))
-  gcQueueDepth.set(Number(rowsOf<{ n: string }>(queueRows)[0]?.n ?? 0))
+  for (const [storageClass, bytes] of physical) storageBytes.set({ storage_class: storageClass, kind: 'physical' }, bytes)
+  gcQueueDepth.set(Number(queue?.n ?? 0))
+}
+
+/**
+ * Runs `query` over consecutive ranges of the table's heap pages (a TID range
+ * scan each) until it reaches the table's current end, which may grow meanwhile.
+ */
+async function walk<Row>(db: Db, table: 'objects' | 'blobs', pace: WalkPace, query: (pages: SQL) => SQL, add: (row: Row) => void): Promise<void> {
+  for (let first = 0; ; first += pace.batchPages) {
+    const [size] = rowsOf<{ pages: number }>(
+      await db.execute(sql`select (pg_relation_size(${table}::regclass) / current_setting('block_size')::bigint)::int as pages`),
+    )
+    if (first >= size!.pages) return
+    const range = sql`ctid >= ${`(${first},0)`}::tid and ctid < ${`(${first + pace.batchPages},0)`}::tid`
+    for (const row of rowsOf<Row>(await db.execute(query(range)))) add(row)
+    await Bun.sleep(pace.pauseMs)
+  }
 }

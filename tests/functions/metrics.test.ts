@@ -158,4 +158,30 @@ describe.each(backends)('GET /metrics on %s', (backend) => {
     const queued = await dbNumbers(server, sql`select 'q' as k, count(*)::text as n from blobs where ref_count = 0`)
     expect(value(samples, 'juststorage_gc_queue_depth')).toBe(queued[0]![1])
   })
+
+  test('a walk one heap page at a time adds up to the same gauges as a walk in large ranges', async () => {
+    const namespace = unique('walk')
+    // Wide metadata spreads the rows over several heap pages.
+    const metadata = JSON.stringify({ padding: 'x'.repeat(1500) })
+    for (let i = 0; i < 12; i++) {
+      const response = await fetch(`${server.url}/v1/objects/by-key/${namespace}/acme/k${i}?storage_class=${i === 11 ? 'cold' : 'hot'}`, {
+        method: 'PUT',
+        body: i % 3 === 0 ? 'shared' : unique('own'),
+        headers: { ...asAdmin, 'x-metadata': metadata },
+      })
+      expect(response.status).toBe(201)
+    }
+    const [pages] = await dbNumbers(server, sql`select 'p' as k, (pg_relation_size('objects') / 8192)::text as n`)
+    expect(pages![1]).toBeGreaterThan(2)
+    const gauges = (samples: Samples) => [...samples].filter(([name]) => /^juststorage_(objects|storage_bytes|gc_queue_depth)\{/.test(name)).sort()
+
+    await server.refreshMetrics(100_000)
+    const whole = gauges((await scrape(server)).samples)
+    expect(whole).toContainEqual([keyOf('juststorage_objects', { namespace, tenant: 'acme', storage_class: 'hot' }), 11])
+    for (const batchPages of [1, 2]) {
+      await server.refreshMetrics(batchPages)
+      expect(gauges((await scrape(server)).samples)).toEqual(whole)
+    }
+  })
+
 })

@@ -30,8 +30,8 @@ export interface TestServer {
   database: Database
   /** The server's PostgreSQL database; undefined on PGlite. */
   databaseUrl?: string
-  /** Reads the database into the storage gauges, as the service's 30 s schedule does. */
-  refreshMetrics(): Promise<void>
+  /** Reads the database into the storage gauges, as the service's 30 s schedule does (`batchPages` heap pages per query). */
+  refreshMetrics(batchPages?: number): Promise<void>
   stop(): Promise<void>
 }
 
@@ -86,7 +86,7 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
     store,
     database,
     databaseUrl,
-    refreshMetrics: () => refreshStorageMetrics(database.background, config.gcGraceSecs),
+    refreshMetrics: (batchPages) => refreshStorageMetrics(database.background, config.gcGraceSecs, batchPages === undefined ? undefined : { batchPages, pauseMs: 0 }),
     async stop() {
       await app.stop(true)
       await database.close()
