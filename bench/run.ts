@@ -63,6 +63,7 @@ async function measureBackend(backend: Backend, options: BenchOptions, cluster: 
   progress(`${title}: seeding ${options.listObjects.toLocaleString('en-US')} objects for listing`)
   const listInstance = await freshInstance(backend, options.workRoot, cluster)
   await seedListObjects(listInstance, options.listObjects)
+  await settleDisks(options.smoke ? 2 : 30)
   const listService = await startService(listInstance)
   progress(`${title}: list pages at depth 1 and ${options.listDepth.toLocaleString('en-US')}`)
   const list = await withService(listService, () => measureList(listService, options))
