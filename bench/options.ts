@@ -15,6 +15,8 @@ export interface BenchOptions {
   workRoot: string
   bulkBytes: number
   bulkRepetitions: number
+  /** Timed downloads of each uploaded blob (each beside a bare one). */
+  bulkDownloadRounds: number
   /** Seconds of each timed 4 KiB phase (after a warm-up of warmupSecs). */
   smallSecs: number
   warmupSecs: number
@@ -36,6 +38,7 @@ type Sizes = Omit<BenchOptions, 'smoke' | 'jsonPath' | 'workRoot'>
 const full: Sizes = {
   bulkBytes: 1024 * mib,
   bulkRepetitions: 3,
+  bulkDownloadRounds: 3,
   smallSecs: 10,
   warmupSecs: 2,
   smallConcurrency: 16,
@@ -53,6 +56,7 @@ const smoke: Sizes = {
   ...full,
   bulkBytes: 8 * mib,
   bulkRepetitions: 1,
+  bulkDownloadRounds: 1,
   smallSecs: 2,
   warmupSecs: 1,
   smallSeeded: 200,

@@ -27,6 +27,7 @@ export interface Measurements {
 export interface Sizes {
   bulkBytes: number
   bulkRepetitions: number
+  bulkDownloadRounds: number
   smallSecs: number
   smallConcurrency: number
   smallSeeded: number
@@ -154,7 +155,7 @@ export function describeRun(results: Results): string {
   return [
     `${results.smoke ? 'Smoke run' : 'Full run'} on ${title}, ${results.finishedAt}`,
     `Machine: ${machineLine(results.machine)}`,
-    `Sizes: bulk ${s.bulkBytes / 2 ** 20} MiB × ${s.bulkRepetitions} (median), 4 KiB phases ${s.smallSecs} s at ${s.smallConcurrency} connections ` +
+    `Sizes: bulk ${s.bulkBytes / 2 ** 20} MiB × ${s.bulkRepetitions} uploads, each downloaded ${s.bulkDownloadRounds} times (medians), 4 KiB phases ${s.smallSecs} s at ${s.smallConcurrency} connections ` +
       `(${s.smallSeeded.toLocaleString('en-US')} seeded for downloads), list over ${s.listObjects.toLocaleString('en-US')} objects`,
     `Targets are judged on PostgreSQL: ${results.targets.filter((t) => t.ok).length} of ${results.targets.length} met.`,
   ].join('\n')

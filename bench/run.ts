@@ -49,7 +49,7 @@ async function measureBackend(backend: Backend, options: BenchOptions, cluster: 
   const instance = await freshInstance(backend, options.workRoot, cluster)
   const service = await startService(instance)
   const { bulk, small } = await withService(service, async () => {
-    progress(`${title}: ${options.bulkBytes / 2 ** 20} MiB upload and download × ${options.bulkRepetitions}, each beside the bare pipeline`)
+    progress(`${title}: ${options.bulkBytes / 2 ** 20} MiB uploads × ${options.bulkRepetitions}, downloads × ${options.bulkRepetitions * options.bulkDownloadRounds}, each beside the bare pipeline`)
     const roots = { hot: `${instance.dataDir}/hot`, cold: `${instance.dataDir}/cold` }
     const bulk = await measureBulk(service, options, (hex) => blobPath(roots, 'hot', hex))
     progress(`${title}: letting the disk settle`)
@@ -91,7 +91,8 @@ async function measureBackend(backend: Backend, options: BenchOptions, cluster: 
     },
     bare: bulk.bare,
     verification: {
-      bulkHashesChecked: bulk.runs.upload.length + bulk.runs.download.length,
+      // Every upload's answer, and the first download of each uploaded blob, re-hashed.
+      bulkHashesChecked: 2 * bulk.runs.upload.length,
       smallUploadsReadBack: small.verified.uploads,
       smallDownloadsReadBack: small.verified.downloads,
     },
@@ -130,6 +131,7 @@ async function main(options: BenchOptions): Promise<Results> {
     const sizes = {
       bulkBytes: options.bulkBytes,
       bulkRepetitions: options.bulkRepetitions,
+      bulkDownloadRounds: options.bulkDownloadRounds,
       smallSecs: options.smallSecs,
       smallConcurrency: options.smallConcurrency,
       smallSeeded: options.smallSeeded,
