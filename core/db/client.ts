@@ -31,7 +31,7 @@ const migrationsFolder = fileURLToPath(new URL('../../migrations', import.meta.u
 // Any fixed number: every replica takes the same lock so only one migrates at a time.
 const migrationLockId = 0x6a757374
 /** Connections of the background pool, on top of DB_MAX_CONNECTIONS. */
-export const backgroundConnections = 2
+const backgroundConnections = 2
 
 /** Connects to PostgreSQL (DATABASE_URL) or the embedded PGlite under the data dir, and migrates. */
 export async function openDatabase(options: { databaseUrl?: string; dataDir: string; maxConnections: number }): Promise<Database> {
