@@ -124,16 +124,22 @@ export async function refreshStorageMetrics(db: Db, gcGraceSecs: number, pace: W
 
 /**
  * Runs `query` over consecutive ranges of the table's heap pages (a TID range
- * scan each) until it reaches the table's current end, which may grow meanwhile.
+ * scan each) until it reaches the table's end, which is read again there in
+ * case the table grew meanwhile.
  */
 async function walk<Row>(db: Db, table: 'objects' | 'blobs', pace: WalkPace, query: (pages: SQL) => SQL, add: (row: Row) => void): Promise<void> {
-  for (let first = 0; ; first += pace.batchPages) {
-    const [size] = rowsOf<{ pages: number }>(
-      await db.execute(sql`select (pg_relation_size(${table}::regclass) / current_setting('block_size')::bigint)::int as pages`),
-    )
-    if (first >= size!.pages) return
+  let pages = await heapPages(db, table)
+  for (let first = 0; first < pages; first += pace.batchPages) {
     const range = sql`ctid >= ${`(${first},0)`}::tid and ctid < ${`(${first + pace.batchPages},0)`}::tid`
     for (const row of rowsOf<Row>(await db.execute(query(range)))) add(row)
+    if (first + pace.batchPages >= pages) pages = await heapPages(db, table)
     await Bun.sleep(pace.pauseMs)
   }
+}
+
+async function heapPages(db: Db, table: 'objects' | 'blobs'): Promise<number> {
+  const [size] = rowsOf<{ pages: number }>(
+    await db.execute(sql`select (pg_relation_size(${table}::regclass) / current_setting('block_size')::bigint)::int as pages`),
+  )
+  return size!.pages
 }
