@@ -5,6 +5,7 @@ import { scheduleGc } from './functions/gc'
 import { scheduleScrub } from './functions/scrub'
 import { ConfigError, loadConfig, type Config } from './core/config'
 import { openDatabase } from './core/db/client'
+import { ClusterError } from './core/db/cluster'
 import { log } from './core/log'
 import { refreshStorageMetrics } from './core/metrics'
 
@@ -20,7 +21,11 @@ function configOrExit(): Config {
 
 const config = configOrExit()
 for (const root of [config.hotRoot, config.coldRoot]) mkdirSync(`${root}/tmp`, { recursive: true })
-const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: config.dbMaxConnections })
+const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: config.dbMaxConnections }).catch((error) => {
+  if (!(error instanceof ClusterError)) throw error
+  console.error(`juststorage: embedded database: ${error.message}`)
+  process.exit(1)
+})
 
 let draining = false
 const deps = await assembleDeps(config, database, () => draining)

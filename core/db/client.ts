@@ -1,14 +1,12 @@
-import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { PGlite } from '@electric-sql/pglite'
 import { sql } from 'drizzle-orm'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
+import { startEmbeddedDatabase } from './embedded'
 import * as schema from './schema'
+import { postgresTarget } from './url'
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
@@ -20,10 +18,12 @@ export interface Database {
    * A small pool of its own for scheduled work (GC, scrub, metrics refresh):
    * postgres.js queues a query behind a busy connection's current one, so a
    * second-long aggregate there would stall every request queued behind it.
-   * PGlite has one connection, so there it is the same as `db`.
    */
   background: Db
-  kind: 'postgres' | 'pglite'
+  /** `embedded`: the service's own cluster in the data directory; `postgres`: DATABASE_URL. */
+  kind: 'postgres' | 'embedded'
+  /** Where the database is, for tools that connect themselves (fsck, tests). */
+  url: string
   close(): Promise<void>
 }
 
@@ -33,25 +33,27 @@ const migrationLockId = 0x6a757374
 /** Connections of the background pool, on top of DB_MAX_CONNECTIONS. */
 const backgroundConnections = 2
 
-/** Connects to PostgreSQL (DATABASE_URL) or the embedded PGlite under the data dir, and migrates. */
-export async function openDatabase(options: { databaseUrl?: string; dataDir: string; maxConnections: number }): Promise<Database> {
-  return options.databaseUrl
-    ? openPostgres(options.databaseUrl, options.maxConnections)
-    : openPglite(`${options.dataDir}/meta`)
-}
-
 /**
- * libpq's `?host=/dir` (a Unix socket directory) becomes postgres.js's `host`
- * option: postgres.js ignores it in the URL and would send it to the server
- * as a setting. A socket skips the TCP stack when the database runs beside
- * the service.
+ * Connects to PostgreSQL (DATABASE_URL), or starts the embedded cluster in the
+ * data directory and connects to it through its socket; then migrates.
  */
-export function postgresTarget(databaseUrl: string): { url: string; host?: string } {
-  const url = new URL(databaseUrl)
-  const host = url.searchParams.get('host')
-  if (!host?.startsWith('/')) return { url: databaseUrl }
-  url.searchParams.delete('host')
-  return { url: url.toString(), host }
+export async function openDatabase(options: { databaseUrl?: string; dataDir: string; maxConnections: number }): Promise<Database> {
+  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.maxConnections)
+  const embedded = await startEmbeddedDatabase(options.dataDir, options.maxConnections + backgroundConnections)
+  try {
+    const database = await openPostgres(embedded.url, options.maxConnections)
+    return {
+      ...database,
+      kind: 'embedded',
+      close: async () => {
+        await database.close()
+        await embedded.stop()
+      },
+    }
+  } catch (error) {
+    await embedded.stop()
+    throw error
+  }
 }
 
 async function openPostgres(databaseUrl: string, maxConnections: number): Promise<Database> {
@@ -76,6 +78,7 @@ async function openPostgres(databaseUrl: string, maxConnections: number): Promis
     db: drizzlePostgres(requests, { schema }) as unknown as Db,
     background: drizzlePostgres(background, { schema }) as unknown as Db,
     kind: 'postgres',
+    url: databaseUrl,
     close: async () => {
       await Promise.all([requests.end({ timeout: 5 }), background.end({ timeout: 5 })])
     },
@@ -92,15 +95,6 @@ async function migratePostgresLocked(url: string, host: string | undefined): Pro
   } finally {
     await session.end({ timeout: 5 })
   }
-}
-
-async function openPglite(dir: string): Promise<Database> {
-  mkdirSync(dir, { recursive: true })
-  const client = await PGlite.create(dir)
-  const pgliteDb = drizzlePglite(client, { schema })
-  await migratePglite(pgliteDb, { migrationsFolder })
-  const db = pgliteDb as unknown as Db
-  return { db, background: db, kind: 'pglite', close: () => client.close() }
 }
 
 export async function pingDatabase(db: Db): Promise<void> {
@@ -120,7 +114,7 @@ export function perDatabase<T>(build: (db: Db) => T): (db: Db) => T {
   }
 }
 
-/** postgres.js returns rows as the result itself; PGlite wraps them in { rows }. */
+/** The rows of a `db.execute` result, typed: postgres.js returns them as the result itself. */
 export function rowsOf<T>(result: unknown): T[] {
-  return Array.isArray(result) ? (result as T[]) : ((result as { rows: T[] }).rows ?? [])
+  return result as T[]
 }
