@@ -333,7 +333,8 @@ function placeBlobFile(finalPath: string, temp: string, replace: boolean): void 
 }
 
 export interface ObjectSelector {
-  tenantId: string
+  /** null: every tenant, for an admin naming none; only with an id, which is unique across tenants. */
+  tenantId: string | null
   id?: string
   namespace?: string
   key?: string
@@ -342,7 +343,8 @@ export interface ObjectSelector {
 }
 
 function selectorCondition(selector: ObjectSelector) {
-  const conditions = [eq(objects.tenantId, selector.tenantId), eq(objects.status, 'COMMITTED')]
+  const conditions = [eq(objects.status, 'COMMITTED')]
+  if (selector.tenantId !== null) conditions.push(eq(objects.tenantId, selector.tenantId))
   if (selector.id !== undefined) conditions.push(eq(objects.id, selector.id))
   if (selector.namespace !== undefined) conditions.push(eq(objects.namespace, selector.namespace))
   if (selector.key !== undefined) conditions.push(eq(objects.key, selector.key))
@@ -380,11 +382,11 @@ const readable = (db: Db, by: 'id' | 'key') =>
     .leftJoin(blobs, and(eq(blobs.storageClass, objects.storageClass), eq(blobs.contentHash, objects.contentHash)))
     .where(
       and(
-        eq(objects.tenantId, sql.placeholder('tenantId')),
         eq(objects.status, 'COMMITTED'),
         by === 'id'
-          ? eq(objects.id, sql.placeholder('id'))
-          : and(eq(objects.namespace, sql.placeholder('namespace')), eq(objects.key, sql.placeholder('key'))),
+          ? // The tenant, or null for every tenant: the primary key finds the row either way.
+            and(eq(objects.id, sql.placeholder('id')), sql`(${sql.placeholder('tenantId')}::text is null or ${objects.tenantId} = ${sql.placeholder('tenantId')})`)
+          : and(eq(objects.tenantId, sql.placeholder('tenantId')), eq(objects.namespace, sql.placeholder('namespace')), eq(objects.key, sql.placeholder('key'))),
         // The principal's namespace allow-list, or null for every namespace.
         sql`(${sql.placeholder('namespaces')}::text[] is null or ${objects.namespace} = any(${sql.placeholder('namespaces')}::text[]))`,
       ),

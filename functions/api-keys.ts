@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox'
 import { Elysia, t } from 'elysia'
 import { createApiKey, findApiKey, listApiKeys, revokeApiKey } from '../core/auth/api-keys'
 import { principalOf } from '../core/auth/authenticate'
-import { isAdmin, parsePermissions, permissions as allPermissions, requirePermission, tenantFor, type Principal } from '../core/auth/principal'
+import { isAdmin, parsePermissions, permissions as allPermissions, requirePermission, tenantFor, tenantScope, type Principal } from '../core/auth/principal'
 import { recordAudit } from '../core/audit'
 import type { Db } from '../core/db/client'
 import type { ApiKeyRow } from '../core/db/schema'
@@ -54,8 +54,7 @@ function apiKeyJson(row: ApiKeyRow) {
 /** The tenant whose keys a principal manages: its own; an admin may name one or see all. */
 function managedTenant(principal: Principal, named: string | undefined): string | null {
   requirePermission(principal, 'keys:manage')
-  if (isAdmin(principal) && named === undefined) return null
-  return tenantFor(principal, named)
+  return tenantScope(principal, named)
 }
 
 /** /v1/api-keys: create (shown once), list, read and revoke a tenant's keys; creation and revocation are audited. */

@@ -57,8 +57,8 @@ export const authErrors = [401, 403, 429]
 const query = (name: string, description: string): OpenAPIV3.ParameterObject => ({ name, in: 'query', required: false, description, schema: { type: 'string' } })
 const header = (name: string, description: string): OpenAPIV3.ParameterObject => ({ name, in: 'header', required: false, description, schema: { type: 'string' } })
 
-/** The tenant of a route reached by id; an admin must name one. */
-export const tenantQuery = query('tenant_id', 'Tenant (or X-Tenant); an admin must name one')
+/** The tenant of a route reached by id; an admin needs none. */
+export const tenantQuery = query('tenant_id', 'Tenant (or X-Tenant); an admin naming none reaches the object in whatever tenant it is')
 
 const binary = { schema: { type: 'string', format: 'binary' } } as const
 
@@ -101,7 +101,7 @@ const bodyHeaders: Record<string, OpenAPIV3.HeaderObject> = {
 /** Downloads: streamed bytes, ranges and conditional requests. */
 export const downloadDoc = (byId: boolean) => ({
   parameters: [
-    ...(byId ? [query('tenant_id', 'Tenant; an admin must name one')] : []),
+    ...(byId ? [tenantQuery] : []),
     query('download', '1 or true adds Content-Disposition: attachment'),
     header('Range', 'bytes=a-b, a- or -n'),
     header('If-Match', 'Entity tags'),

@@ -49,6 +49,17 @@ export function tenantFor(principal: Principal, named: string | undefined): stri
   return principal.tenantId
 }
 
+/**
+ * The tenant a request that finds what exists (an object by id, API keys) is
+ * confined to: the one it names, or the principal's own; null (every tenant)
+ * for an admin that names none, as it may act for any tenant anyway. Requests
+ * that place or scope objects use tenantFor: there an admin must name one.
+ */
+export function tenantScope(principal: Principal, named: string | undefined): string | null {
+  if (isAdmin(principal) && named === undefined) return null
+  return tenantFor(principal, named)
+}
+
 /** Checks a request on objects: the permission, then the tenant and namespace it names; returns the tenant. */
 export function authorizeObjects(principal: Principal, permission: Permission, named: { tenant: string | undefined; namespace?: string }): string {
   requirePermission(principal, permission)

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq, sql } from 'drizzle-orm'
 import { SignJWT } from 'jose'
-import { apiKeys } from '../../core/db/schema'
+import { apiKeys, objects } from '../../core/db/schema'
 import { adminToken, backends, startServer, type TestServer } from '../support/server'
+import { expectError } from '../support/assertions'
 
 /**
  * Who may call what: every /v1 route against every kind of principal, with
@@ -37,6 +38,7 @@ type Caller = (typeof callers)[number]
 //   wrong-issuer and wrong-audience JWTs; no credential; "Bearer" with nothing; "Basic xyz".
 // The target objects and keys belong to tenant A; 'other' is a namespace outside the ns key's allow-list.
 // Admin routes follow the rule "any principal holding `admin`"; non-admin principals get 403.
+// An admin naming no tenant must name one to place or scope objects (400), not to reach one by id.
 const U = 401
 // prettier-ignore
 const matrix: [route: string, statuses: number[]][] = [
@@ -44,14 +46,14 @@ const matrix: [route: string, statuses: number[]][] = [
   ['POST /v1/objects',           [201, 400, 201, 201, 403, 403, 201, 403, 403, 201, 201, 403, 201, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
   ['POST /v1/objects (other)',   [201, 400, 201, 201, 403, 403, 201, 403, 403, 403, 201, 403, 201, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
   ['PUT by-key',                 [201, 201, 201, 201, 403, 403, 201, 403, 403, 201, 403, 403, 201, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
-  ['GET by id',                  [200, 400, 200, 200, 200, 200, 403, 403, 403, 200, 404, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
-  ['HEAD by id',                 [200, 400, 200, 200, 200, 200, 403, 403, 403, 200, 404, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
-  ['GET by id (other)',          [200, 400, 200, 200, 200, 200, 403, 403, 403, 404, 404, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['GET by id',                  [200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 404, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['HEAD by id',                 [200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 404, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['GET by id (other)',          [200, 200, 200, 200, 200, 200, 403, 403, 403, 404, 404, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
   ['GET by key',                 [200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 403, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
   ['HEAD by key',                [200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 403, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
   ['GET by key (other)',         [200, 200, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
-  ['DELETE by id',               [204, 400, 204, 204, 403, 403, 403, 204, 403, 204, 404, 403, 204, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
-  ['DELETE by id (other)',       [204, 400, 204, 204, 403, 403, 403, 204, 403, 404, 404, 403, 204, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['DELETE by id',               [204, 204, 204, 204, 403, 403, 403, 204, 403, 204, 404, 403, 204, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['DELETE by id (other)',       [204, 204, 204, 204, 403, 403, 403, 204, 403, 404, 404, 403, 204, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
   ['DELETE by key',              [204, 204, 204, 204, 403, 403, 403, 204, 403, 204, 403, 403, 204, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
   ['GET /v1/objects',            [200, 400, 200, 200, 200, 200, 403, 403, 403, 200, 200, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
   ['GET /v1/objects (other)',    [200, 400, 200, 200, 200, 200, 403, 403, 403, 403, 200, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
@@ -307,5 +309,101 @@ describe.each(backends)('authorization matrix on %s', (backend) => {
     const response = await fetch(`${server.url}/v1/objects?namespace=allowed`, { headers: { origin: allowedOrigin } })
     expect(response.status).toBe(401)
     expect(response.headers.get('access-control-allow-origin')).toBe(allowedOrigin)
+  })
+})
+
+describe.each(backends)('tenants of an admin on %s', (backend) => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startServer(backend, { auth: true })
+  }, 60_000)
+  afterAll(() => server.stop())
+
+  const call = (method: string, path: string, headers: Record<string, string> = asAdmin, body?: BodyInit) => fetch(`${server.url}${path}`, { method, headers, body })
+
+  async function place(tenant: string, body: string): Promise<{ id: string; content_hash: string }> {
+    const response = await call('POST', `/v1/objects?namespace=n&tenant_id=${tenant}`, asAdmin, body)
+    expect(response.status).toBe(201)
+    return response.json()
+  }
+
+  async function expectReadable(id: string, body: string, headers: Record<string, string> = asAdmin, query = '') {
+    const got = await call('GET', `/v1/objects/${id}${query}`, headers)
+    expect({ status: got.status, body: await got.text() }).toEqual({ status: 200, body })
+  }
+
+  const bearerOf = async (body: Record<string, unknown>) => ({ authorization: `Bearer ${(await createKey(server, body)).key}` })
+
+  test('naming no tenant, GET and HEAD by id reach the object in whatever tenant it is', async () => {
+    for (const tenant of [unique('t'), unique('t')]) {
+      const body = `bytes of ${tenant}`
+      const object = await place(tenant, body)
+      const got = await call('GET', `/v1/objects/${object.id}`)
+      expect({ status: got.status, etag: got.headers.get('etag'), body: await got.text() }).toEqual({ status: 200, etag: `"${object.content_hash}"`, body })
+      const head = await call('HEAD', `/v1/objects/${object.id}`)
+      expect({ status: head.status, length: head.headers.get('content-length'), etag: head.headers.get('etag') }).toEqual({
+        status: 200,
+        length: String(body.length),
+        etag: `"${object.content_hash}"`,
+      })
+    }
+  })
+
+  test('naming no tenant, DELETE by id removes the object in whatever tenant it is, audited under that tenant', async () => {
+    for (const tenant of [unique('t'), unique('t')]) {
+      const object = await place(tenant, `doomed in ${tenant}`)
+      expect((await call('DELETE', `/v1/objects/${object.id}`, { ...asAdmin, 'x-request-id': `delete-${tenant}` })).status).toBe(204)
+      expect((await call('GET', `/v1/objects/${object.id}?tenant_id=${tenant}`)).status).toBe(404)
+      const { events } = await (await call('GET', `/v1/admin/audit?tenant_id=${tenant}`)).json()
+      expect(events.map(({ actor, tenant_id, action, target, request_id }: Record<string, unknown>) => ({ actor, tenant_id, action, target, request_id }))).toEqual([
+        { actor: 'admin-token', tenant_id: tenant, action: 'object.delete', target: object.id, request_id: `delete-${tenant}` },
+      ])
+    }
+  })
+
+  test('naming the wrong tenant, by id is 404 as if missing; naming the right one works', async () => {
+    const tenant = unique('t')
+    const body = 'held by its tenant'
+    const object = await place(tenant, body)
+    for (const wrong of [{ query: '?tenant_id=elsewhere', headers: asAdmin }, { query: '', headers: { ...asAdmin, 'x-tenant': 'elsewhere' } }]) {
+      await expectError(await call('GET', `/v1/objects/${object.id}${wrong.query}`, wrong.headers), 404, 'not_found')
+      expect((await call('HEAD', `/v1/objects/${object.id}${wrong.query}`, wrong.headers)).status).toBe(404)
+      await expectError(await call('DELETE', `/v1/objects/${object.id}${wrong.query}`, wrong.headers), 404, 'not_found')
+    }
+    await expectReadable(object.id, body, asAdmin, `?tenant_id=${tenant}`)
+    await expectReadable(object.id, body, { ...asAdmin, 'x-tenant': tenant })
+    expect((await call('HEAD', `/v1/objects/${object.id}`, { ...asAdmin, 'x-tenant': tenant })).status).toBe(200)
+    expect((await call('DELETE', `/v1/objects/${object.id}?tenant_id=${tenant}`)).status).toBe(204)
+    expect((await call('GET', `/v1/objects/${object.id}`)).status).toBe(404)
+  })
+
+  test('naming no tenant, upload, list, search and usage are 400 invalid_tenant, and nothing is stored', async () => {
+    const before = await server.database.db.$count(objects)
+    await expectError(await call('POST', '/v1/objects?namespace=n', asAdmin, 'no tenant'), 400, 'invalid_tenant')
+    await expectError(await call('GET', '/v1/objects?namespace=n'), 400, 'invalid_tenant')
+    await expectError(await call('POST', '/v1/objects/search', { ...asAdmin, 'content-type': 'application/json' }, JSON.stringify({ namespace: 'n' })), 400, 'invalid_tenant')
+    await expectError(await call('GET', '/v1/usage'), 400, 'invalid_tenant')
+    expect(await server.database.db.$count(objects)).toBe(before)
+  })
+
+  test("an API key holding admin reaches another tenant's object by id too, unless it names a tenant", async () => {
+    const [own, other] = [unique('t'), unique('t')]
+    const adminKey = await bearerOf({ tenant_id: own, permissions: ['admin'] })
+    const object = await place(other, 'not the key tenant')
+    await expectReadable(object.id, 'not the key tenant', adminKey)
+    await expectError(await call('GET', `/v1/objects/${object.id}`, { ...adminKey, 'x-tenant': own }), 404, 'not_found')
+  })
+
+  test("a tenant's key cannot reach another tenant's object by id: 404, or 403 when it names that tenant", async () => {
+    const [mine, theirs] = [unique('t'), unique('t')]
+    const key = await bearerOf({ tenant_id: mine, permissions: ['objects:read', 'objects:write', 'objects:delete'] })
+    const own = await place(mine, 'mine')
+    const foreign = await place(theirs, 'theirs')
+    await expectReadable(own.id, 'mine', key)
+    await expectError(await call('GET', `/v1/objects/${foreign.id}`, key), 404, 'not_found')
+    expect((await call('HEAD', `/v1/objects/${foreign.id}`, key)).status).toBe(404)
+    await expectError(await call('DELETE', `/v1/objects/${foreign.id}`, key), 404, 'not_found')
+    await expectError(await call('GET', `/v1/objects/${foreign.id}?tenant_id=${theirs}`, key), 403, 'forbidden')
+    await expectReadable(foreign.id, 'theirs')
   })
 })
