@@ -23,6 +23,7 @@ import { LastUsedTracker } from './core/auth/api-keys'
 import { jwtVerifier } from './core/auth/jwt'
 import type { Config } from './core/config'
 import type { Database, Db } from './core/db/client'
+import type { NextRuns } from './core/runs'
 import { metricsRoutes } from './functions/metrics'
 import { routePattern } from './core/http/route-pattern'
 import { configureLog, log } from './core/log'
@@ -55,8 +56,11 @@ function corsFor(allowedOrigins: string[]) {
   })
 }
 
-/** Composes every operation into one app with request ids and the single error envelope. */
-export function createApp(deps: AppDeps) {
+/**
+ * Composes every operation into one app with request ids and the single error envelope.
+ * nextRuns: when the background jobs this process schedules run next, for the status page.
+ */
+export function createApp(deps: AppDeps, nextRuns: NextRuns = {}) {
   const app = new Elysia()
     .onRequest(({ request, set }) => {
       const given = request.headers.get('x-request-id')
@@ -106,7 +110,7 @@ export function createApp(deps: AppDeps) {
     .use(auditRoutes(deps.store.db))
     .use(gcRoutes(gcDeps(deps)))
     .use(scrubRoutes(scrubDeps(deps)))
-    .use(adminStatusRoutes({ db: deps.store.db, roots: deps.store.roots, gcGraceSecs: deps.gc.graceSecs }))
+    .use(adminStatusRoutes({ db: deps.store.db, roots: deps.store.roots, gcGraceSecs: deps.gc.graceSecs, nextRuns }))
   return app
 }
 

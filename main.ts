@@ -32,7 +32,9 @@ const deps = await assembleDeps(config, database, () => draining)
 if (config.authDisabled) {
   log.warn({ msg: 'AUTH_DISABLED=true: EVERY REQUEST ACTS AS ADMIN. Never run this way outside a local experiment.' })
 }
-const app = createApp(deps)
+const gc = scheduleGc(gcDeps(deps), config.gcIntervalSecs)
+const scrub = scheduleScrub(scrubDeps(deps), config.scrubCron)
+const app = createApp(deps, { ...gc.nextRuns, ...scrub.nextRuns })
 app.listen({ ...serveOptions, hostname: config.hostname, port: config.port })
 log.info({ msg: 'listening', address: `${config.hostname}:${app.server?.port}`, database: database.kind })
 
@@ -41,8 +43,8 @@ const refreshMetrics = () =>
 void refreshMetrics()
 
 const schedules = [
-  scheduleGc(gcDeps(deps), config.gcIntervalSecs),
-  scheduleScrub(scrubDeps(deps), config.scrubCron),
+  gc,
+  scrub,
   // Key usage times are written in batches rather than on every request.
   new Cron('*/30 * * * * *', { protect: true }, () => deps.auth.lastUsed.flush(database.background).catch(() => {})),
   // Object counts and stored bytes come from the database every 30 s, not per request.

@@ -4,6 +4,7 @@ import { and, eq, inArray, lte, sql } from 'drizzle-orm'
 import { barrier } from './barriers'
 import { rowsOf, type Db } from './db/client'
 import { blobs, objects, type StorageClass } from './db/schema'
+import { recordRun } from './runs'
 import { fsyncDirectory } from './store/durable'
 import { blobPath, type StorageRoots } from './store/paths'
 import { removeFile } from './store/writer'
@@ -35,12 +36,13 @@ export interface GcResult {
 
 export async function runGc(db: Db, roots: StorageRoots, settings: GcSettings): Promise<GcResult> {
   const result: GcResult = { deleted_blobs: 0, reclaimed_bytes: 0, reaped_uploads: 0, removed_temp_files: 0, removed_orphan_files: 0 }
-  result.reaped_uploads = await reapStuckUploads(db, roots, settings)
+  // The reaper and the orphan sweep show on the status page as jobs of their own.
+  Object.assign(result, await recordRun(db, 'reaper', () => reapStuckUploads(db, roots, settings)))
   await collectBlobs(db, roots, settings, result)
   await finishDeletes(db)
   await purgeTombstones(db, settings.tombstoneRetentionSecs)
   result.removed_temp_files = await sweepTempFiles(db, roots, settings.graceSecs)
-  if (settings.sweepOrphans) result.removed_orphan_files = await sweepOrphanFiles(db, roots, settings.graceSecs)
+  if (settings.sweepOrphans) Object.assign(result, await recordRun(db, 'orphan_sweep', () => sweepOrphanFiles(db, roots, settings.graceSecs)))
   return result
 }
 
@@ -51,7 +53,7 @@ export const collectable = (graceSecs: number) =>
   and(eq(blobs.refCount, 0), lte(blobs.unreferencedSince, sql`now() - make_interval(secs => ${graceSecs})`))
 
 /** Uploads in WRITING past the timeout lose their reservation; a still-running one then fails at commit. */
-async function reapStuckUploads(db: Db, roots: StorageRoots, settings: GcSettings): Promise<number> {
+async function reapStuckUploads(db: Db, roots: StorageRoots, settings: GcSettings): Promise<Pick<GcResult, 'reaped_uploads'>> {
   let reaped = 0
   for (;;) {
     const rows = await db.execute(sql`
@@ -63,7 +65,7 @@ async function reapStuckUploads(db: Db, roots: StorageRoots, settings: GcSetting
     const reapedRows = rowsOf<{ id: string; storage_class: StorageClass }>(rows)
     for (const row of reapedRows) removeFile(`${roots[row.storage_class]}/tmp/${row.id}`)
     reaped += reapedRows.length
-    if (reapedRows.length < settings.batchSize) return reaped
+    if (reapedRows.length < settings.batchSize) return { reaped_uploads: reaped }
   }
 }
 
@@ -161,7 +163,7 @@ async function sweepTempFiles(db: Db, roots: StorageRoots, graceSecs: number): P
  * To tell them from a commit in flight, claim the row by inserting it: an
  * uncommitted insert by a commit makes ours wait and then conflict.
  */
-async function sweepOrphanFiles(db: Db, roots: StorageRoots, graceSecs: number): Promise<number> {
+async function sweepOrphanFiles(db: Db, roots: StorageRoots, graceSecs: number): Promise<Pick<GcResult, 'removed_orphan_files'>> {
   let removed = 0
   for (const storageClass of storageClasses) {
     const base = `${roots[storageClass]}/sha256`
@@ -182,7 +184,7 @@ async function sweepOrphanFiles(db: Db, roots: StorageRoots, graceSecs: number):
       }
     }
   }
-  return removed
+  return { removed_orphan_files: removed }
 }
 
 async function removeIfOrphan(db: Db, storageClass: StorageClass, hex: string, path: string): Promise<boolean> {

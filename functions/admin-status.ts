@@ -4,7 +4,7 @@ import { Elysia } from 'elysia'
 import { rowsOf, type Db } from '../core/db/client'
 import { blobs } from '../core/db/schema'
 import { collectable } from '../core/gc'
-import { lastRuns } from '../core/runs'
+import { jobStatus, type NextRuns } from '../core/runs'
 import type { StorageRoots } from '../core/store/paths'
 import { requireAdmin } from './admin-guard'
 import { authErrors, errorResponses } from './openapi'
@@ -13,18 +13,31 @@ export interface StatusDeps {
   db: Db
   roots: StorageRoots
   gcGraceSecs: number
+  nextRuns: NextRuns
 }
 
-/** GET /v1/admin/status: last GC and scrub runs, queue depths, free disk per root. */
+/** GET /v1/admin/status: each background job's last and next run, queue depths, free disk per root. */
 export const adminStatusRoutes = (deps: StatusDeps) =>
   new Elysia({ name: 'admin-status' }).get(
     '/v1/admin/status',
     async () => ({
-      runs: await lastRuns(deps.db),
+      jobs: await jobStatus(deps.db, deps.nextRuns),
       queues: await queueDepths(deps.db, deps.gcGraceSecs),
       disks: Object.fromEntries(Object.entries(deps.roots).map(([name, root]) => [name, diskUsage(root)])),
     }),
-    { beforeHandle: requireAdmin, detail: { summary: 'Background jobs, queues and disks', responses: errorResponses(...authErrors) } },
+    {
+      beforeHandle: requireAdmin,
+      detail: {
+        summary: 'Background jobs, queues and disks',
+        responses: {
+          200: {
+            description:
+              '`jobs`: gc, scrub, reaper and orphan_sweep, each with `last_run` ({started_at, finished_at, outcome, error} of the last run in any replica; null before the first) and `next_run_at` (when this replica runs it next; null if it does not schedule it). `queues`: counts of blobs and objects waiting for background work. `disks`: free and total bytes per storage root.',
+          },
+          ...errorResponses(...authErrors),
+        },
+      },
+    },
   )
 
 async function queueDepths(db: Db, graceSecs: number) {

@@ -2,7 +2,7 @@ import { Cron } from 'croner'
 import { Elysia, t } from 'elysia'
 import type { Db } from '../core/db/client'
 import { runGc, type GcSettings } from '../core/gc'
-import { recordRun } from '../core/runs'
+import { nextFiring, recordRun, type Schedule } from '../core/runs'
 import type { StorageRoots } from '../core/store/paths'
 import { principalOf } from '../core/auth/authenticate'
 import { recordAudit } from '../core/audit'
@@ -53,9 +53,9 @@ export const gcRoutes = (deps: GcDeps) =>
 const orphanSweepEveryMs = 3600_000
 
 /** Every GC_INTERVAL_SECS in each replica; walking every blob file for orphans only hourly. */
-export function scheduleGc(deps: GcDeps, intervalSecs: number): Cron {
+export function scheduleGc(deps: GcDeps, intervalSecs: number): Schedule {
   let lastOrphanSweep = 0
-  return new Cron('* * * * * *', { interval: intervalSecs, protect: true }, async () => {
+  const cron = new Cron('* * * * * *', { interval: intervalSecs, protect: true }, async () => {
     const sweepOrphans = Date.now() - lastOrphanSweep >= orphanSweepEveryMs
     try {
       await gcPass(deps, sweepOrphans)
@@ -65,4 +65,12 @@ export function scheduleGc(deps: GcDeps, intervalSecs: number): Cron {
       log.error({ msg: 'gc pass failed', error: String((error as Error)?.message ?? error) })
     }
   })
+  const nextPass = () => nextFiring(cron)
+  // The sweep rides on the first pass at least an hour after the last one.
+  const nextOrphanSweep = () => {
+    let pass = nextPass()
+    while (pass !== null && pass.getTime() - lastOrphanSweep < orphanSweepEveryMs) pass = cron.nextRun(pass)
+    return pass
+  }
+  return { nextRuns: { gc: nextPass, reaper: nextPass, orphan_sweep: nextOrphanSweep }, stop: () => cron.stop() }
 }

@@ -1,7 +1,7 @@
 import { Cron } from 'croner'
 import { Elysia, t } from 'elysia'
 import type { Db } from '../core/db/client'
-import { recordRun } from '../core/runs'
+import { nextFiring, recordRun, type Schedule } from '../core/runs'
 import { runScrub } from '../core/scrub'
 import type { StorageRoots } from '../core/store/paths'
 import { principalOf } from '../core/auth/authenticate'
@@ -41,12 +41,13 @@ export const scrubRoutes = (deps: ScrubDeps) =>
     detail: { summary: 'Re-hash every stored blob now', responses: errorResponses(...authErrors) },
   })
 
-export function scheduleScrub(deps: ScrubDeps, cron: string): Cron {
-  return new Cron(cron, { protect: true }, async () => {
+export function scheduleScrub(deps: ScrubDeps, cron: string): Schedule {
+  const job = new Cron(cron, { protect: true }, async () => {
     try {
       await scrubPass(deps)
     } catch (error) {
       log.error({ msg: 'scrub pass failed', error: String((error as Error)?.message ?? error) })
     }
   })
+  return { nextRuns: { scrub: () => nextFiring(job) }, stop: () => job.stop() }
 }

@@ -1,8 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { dirname } from 'node:path'
+import { Cron } from 'croner'
 import { eq, sql } from 'drizzle-orm'
 import { blobs, objects } from '../../core/db/schema'
-import { adminToken, backends, startServer, type TestServer } from '../support/server'
+import { startChild, type Child } from '../support/child'
+import { adminToken, backends, sharedCluster, startServer, type TestServer } from '../support/server'
 
 let counter = 0
 /** Distinct names per test so tests sharing one server never see each other's objects. */
@@ -42,6 +47,13 @@ async function post(server: TestServer, path: string) {
 }
 
 const isoTime = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
+
+/** A job's status after a run with this outcome, in a server that schedules nothing (the test servers). */
+const ran = (outcome: object) => ({
+  last_run: { started_at: expect.stringMatching(isoTime), finished_at: expect.stringMatching(isoTime), outcome, error: null },
+  next_run_at: null,
+})
+const notRun = { last_run: null, next_run_at: null }
 
 describe.each(backends)('admin routes on %s', (backend) => {
   let server: TestServer
@@ -108,27 +120,39 @@ describe.each(backends)('admin routes on %s', (backend) => {
     })
   })
 
-  test('status: runs of GC and scrub with their times and outcomes', async () => {
+  test('status: the last run of every job with its times and outcome', async () => {
     const before = Date.now()
     const gc = await post(server, '/v1/admin/gc')
     const scrub = await post(server, '/v1/admin/scrub')
-    const { runs } = await status(server)
-    expect(runs).toEqual({
-      gc: { started_at: expect.stringMatching(isoTime), finished_at: expect.stringMatching(isoTime), outcome: gc, error: null },
-      scrub: { started_at: expect.stringMatching(isoTime), finished_at: expect.stringMatching(isoTime), outcome: scrub, error: null },
+    const { jobs } = await status(server)
+    expect(jobs).toEqual({
+      gc: ran(gc),
+      scrub: ran(scrub),
+      reaper: ran({ reaped_uploads: gc.reaped_uploads }),
+      orphan_sweep: ran({ removed_orphan_files: gc.removed_orphan_files }),
     })
-    // The scrub ran after the GC; the runs are this machine's clock (a little rounding allowed).
-    expect(Date.parse(runs.gc.started_at)).toBeGreaterThanOrEqual(before - 5)
-    expect(Date.parse(runs.gc.finished_at)).toBeGreaterThanOrEqual(Date.parse(runs.gc.started_at) - 5)
-    expect(Date.parse(runs.scrub.started_at)).toBeGreaterThanOrEqual(Date.parse(runs.gc.finished_at) - 5)
-    expect(Date.parse(runs.scrub.finished_at)).toBeLessThanOrEqual(Date.now() + 5)
+    // The reaper and the orphan sweep ran inside the GC pass, the scrub after it; the runs are this machine's clock (a little rounding allowed).
+    const times = [
+      jobs.gc.last_run.started_at,
+      jobs.reaper.last_run.started_at,
+      jobs.reaper.last_run.finished_at,
+      jobs.orphan_sweep.last_run.started_at,
+      jobs.orphan_sweep.last_run.finished_at,
+      jobs.gc.last_run.finished_at,
+      jobs.scrub.last_run.started_at,
+      jobs.scrub.last_run.finished_at,
+    ].map(Date.parse)
+    expect(times[0]).toBeGreaterThanOrEqual(before - 5)
+    for (let i = 1; i < times.length; i++) expect(times[i]!).toBeGreaterThanOrEqual(times[i - 1]! - 5)
+    expect(times.at(-1)!).toBeLessThanOrEqual(Date.now() + 5)
 
     // A later run replaces the earlier one.
     const again = await post(server, '/v1/admin/gc')
-    const later = (await status(server)).runs
-    expect(later.gc.outcome).toEqual(again)
-    expect(Date.parse(later.gc.started_at)).toBeGreaterThanOrEqual(Date.parse(runs.gc.started_at))
-    expect(later.scrub).toEqual(runs.scrub)
+    const later = (await status(server)).jobs
+    expect(later.gc.last_run.outcome).toEqual(again)
+    expect(Date.parse(later.gc.last_run.started_at)).toBeGreaterThanOrEqual(Date.parse(jobs.gc.last_run.started_at))
+    expect(Date.parse(later.orphan_sweep.last_run.started_at)).toBeGreaterThanOrEqual(Date.parse(jobs.orphan_sweep.last_run.finished_at) - 5)
+    expect(later.scrub).toEqual(jobs.scrub)
   })
 
   test('status: queue depths follow the state of the store', async () => {
@@ -192,11 +216,86 @@ describe.each(backends)('admin status of a fresh store with AUTH_DISABLED on %s'
   }, 60_000)
   afterAll(() => server.stop())
 
-  test('no runs yet and empty queues; no credential needed when auth is off', async () => {
+  test('every job listed with no run yet and empty queues; no credential needed when auth is off', async () => {
     const response = await fetch(`${server.url}/v1/admin/status`)
     expect(response.status).toBe(200)
     const body = await response.json()
-    expect(body.runs).toEqual({})
+    expect(body.jobs).toEqual({ gc: notRun, scrub: notRun, reaper: notRun, orphan_sweep: notRun })
     expect(body.queues).toEqual({ unreferenced_blobs: 0, collectable_blobs: 0, corrupt_blobs: 0, writing_uploads: 0, deleting_objects: 0 })
+  })
+
+  test('a GC pass is the last run of gc, the reaper and the orphan sweep; a scrub that of the scrubber', async () => {
+    // One upload stuck past STUCK_UPLOAD_TIMEOUT_SECS and one blob file with no row, for the reaper and the sweep to find.
+    await server.database.db.insert(objects).values({
+      id: crypto.randomUUID(),
+      namespace: unique('stuck'),
+      tenantId: 'acme',
+      status: 'WRITING',
+      storageClass: 'hot',
+      contentType: 'text/plain',
+      updatedAt: sql`now() - interval '2 hours'`,
+    })
+    const orphanHex = randomBytes(32).toString('hex')
+    const orphan = `${server.dataDir}/hot/sha256/${orphanHex.slice(0, 2)}/${orphanHex.slice(2, 4)}/${orphanHex}`
+    mkdirSync(dirname(orphan), { recursive: true })
+    writeFileSync(orphan, 'no row')
+
+    const gc = await post(server, '/v1/admin/gc')
+    expect(gc).toMatchObject({ reaped_uploads: 1, removed_orphan_files: 1 })
+    const afterGc = (await status(server)).jobs
+    expect(afterGc).toEqual({ gc: ran(gc), scrub: notRun, reaper: ran({ reaped_uploads: 1 }), orphan_sweep: ran({ removed_orphan_files: 1 }) })
+
+    const scrub = await post(server, '/v1/admin/scrub')
+    expect((await status(server)).jobs).toEqual({ ...afterGc, scrub: ran(scrub) })
+  })
+})
+
+const GC_INTERVAL_SECS = 5
+const SCRUB_CRON = '0 3 * * 0'
+
+describe.each(backends)('admin status of the service with its schedules on %s', (backend) => {
+  let dataDir: string
+  let child: Child
+  beforeAll(async () => {
+    dataDir = mkdtempSync(`${tmpdir()}/juststorage-status-`)
+    const databaseUrl = backend === 'postgres' ? await (await sharedCluster()).createDatabase(`status_${process.pid}_${Date.now()}`) : undefined
+    child = await startChild({ databaseUrl, dataDir, env: { GC_INTERVAL_SECS: String(GC_INTERVAL_SECS), SCRUB_CRON } })
+  }, 60_000)
+  afterAll(async () => {
+    await child?.stop()
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  const jobsNow = async () => {
+    const response = await fetch(`${child.url}/v1/admin/status`)
+    expect(response.status).toBe(200)
+    return (await response.json()).jobs
+  }
+
+  test('each job shows when its schedule runs it next: GC and the reaper every pass, the orphan sweep an hour after its last, the scrubber by SCRUB_CRON', async () => {
+    // The first scheduled GC pass starts within a second of the start and sweeps for orphans.
+    for (let i = 0; (await jobsNow()).gc.last_run === null; i++) {
+      if (i > 100) throw new Error(`no scheduled GC pass ran\n${child.output()}`)
+      await Bun.sleep(50)
+    }
+    // The schedule notes the sweep a moment after the pass records it; the next pass is seconds away.
+    await Bun.sleep(200)
+    const now = Date.now()
+    const jobs = await jobsNow()
+    const expectedScrub = new Cron(SCRUB_CRON).nextRun()!.toISOString()
+
+    for (const job of ['gc', 'reaper', 'orphan_sweep']) expect(jobs[job].last_run).toMatchObject({ error: null })
+    expect(jobs.scrub.last_run).toBeNull()
+    for (const job of ['gc', 'scrub', 'reaper', 'orphan_sweep']) {
+      expect(jobs[job].next_run_at).toMatch(isoTime)
+      expect(Date.parse(jobs[job].next_run_at)).toBeGreaterThan(now)
+    }
+    expect(Date.parse(jobs.gc.next_run_at)).toBeLessThanOrEqual(now + (GC_INTERVAL_SECS + 1) * 1000)
+    expect(jobs.reaper.next_run_at).toBe(jobs.gc.next_run_at)
+    // The next sweep is the first pass an hour or more after the last one ended.
+    const sweptAt = Date.parse(jobs.orphan_sweep.last_run.finished_at)
+    expect(Date.parse(jobs.orphan_sweep.next_run_at)).toBeGreaterThanOrEqual(sweptAt + 3600_000 - 5)
+    expect(Date.parse(jobs.orphan_sweep.next_run_at)).toBeLessThanOrEqual(sweptAt + 3600_000 + (GC_INTERVAL_SECS + 2) * 1000)
+    expect(jobs.scrub.next_run_at).toBe(expectedScrub)
   })
 })

@@ -197,12 +197,12 @@ describe.each(backends)('gc with no grace period on %s', (backend) => {
 
     const response = await fetch(`${server.url}/v1/admin/status`, { headers: asAdmin })
     expect(response.status).toBe(200)
-    const { runs } = await response.json()
-    expect(runs.gc).toEqual({ started_at: expect.any(String), finished_at: expect.any(String), outcome, error: null })
-    const started = Date.parse(runs.gc.started_at)
-    const finished = Date.parse(runs.gc.finished_at)
-    expect(new Date(started).toISOString()).toBe(runs.gc.started_at)
-    expect(new Date(finished).toISOString()).toBe(runs.gc.finished_at)
+    const run = (await response.json()).jobs.gc.last_run
+    expect(run).toEqual({ started_at: expect.any(String), finished_at: expect.any(String), outcome, error: null })
+    const started = Date.parse(run.started_at)
+    const finished = Date.parse(run.finished_at)
+    expect(new Date(started).toISOString()).toBe(run.started_at)
+    expect(new Date(finished).toISOString()).toBe(run.finished_at)
     // Both clocks are this machine's; allow a little rounding.
     expect(started).toBeGreaterThanOrEqual(before - 5)
     expect(finished).toBeGreaterThanOrEqual(started - 5)
