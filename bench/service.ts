@@ -1,4 +1,4 @@
-/** The service under test, as its own process (`bun main.ts`), on PostgreSQL or PGlite. */
+/** The service under test, as its own process (`bun main.ts`), on a PostgreSQL server (DATABASE_URL) or its embedded default. */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { openDatabase, type Database } from '../core/db/client'
@@ -6,13 +6,13 @@ import { childAdminToken, startChild, type Child } from '../tests/support/child'
 import { issueApiKey } from './credential'
 import type { PostgresCluster } from '../tests/support/postgres'
 
-export type Backend = 'postgres' | 'pglite'
-export const backends: Backend[] = ['postgres', 'pglite']
-export const backendTitles: Record<Backend, string> = { postgres: 'PostgreSQL', pglite: 'PGlite' }
+export type Backend = 'postgres' | 'embedded'
+export const backends: Backend[] = ['postgres', 'embedded']
+export const backendTitles: Record<Backend, string> = { postgres: 'PostgreSQL', embedded: 'embedded' }
 
 export const tenant = 'bench'
 
-/** A fresh data directory and, on PostgreSQL, a fresh database: one service instance's state. */
+/** A fresh data directory and, on PostgreSQL, a fresh database (the embedded default makes its own): one service instance's state. */
 export interface Instance {
   backend: Backend
   dataDir: string
@@ -25,9 +25,8 @@ export async function freshInstance(backend: Backend, workRoot: string, cluster:
   const name = `${backend}-${++instances}`
   const dataDir = join(workRoot, name)
   mkdirSync(dataDir, { recursive: true })
-  // The database runs beside the service here, so through its Unix socket, as a co-located deployment would.
-  const tcpUrl = backend === 'postgres' ? await cluster.createDatabase(`bench_${instances}`) : undefined
-  const databaseUrl = tcpUrl && (cluster.viaSocket?.(tcpUrl) ?? tcpUrl)
+  // The server runs beside the service here, so it is reached through its Unix socket, as a co-located deployment would.
+  const databaseUrl = backend === 'postgres' ? await cluster.createDatabase(`bench_${instances}`) : undefined
   return { backend, dataDir, databaseUrl }
 }
 
@@ -41,7 +40,7 @@ export async function startService(instance: Instance): Promise<Child> {
   const service = await startChild({
     databaseUrl: instance.databaseUrl,
     dataDir: instance.dataDir,
-    // PGlite reopening a large seeded database takes a while.
+    // Recovery of a large seeded database may take a while.
     readyTimeoutMs: 120_000,
     env: {
       LOG_LEVEL: 'warn',

@@ -3,10 +3,9 @@ import { sql } from 'drizzle-orm'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
-import postgres from 'postgres'
 import { startEmbeddedDatabase } from './embedded'
 import * as schema from './schema'
-import { postgresTarget } from './url'
+import { connectPostgres } from './connect'
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
@@ -57,12 +56,9 @@ export async function openDatabase(options: { databaseUrl?: string; dataDir: str
 }
 
 async function openPostgres(databaseUrl: string, maxConnections: number): Promise<Database> {
-  const { url, host } = postgresTarget(databaseUrl)
   const pool = (max: number, settings: Record<string, number> = {}) =>
-    postgres(url, {
-      host,
+    connectPostgres(databaseUrl, {
       max,
-      onnotice: () => {},
       connect_timeout: 10,
       idle_timeout: 60,
       // Reconnect quickly once the database is back; the default waits up to 20 s.
@@ -73,7 +69,7 @@ async function openPostgres(databaseUrl: string, maxConnections: number): Promis
   const requests = pool(maxConnections)
   // Background scans run on one core: parallel workers would take the cores requests need.
   const background = pool(backgroundConnections, { max_parallel_workers_per_gather: 0 })
-  await migratePostgresLocked(url, host)
+  await migratePostgresLocked(databaseUrl)
   return {
     db: drizzlePostgres(requests, { schema }) as unknown as Db,
     background: drizzlePostgres(background, { schema }) as unknown as Db,
@@ -86,8 +82,8 @@ async function openPostgres(databaseUrl: string, maxConnections: number): Promis
 }
 
 /** Applies migrations on one dedicated session holding the advisory lock, so replicas starting together take turns. */
-async function migratePostgresLocked(url: string, host: string | undefined): Promise<void> {
-  const session = postgres(url, { host, max: 1, onnotice: () => {}, connect_timeout: 10 })
+async function migratePostgresLocked(databaseUrl: string): Promise<void> {
+  const session = connectPostgres(databaseUrl, { max: 1, connect_timeout: 10 })
   try {
     await session`select pg_advisory_lock(${migrationLockId})`
     await migratePostgres(drizzlePostgres(session, { schema }), { migrationsFolder })

@@ -21,6 +21,8 @@ export interface Cluster {
   start(): Promise<void>
   /** `fast` rolls back open transactions and checkpoints; `immediate` is a crash, recovered from WAL on the next start. */
   stop(mode?: 'fast' | 'immediate'): Promise<void>
+  /** An immediate stop that does not wait, for exit handlers, which cannot. */
+  stopNowSync(): void
 }
 
 export interface ClusterSettings {
@@ -50,12 +52,16 @@ export async function openCluster(dir: string, settings: ClusterSettings): Promi
   const bin = await binaries()
   const owner = await clusterOwner()
   if (!existsSync(join(dir, 'PG_VERSION'))) await initialise(dir, bin, owner)
-  const socketDir = socketDirFor(dir, owner)
+  const socketDir = socketDirOf(dir)
+  if (socketDir !== dir) {
+    mkdirSync(socketDir, { recursive: true, mode: 0o700 })
+    if (owner) chownSync(socketDir, owner.uid, owner.gid)
+  }
   const pgCtl = (...args: string[]) => run([bin.pg_ctl, '-D', dir, ...args], owner)
 
   return {
     dir,
-    url: (database) => `postgres://${superuser}@localhost:${port}/${encodeURIComponent(database)}?host=${encodeURIComponent(socketDir)}`,
+    url: (database) => clusterUrl(dir, database),
     running: () => {
       const pid = postmasterPid(dir)
       return pid !== undefined && isPostmasterOf(pid, dir)
@@ -70,6 +76,11 @@ export async function openCluster(dir: string, settings: ClusterSettings): Promi
     },
     async stop(mode = 'fast') {
       if (postmasterPid(dir) !== undefined) await pgCtl('-m', mode, '-w', '-t', '120', 'stop')
+    },
+    stopNowSync() {
+      const pid = postmasterPid(dir)
+      // SIGQUIT is pg_ctl's immediate mode.
+      if (pid !== undefined && isPostmasterOf(pid, dir)) process.kill(pid, 'SIGQUIT')
     },
   }
 }
@@ -108,9 +119,14 @@ async function initialise(dir: string, bin: Binaries, owner: Owner | undefined):
   if (existsSync(dir) && readdirSync(dir).length > 0) {
     throw new ClusterError(`${dir} is not empty and holds no PostgreSQL cluster (no PG_VERSION); move it away or point DATA_DIR elsewhere`)
   }
-  const staging = `${dir}.initdb`
-  rmSync(staging, { recursive: true, force: true })
   mkdirSync(dirname(dir), { recursive: true })
+  // An initdb orphaned by a killed start may still write into its leftover: removal is best effort, and ours has a name of its own.
+  for (const name of readdirSync(dirname(dir)).filter((name) => name.startsWith(`${basename(dir)}.initdb-`))) {
+    try {
+      rmSync(join(dirname(dir), name), { recursive: true, force: true })
+    } catch {}
+  }
+  const staging = `${dir}.initdb-${process.pid}`
   mkdirSync(staging, { mode: 0o700 })
   if (owner) chownSync(staging, owner.uid, owner.gid)
   await run([bin.initdb, '-D', staging, '-U', superuser, '--auth=trust', '-E', 'UTF8', '--no-locale', '--data-checksums', '--no-instructions'], owner)
@@ -167,12 +183,14 @@ function isPostmasterOf(pid: number, dir: string): boolean {
 }
 
 /** The socket lives in the data directory unless its path would be too long for a socket address. */
-function socketDirFor(dir: string, owner: Owner | undefined): string {
+function socketDirOf(dir: string): string {
   if (`${dir}/.s.PGSQL.${port}`.length <= maxSocketPath) return dir
-  const short = join(tmpdir(), `juststorage-pg-${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`)
-  mkdirSync(short, { recursive: true, mode: 0o700 })
-  if (owner) chownSync(short, owner.uid, owner.gid)
-  return short
+  return join(tmpdir(), `juststorage-pg-${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`)
+}
+
+/** A database of the cluster in `dir`, through its socket. */
+export function clusterUrl(dir: string, database: string): string {
+  return `postgres://${superuser}@localhost:${port}/${encodeURIComponent(database)}?host=${encodeURIComponent(socketDirOf(dir))}`
 }
 
 interface Binaries {

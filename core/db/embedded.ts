@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import postgres from 'postgres'
-import { ClusterError, openCluster, type Cluster } from './cluster'
-import { postgresTarget } from './url'
+import type postgres from 'postgres'
+import { ClusterError, clusterUrl, openCluster, type Cluster } from './cluster'
+import { connectPostgres } from './connect'
 
 /** The service's database in its embedded cluster. */
 const databaseName = 'juststorage'
@@ -25,7 +25,7 @@ export interface EmbeddedDatabase {
  */
 export async function startEmbeddedDatabase(dataDir: string, poolConnections: number): Promise<EmbeddedDatabase> {
   refuseUnmigratedPgliteStore(dataDir)
-  const cluster = await openCluster(join(dataDir, 'pg'), { maxConnections: poolConnections + spareConnections })
+  const cluster = await openCluster(clusterDir(dataDir), { maxConnections: poolConnections + spareConnections })
   if (cluster.running()) await refuseIfClaimed(cluster)
   await cluster.start()
   try {
@@ -42,6 +42,13 @@ export async function startEmbeddedDatabase(dataDir: string, poolConnections: nu
     await cluster.stop()
     throw error
   }
+}
+
+const clusterDir = (dataDir: string) => join(dataDir, 'pg')
+
+/** Where the embedded database of a data directory is reached while the service runs. */
+export function embeddedDatabaseUrl(dataDir: string): string {
+  return clusterUrl(clusterDir(dataDir), databaseName)
 }
 
 class DataDirInUse extends ClusterError {}
@@ -94,6 +101,5 @@ async function ensureDatabase(serverUrl: string, name: string): Promise<void> {
 }
 
 function connect(databaseUrl: string, connection: Record<string, string> = {}): postgres.Sql {
-  const { url, host } = postgresTarget(databaseUrl)
-  return postgres(url, { host, max: 1, idle_timeout: 0, onnotice: () => {}, connection })
+  return connectPostgres(databaseUrl, { max: 1, idle_timeout: 0, connection })
 }

@@ -1,9 +1,9 @@
 import { expect, test } from 'bun:test'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { tableHeader, type Measurements, type Results } from '../../bench/report'
 import { repoRoot } from '../support/child'
+import { tempDir } from '../support/temp'
 
 /**
  * The benchmark harness end to end at toy sizes: every phase runs on both
@@ -33,9 +33,9 @@ const measurementNames: (keyof Measurements)[] = [
 const positiveFinite = (value: unknown) => typeof value === 'number' && Number.isFinite(value) && value > 0
 
 test(
-  'bun bench/run.ts --smoke measures every phase on PostgreSQL and PGlite and verifies the bytes',
+  'bun bench/run.ts --smoke measures every phase on PostgreSQL and the embedded default and verifies the bytes',
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'juststorage-bench-'))
+    const dir = tempDir('juststorage-bench-')
     const jsonPath = join(dir, 'results.json')
     try {
       const proc = Bun.spawn([process.execPath, 'bench/run.ts', '--smoke', '--json', jsonPath, '--dir', dir], {
@@ -49,7 +49,7 @@ test(
 
       const results = JSON.parse(readFileSync(jsonPath, 'utf8')) as Results
       expect(results.smoke).toBe(true)
-      for (const backend of ['postgres', 'pglite'] as const) {
+      for (const backend of ['postgres', 'embedded'] as const) {
         const measured = results.measurements[backend]
         expect(Object.keys(measured).sort()).toEqual([...measurementNames].sort())
         for (const name of measurementNames) expect({ backend, name, ok: positiveFinite(measured[name]) }).toEqual({ backend, name, ok: true })

@@ -3,13 +3,13 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, unlin
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { dirname } from 'node:path'
-import { and, eq, sql } from 'drizzle-orm'
-import { openDatabase, rowsOf } from '../../core/db/client'
+import { and, eq } from 'drizzle-orm'
+import { openDatabase } from '../../core/db/client'
 import { blobs, objects, type StorageClass } from '../../core/db/schema'
 import { checkConsistency, isClean, repair } from '../../core/fsck'
 import type { StorageRoots } from '../../core/store/paths'
 import { repoRoot } from '../support/child'
-import { adminToken, backends, sharedCluster, startServer, type TestServer } from '../support/server'
+import { adminToken, backends, startServer, type TestServer } from '../support/server'
 
 let counter = 0
 /** Distinct names per test so tests sharing one server never see each other's objects. */
@@ -131,14 +131,6 @@ describe.each(backends)('fsck on %s', (backend) => {
   })
 })
 
-/** The URL of the database a postgres test server uses, to hand to a child process. */
-async function databaseUrlOf(server: TestServer): Promise<string> {
-  const [row] = rowsOf<{ name: string }>(await server.database.db.execute(sql`select current_database() as name`))
-  const url = new URL((await sharedCluster()).url)
-  url.pathname = `/${row!.name}`
-  return url.toString()
-}
-
 describe('bun scripts/fsck.ts on postgres', () => {
   let dataDir: string
   let databaseUrl: string
@@ -152,7 +144,7 @@ describe('bun scripts/fsck.ts on postgres', () => {
       lost = { hex: (await upload(server, namespace, lostBytes)).hex, bytes: lostBytes }
       miscounted = (await upload(server, namespace, bytesOf(`miscounted ${namespace}`), 'cold')).hash
       await upload(server, namespace, bytesOf(`fine ${namespace}`))
-      databaseUrl = await databaseUrlOf(server)
+      databaseUrl = server.databaseUrl
       // stop() deletes the server's data dir; the database outlives it.
       dataDir = mkdtempSync(`${tmpdir()}/juststorage-fsck-`)
       for (const root of ['hot', 'cold']) cpSync(`${server.dataDir}/${root}`, `${dataDir}/${root}`, { recursive: true })

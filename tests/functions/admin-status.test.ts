@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { tmpdir } from 'node:os'
 import { dirname } from 'node:path'
 import { Cron } from 'croner'
 import { eq, sql } from 'drizzle-orm'
 import { blobs, objects } from '../../core/db/schema'
 import { startChild, type Child } from '../support/child'
 import { adminToken, backends, sharedCluster, startServer, type TestServer } from '../support/server'
+import { tempDir } from '../support/temp'
 
 let counter = 0
 /** Distinct names per test so tests sharing one server never see each other's objects. */
@@ -257,7 +257,7 @@ describe.each(backends)('admin status of the service with its schedules on %s', 
   let dataDir: string
   let child: Child
   beforeAll(async () => {
-    dataDir = mkdtempSync(`${tmpdir()}/juststorage-status-`)
+    dataDir = tempDir('juststorage-status-')
     const databaseUrl = backend === 'postgres' ? await (await sharedCluster()).createDatabase(`status_${process.pid}_${Date.now()}`) : undefined
     child = await startChild({ databaseUrl, dataDir, env: { GC_INTERVAL_SECS: String(GC_INTERVAL_SECS), SCRUB_CRON } })
   }, 60_000)

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
-import postgres from 'postgres'
+import type postgres from 'postgres'
+import { connectPostgres } from '../../core/db/connect'
 import { rowsOf } from '../../core/db/client'
 import { startServer, type TestServer } from '../support/server'
 
@@ -30,7 +31,7 @@ test('requests are served while every background connection is blocked', async (
   expect(upload.status).toBe(201)
   const { id } = (await upload.json()) as { id: string }
 
-  const holder = postgres(server.databaseUrl!, { max: 1, onnotice: () => {} })
+  const holder = connectPostgres(server.databaseUrl, { max: 1 })
   try {
     await holder`select pg_advisory_lock(${lockId})`
     // Both background connections block on the lock, as a long GC or metrics query would occupy them.

@@ -27,12 +27,12 @@ const routes: Record<string, string[]> = {
 }
 const publicPaths = ['/health', '/health/ready', '/ready', '/metrics']
 
-describe('OpenAPI document and generated client on pglite', () => {
+describe('OpenAPI document and generated client on the embedded default', () => {
   let server: TestServer
   let document: Document
   const workDir = mkdtempSync(`${tmpdir()}/juststorage-openapi-`)
   beforeAll(async () => {
-    server = await startServer('pglite')
+    server = await startServer('embedded')
     const response = await fetch(`${server.url}/openapi.json`)
     expect(response.status).toBe(200)
     document = await response.json()

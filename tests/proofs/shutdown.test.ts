@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import postgres from 'postgres'
+import { connectPostgres } from '../../core/db/connect'
 import { startChild } from '../support/child'
 import { sharedCluster } from '../support/server'
 
@@ -35,7 +35,7 @@ describe('graceful shutdown', () => {
         headers: { 'content-length': '200000' },
         duplex: 'half',
       } as RequestInit)
-      const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} })
+      const sql = connectPostgres(databaseUrl, { max: 1 })
       for (let i = 0; (await sql`select count(*)::int as n from objects where status = 'WRITING'`)[0]!.n === 0; i++) {
         if (i > 200) throw new Error('the upload never started')
         await Bun.sleep(10)

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { runGc } from '../../core/gc'
-import { startServer, type TestServer } from '../support/server'
+import { backends, startServer, type TestServer } from '../support/server'
 
 /**
  * Many clients upload the same few payloads, delete and re-upload them while
@@ -12,13 +12,13 @@ const clients = Number(process.env.SOAK_CLIENTS ?? 64)
 
 // Payloads span 1 B to 64 KiB: with bodies up to 32 KiB kept inline, about half
 // race through the inline path (and its one-statement commit) and half through files.
-describe.each([
-  ['files', 0],
-  ['inline and files', 32 * 1024],
-])('soak on postgres, %s', (mode, inlineMaxBytes) => {
+describe.each(backends.flatMap((backend) => [
+  [backend, 'files', 0],
+  [backend, 'inline and files', 32 * 1024],
+] as const))('soak on %s, %s', (backend, mode, inlineMaxBytes) => {
   let server: TestServer
   beforeAll(async () => {
-    server = await startServer('postgres', { gc: { graceSecs: 0 }, inlineMaxBytes })
+    server = await startServer(backend, { gc: { graceSecs: 0 }, inlineMaxBytes })
   })
   afterAll(() => server.stop())
 
@@ -103,7 +103,7 @@ describe.each([
 
     await Promise.all([collector(), ...Array.from({ length: clients }, (_, n) => client(n))])
     console.info(
-      `soak (${mode}): ${clients} clients, ${seconds}s, ${stats.uploads} uploads, ${stats.deletes} deletes, ${stats.downloads} verified downloads, ` +
+      `soak (${backend}, ${mode}): ${clients} clients, ${seconds}s, ${stats.uploads} uploads, ${stats.deletes} deletes, ${stats.downloads} verified downloads, ` +
         `${stats.gcPasses} GC passes collecting ${stats.blobsCollected} blobs, ${stats.failures.length} failures`,
     )
     expect(stats.failures).toEqual([])

@@ -10,7 +10,7 @@ export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 export const childAdminToken = 'test-admin-token'
 
 export interface ChildOptions {
-  /** PostgreSQL; unset means the embedded PGlite under dataDir. */
+  /** PostgreSQL; unset means the embedded cluster under dataDir (see tempDir). */
   databaseUrl?: string
   dataDir: string
   env?: Record<string, string>
@@ -43,7 +43,7 @@ export async function startChild(options: ChildOptions): Promise<Child> {
     GC_INTERVAL_SECS: '3600',
     ...options.env,
   }
-  // An inherited DATABASE_URL must not turn a PGlite child into a PostgreSQL one.
+  // An inherited DATABASE_URL must not turn an embedded child into one on a shared server.
   if (options.databaseUrl === undefined) delete env.DATABASE_URL
   const proc = Bun.spawn([process.execPath, 'main.ts'], {
     cwd: repoRoot,

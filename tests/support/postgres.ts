@@ -1,26 +1,24 @@
 // Throwaway PostgreSQL cluster for tests and benchmarks.
 //
-// With DATABASE_URL set we use that server as is. Otherwise we initdb a fresh
-// cluster in a temp dir on a free loopback port and tear it down afterwards.
-import { spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+// With DATABASE_URL set we use that server as is. Otherwise we start a fresh
+// cluster from the same npm-shipped binaries as the service's embedded default
+// (core/db/cluster.ts), in a temp dir, and tear it down afterwards.
+import { rmSync } from "node:fs";
 import { join } from "node:path";
-import postgres from "postgres";
+import { openCluster } from "../../core/db/cluster";
+import { connectPostgres } from "../../core/db/connect";
+import { tempDir } from "./temp";
 
 export interface PostgresCluster {
   /** Connection URL of the `postgres` maintenance database. */
   url: string;
-  /** The same server through its Unix socket (`?host=<dir>`), for a database URL; unset with DATABASE_URL. */
-  viaSocket?(databaseUrl: string): string;
   /** Stop the cluster and delete its files (no-op with DATABASE_URL). */
   stop(): Promise<void>;
   /** (Re)create an empty database and return its URL. */
   createDatabase(name: string): Promise<string>;
   /** Stop the server but keep its data, to simulate a database outage. */
   pause(): Promise<void>;
-  /** Start a paused server again, on the same port. */
+  /** Start a paused server again, on the same socket. */
   resume(): Promise<void>;
 }
 
@@ -39,50 +37,18 @@ export async function startPostgres(): Promise<PostgresCluster> {
     };
   }
 
-  const bin = findBinDir();
-  const root = mkdtempSync(join(tmpdir(), "juststorage-pg-"));
-  const data = join(root, "data");
-  // initdb refuses to run as root, so hand the directory to the postgres user.
-  if (isRoot()) {
-    const pw = spawnSync("id", ["-u", "postgres"], { encoding: "utf8" });
-    const gid = spawnSync("id", ["-g", "postgres"], { encoding: "utf8" });
-    chownSync(root, Number(pw.stdout.trim()), Number(gid.stdout.trim()));
-  }
-
-  const pgCtl = (...args: string[]) => [join(bin, "pg_ctl"), "-D", data, ...args];
-  let port = 0;
-  const startCmd = () =>
-    pgCtl(
-      // Socket in our own dir: /var/run/postgresql may not exist or be writable.
-      "-o", `-p ${port} -k ${root} -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=300`,
-      "-l", join(root, "log"), "-w", "start",
-    );
-
+  const root = tempDir("juststorage-pg-");
+  const cluster = await openCluster(join(root, "data"), { maxConnections: 300 });
   let running = false;
   const cleanupSync = () => {
-    if (running) {
-      const [cmd, ...args] = asPostgres(pgCtl("-m", "immediate", "-w", "stop"));
-      spawnSync(cmd!, args, { cwd: root, stdio: "ignore" });
-    }
+    if (running) cluster.stopNowSync();
     running = false;
     rmSync(root, { recursive: true, force: true });
   };
-  // Best effort: don't leak a postmaster if the caller never calls stop().
+  // Don't leak a postmaster if the caller never calls stop().
   process.on("exit", cleanupSync);
-
   try {
-    await run([join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale"], root);
-    // Another process may grab the port between probing and binding; retry a few times.
-    for (let attempt = 1; ; attempt++) {
-      port = await freePort();
-      try {
-        await run(startCmd(), root);
-        break;
-      } catch (err) {
-        // pg_ctl only says "examine the log"; surface the log itself.
-        if (attempt >= 3) throw new Error(`${err}\n${readLog(root)}`);
-      }
-    }
+    await cluster.start();
     running = true;
   } catch (err) {
     cleanupSync();
@@ -90,33 +56,30 @@ export async function startPostgres(): Promise<PostgresCluster> {
     throw err;
   }
 
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const url = cluster.url("postgres");
   return {
     url,
-    viaSocket: (databaseUrl) => `${databaseUrl}?host=${encodeURIComponent(root)}`,
     createDatabase: (name) => createDatabase(url, name),
     async stop() {
-      if (running) await run(pgCtl("-m", "immediate", "-w", "stop"), root);
+      if (running) await cluster.stop("immediate");
       running = false;
       rmSync(root, { recursive: true, force: true });
       process.off("exit", cleanupSync);
     },
     async pause() {
       // Fast shutdown: clients get disconnected, data survives for resume().
-      await run(pgCtl("-m", "fast", "-w", "stop"), root);
+      await cluster.stop("fast");
       running = false;
     },
     async resume() {
-      await run(startCmd(), root).catch((err) => {
-        throw new Error(`${err}\n${readLog(root)}`);
-      });
+      await cluster.start();
       running = true;
     },
   };
 }
 
 async function createDatabase(serverUrl: string, name: string): Promise<string> {
-  const sql = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  const sql = connectPostgres(serverUrl, { max: 1 });
   try {
     // Drop first so reruns against a long-lived DATABASE_URL server start clean.
     await sql`drop database if exists ${sql(name)} with (force)`;
@@ -127,51 +90,4 @@ async function createDatabase(serverUrl: string, name: string): Promise<string> 
   const u = new URL(serverUrl);
   u.pathname = `/${encodeURIComponent(name)}`;
   return u.toString();
-}
-
-/** Directory holding initdb/pg_ctl: from PATH, else the newest Debian-style install. */
-function findBinDir(): string {
-  const onPath = Bun.which("initdb");
-  if (onPath && Bun.which("pg_ctl")) return join(onPath, "..");
-  const base = "/usr/lib/postgresql";
-  const versions = existsSync(base)
-    ? readdirSync(base).filter((v) => existsSync(join(base, v, "bin", "initdb")))
-    : [];
-  versions.sort((a, b) => Number(b) - Number(a) || b.localeCompare(a));
-  if (!versions[0]) throw new Error("PostgreSQL server binaries (initdb, pg_ctl) not found; install postgresql");
-  return join(base, versions[0], "bin");
-}
-
-const isRoot = () => process.getuid?.() === 0;
-
-/** Prefix a command so it runs as the postgres OS user when we are root. */
-function asPostgres(cmd: string[]): string[] {
-  return isRoot() ? ["runuser", "-u", "postgres", "--", ...cmd] : cmd;
-}
-
-async function run(cmd: string[], cwd: string): Promise<void> {
-  // cwd is our temp dir: the postgres user may not be able to read the caller's cwd.
-  const proc = Bun.spawn(asPostgres(cmd), { cwd, stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  if (code !== 0) throw new Error(`${cmd.join(" ")} exited with ${code}:\n${out}${err}`);
-}
-
-function readLog(root: string): string {
-  const log = join(root, "log");
-  return existsSync(log) ? readFileSync(log, "utf8").split("\n").slice(-20).join("\n") : "";
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }

@@ -1,14 +1,15 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, rmSync } from 'node:fs'
 import { assembleDeps, createApp, serveOptions } from '../../app'
 import { loadConfig } from '../../core/config'
 import { openDatabase, type Database } from '../../core/db/client'
 import type { ObjectStore } from '../../core/objects'
 import { startPostgres, type PostgresCluster } from './postgres'
 import { refreshStorageMetrics } from '../../core/metrics'
+import { tempDir } from './temp'
 
-export type Backend = 'pglite' | 'postgres'
-export const backends: Backend[] = ['pglite', 'postgres']
+/** `embedded`: the server starts its own cluster in its data directory (no DATABASE_URL); `postgres`: a database of the shared cluster. */
+export type Backend = 'embedded' | 'postgres'
+export const backends: Backend[] = ['embedded', 'postgres']
 
 let cluster: Promise<PostgresCluster> | undefined
 /** One throwaway PostgreSQL cluster per test process; each server gets a fresh database in it. */
@@ -28,8 +29,8 @@ export interface TestServer {
   dataDir: string
   store: ObjectStore
   database: Database
-  /** The server's PostgreSQL database; undefined on PGlite. */
-  databaseUrl?: string
+  /** The server's database, for tests that connect themselves. */
+  databaseUrl: string
   /** Reads the database into the storage gauges, as the service's 30 s schedule does (`batchPages` heap pages per query). */
   refreshMetrics(batchPages?: number): Promise<void>
   stop(): Promise<void>
@@ -53,7 +54,7 @@ export interface ServerOptions {
 }
 
 export async function startServer(backend: Backend, options: ServerOptions = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(`${tmpdir()}/juststorage-test-`)
+  const dataDir = tempDir('juststorage-test-')
   const databaseUrl =
     backend === 'postgres' ? await (await sharedCluster()).createDatabase(`t${process.pid}_${++databaseCounter}_${Date.now()}`) : undefined
   const config = loadConfig({
@@ -85,7 +86,7 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
     dataDir,
     store,
     database,
-    databaseUrl,
+    databaseUrl: database.url,
     refreshMetrics: (batchPages) => refreshStorageMetrics(database.background, config.gcGraceSecs, batchPages === undefined ? undefined : { batchPages, pauseMs: 0 }),
     async stop() {
       await app.stop(true)
