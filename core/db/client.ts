@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
-import { startEmbeddedDatabase } from './embedded'
+import { refuseUnmigratedPgliteStore, startEmbeddedDatabase } from './embedded'
 import * as schema from './schema'
 import { connectPostgres } from './connect'
 
@@ -26,7 +26,7 @@ export interface Database {
   close(): Promise<void>
 }
 
-const migrationsFolder = fileURLToPath(new URL('../../migrations', import.meta.url))
+export const migrationsFolder = fileURLToPath(new URL('../../migrations', import.meta.url))
 // Any fixed number: every replica takes the same lock so only one migrates at a time.
 const migrationLockId = 0x6a757374
 /** Connections of the background pool, on top of DB_MAX_CONNECTIONS. */
@@ -38,9 +38,15 @@ const backgroundConnections = 2
  */
 export async function openDatabase(options: { databaseUrl?: string; dataDir: string; maxConnections: number }): Promise<Database> {
   if (options.databaseUrl) return openPostgres(options.databaseUrl, options.maxConnections)
-  const embedded = await startEmbeddedDatabase(options.dataDir, options.maxConnections + backgroundConnections)
+  refuseUnmigratedPgliteStore(options.dataDir)
+  return openEmbedded(options.dataDir, options.maxConnections)
+}
+
+/** The embedded cluster's database, migrated; stopping with close(). */
+export async function openEmbedded(dataDir: string, maxConnections: number): Promise<Database> {
+  const embedded = await startEmbeddedDatabase(dataDir, maxConnections + backgroundConnections)
   try {
-    const database = await openPostgres(embedded.url, options.maxConnections)
+    const database = await openPostgres(embedded.url, maxConnections)
     return {
       ...database,
       kind: 'embedded',

@@ -24,7 +24,6 @@ export interface EmbeddedDatabase {
  * server drops by itself when that process dies, even by kill -9.
  */
 export async function startEmbeddedDatabase(dataDir: string, poolConnections: number): Promise<EmbeddedDatabase> {
-  refuseUnmigratedPgliteStore(dataDir)
   const cluster = await openCluster(clusterDir(dataDir), { maxConnections: poolConnections + spareConnections })
   if (cluster.running()) await refuseIfClaimed(cluster)
   await cluster.start()
@@ -81,9 +80,12 @@ async function refuseIfClaimed(cluster: Cluster): Promise<void> {
   await session.end({ timeout: 5 })
 }
 
-/** Earlier versions kept the embedded store in PGlite under `<data dir>/meta`: starting empty beside it would hide every object. */
-function refuseUnmigratedPgliteStore(dataDir: string): void {
-  const meta = join(dataDir, 'meta')
+/** Where earlier versions kept the embedded store, in PGlite. */
+export const pgliteStoreDir = (dataDir: string) => join(dataDir, 'meta')
+
+/** Starting empty beside a PGlite store would hide every object it holds. */
+export function refuseUnmigratedPgliteStore(dataDir: string): void {
+  const meta = pgliteStoreDir(dataDir)
   if (!existsSync(join(meta, 'PG_VERSION'))) return
   throw new ClusterError(
     `${meta} holds a store of the earlier embedded database (PGlite). Migrate it into the embedded PostgreSQL first, with the service stopped and the same DATA_DIR: npm run migrate-pglite`,
