@@ -30,7 +30,9 @@ ENV NODE_ENV=production \
     PORT=8080 \
     BUN_RUNTIME_TRANSPILER_CACHE_PATH=0
 USER 10001:10001
-VOLUME ["/data/hot", "/data/cold"]
+# The whole data directory: blobs and, without DATABASE_URL, the embedded
+# PostgreSQL (/data/pg) and the admin token must outlive the container together.
+VOLUME ["/data"]
 EXPOSE 8080
 # Slim images have no curl: bun's fetch checks liveness.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \

@@ -37,7 +37,8 @@ export interface Sizes {
 
 export interface TargetCheck {
   measurement: string
-  postgres: number
+  backend: Backend
+  value: number
   target: string
   ratio: number | null
   ok: boolean
@@ -51,6 +52,8 @@ export interface Results {
   sizes: Sizes
   limits: Limits
   measurements: Record<Backend, Measurements>
+  /** Peak PSS of the database's processes while the service ran (null: a server the bench does not run). */
+  databasePeakPssMiB: Record<Backend, number | null>
   /** What was verified for correctness; a run that failed any of it exits non-zero and writes no results. */
   verification: Record<Backend, { bulkHashesChecked: number; smallUploadsReadBack: number; smallDownloadsReadBack: number }> & { bareHashesChecked: number }
   targets: TargetCheck[]
@@ -107,38 +110,46 @@ function rows(sizes: Sizes): Row[] {
   ]
 }
 
-export function checkTargets(sizes: Sizes, limits: Limits, measurements: Record<Backend, Measurements>): TargetCheck[] {
+/** Every target, judged on each backend: the embedded default must meet what a PostgreSQL server does. */
+export function checkTargets(sizes: Sizes, limitsBeside: (backend: Backend) => Limits, measurements: Record<Backend, Measurements>): TargetCheck[] {
   return rows(sizes)
     .filter((row) => row.target)
-    .map((row) => {
-      const value = measurements.postgres[row.key]
-      const verdict = row.target!.judge(value, row.limit?.(limits), measurements.postgres)
-      return { measurement: row.label, postgres: value, target: row.target!.text, ratio: verdict.ratio ?? null, ok: verdict.ok }
-    })
+    .flatMap((row) =>
+      backends.map((backend) => {
+        const value = measurements[backend][row.key]
+        const verdict = row.target!.judge(value, row.limit?.(limitsBeside(backend)), measurements[backend])
+        return { measurement: row.label, backend, value, target: row.target!.text, ratio: verdict.ratio ?? null, ok: verdict.ok }
+      }),
+    )
 }
 
 const number = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n >= 10 ? n.toFixed(1) : n.toFixed(2))
 
-export const tableHeader = '| measurement | PostgreSQL | PGlite | limit | ratio | target | ok? |'
+export const tableHeader = `| measurement | ${backends.map((b) => backendTitles[b]).join(' | ')} | limit | ratio | target | ok? |`
 
 export function markdownTable(results: Results): string {
-  const lines = [tableHeader, '|---|---:|---:|---:|---:|---|---|']
+  const lines = [tableHeader, `|---|${backends.map(() => '---:|').join('')}---:|---:|---|---|`]
+  // Ratio and verdict per backend, in the column order.
+  const perBackend = (checks: TargetCheck[], cell: (check: TargetCheck) => string) => checks.map(cell).join(' / ')
   for (const row of rows(results.sizes)) {
-    const check = results.targets.find((t) => t.measurement === row.label)
+    const checks = backends.map((b) => results.targets.find((t) => t.measurement === row.label && t.backend === b)).filter((t) => t !== undefined)
     const limit = row.limit?.(results.limits)
     const cells = [
       row.label,
       ...backends.map((b) => number(results.measurements[b][row.key])),
       limit === undefined ? '' : number(limit),
-      check?.ratio == null ? '' : check.ratio.toFixed(2),
-      check?.target ?? '',
-      check ? (check.ok ? 'ok' : 'MISSED') : '',
+      checks.some((c) => c.ratio !== null) ? perBackend(checks, (c) => c.ratio?.toFixed(2) ?? '') : '',
+      checks[0]?.target ?? '',
+      perBackend(checks, (c) => (c.ok ? 'ok' : 'MISSED')),
     ]
     lines.push(`| ${cells.join(' | ')} |`)
   }
-  const limitOnly = (label: string, value: number) => `| ${label} |  |  | ${number(value)} |  |  |  |`
+  const emptyBackends = backends.map(() => '').join(' | ')
+  const limitOnly = (label: string, value: number) => `| ${label} | ${emptyBackends} | ${number(value)} |  |  |  |`
   lines.push(limitOnly('upload client ceiling, server discards (MiB/s)', results.limits.uploadClientMiBps))
   lines.push(limitOnly('SHA-256 in process (MiB/s)', results.limits.sha256MiBps))
+  const pss = backends.map((b) => results.databasePeakPssMiB[b]).map((v) => (v === null ? 'n/a' : number(v)))
+  lines.push(`| database processes, peak PSS (MiB), beside the service's RSS | ${pss.join(' | ')} |  |  |  |  |`)
   return lines.join('\n')
 }
 
@@ -157,6 +168,8 @@ export function describeRun(results: Results): string {
     `Machine: ${machineLine(results.machine)}`,
     `Sizes: bulk ${s.bulkBytes / 2 ** 20} MiB × ${s.bulkRepetitions} uploads, each downloaded ${s.bulkDownloadRounds} times (medians), 4 KiB phases ${s.smallSecs} s at ${s.smallConcurrency} connections ` +
       `(${s.smallSeeded.toLocaleString('en-US')} seeded for downloads), list over ${s.listObjects.toLocaleString('en-US')} objects`,
-    `Targets are judged on PostgreSQL: ${results.targets.filter((t) => t.ok).length} of ${results.targets.length} met.`,
+    `Targets are judged on every backend: ${results.targets.filter((t) => t.ok).length} of ${results.targets.length} met (${backends
+      .map((b) => `${backendTitles[b]} ${results.targets.filter((t) => t.backend === b && t.ok).length}/${results.targets.filter((t) => t.backend === b).length}`)
+      .join(', ')}).`,
   ].join('\n')
 }

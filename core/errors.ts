@@ -55,7 +55,9 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error
   const code = (error as { code?: unknown })?.code
   if (code === 'ENOSPC' || code === 'EDQUOT') return new ApiError('insufficient_storage', 'The storage volume is full')
-  if (typeof code === 'string' && (unavailableSqlStates.test(code) || unavailableConnectionCodes.has(code))) {
+  // A connect to a socket path that is gone (a stopped server) fails with ENOENT: the database's, not a blob's.
+  const connecting = (error as { syscall?: unknown })?.syscall === 'connect'
+  if (typeof code === 'string' && (unavailableSqlStates.test(code) || unavailableConnectionCodes.has(code) || connecting)) {
     return new ApiError('unavailable', 'The metadata database is unavailable; retry later', { 'retry-after': '1' })
   }
   const cause = (error as { cause?: unknown })?.cause

@@ -6,13 +6,17 @@ import { openDatabase, type Database } from '../../core/db/client'
 import { settings } from '../../core/db/schema'
 import { configureLog } from '../../core/log'
 import { captureLogs } from '../support/logs'
+import { sharedCluster } from '../support/server'
+
+let databases = 0
 
 describe('adminTokenHash', () => {
   let dir: string
   let database: Database
   beforeEach(async () => {
     dir = mkdtempSync(`${tmpdir()}/juststorage-admin-token-`)
-    database = await openDatabase({ dataDir: dir, maxConnections: 1 })
+    const databaseUrl = await (await sharedCluster()).createDatabase(`admin_token_${process.pid}_${++databases}`)
+    database = await openDatabase({ databaseUrl, dataDir: dir, maxConnections: 1 })
   })
   afterEach(async () => {
     await database.close()

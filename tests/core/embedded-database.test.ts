@@ -1,6 +1,7 @@
 import { afterAll, afterEach, describe, expect, test } from 'bun:test'
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { openCluster } from '../../core/db/cluster'
 import { connectPostgres } from '../../core/db/connect'
 import { embeddedDatabaseUrl } from '../../core/db/embedded'
 import { repoRoot, startChild, type Child } from '../support/child'
@@ -15,15 +16,16 @@ import { tempDir } from '../support/temp'
 const dirs: string[] = []
 const children: Child[] = []
 afterEach(async () => {
-  for (const child of children.splice(0)) await child.kill('SIGKILL')
+  // A graceful stop stops each service's cluster too.
+  for (const child of children.splice(0)) await child.stop()
 })
 afterAll(async () => {
-  // A postmaster a test left running (a killed service's) is stopped by starting and stopping the service once more.
   for (const dir of dirs) {
-    if (existsSync(join(dir, 'pg', 'postmaster.pid'))) await (await start(dir)).stop()
+    // A postmaster a killed service left behind and no later start took over.
+    if (existsSync(join(dir, 'pg', 'postmaster.pid'))) await (await openCluster(join(dir, 'pg'), { maxConnections: 1 })).stop('immediate')
     rmSync(dir, { recursive: true, force: true })
   }
-})
+}, 60_000)
 
 function dataDir(): string {
   const dir = tempDir('juststorage-embedded-')

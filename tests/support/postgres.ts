@@ -12,6 +12,8 @@ import { tempDir } from "./temp";
 export interface PostgresCluster {
   /** Connection URL of the `postgres` maintenance database. */
   url: string;
+  /** The data directory of a cluster started here; unset with DATABASE_URL. */
+  dir?: string;
   /** Stop the cluster and delete its files (no-op with DATABASE_URL). */
   stop(): Promise<void>;
   /** (Re)create an empty database and return its URL. */
@@ -59,6 +61,7 @@ export async function startPostgres(): Promise<PostgresCluster> {
   const url = cluster.url("postgres");
   return {
     url,
+    dir: cluster.dir,
     createDatabase: (name) => createDatabase(url, name),
     async stop() {
       if (running) await cluster.stop("immediate");
