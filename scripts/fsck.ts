@@ -5,11 +5,16 @@
  */
 import { loadConfig } from '../core/config'
 import { openDatabase } from '../core/db/client'
+import { ClusterError } from '../core/db/cluster'
 import { checkConsistency, isClean, repair, type FsckReport } from '../core/fsck'
 
 const config = loadConfig()
 const roots = { hot: config.hotRoot, cold: config.coldRoot }
-const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: 2 })
+const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: 2 }).catch((error) => {
+  if (!(error instanceof ClusterError)) throw error
+  console.error(`fsck: embedded database: ${error.message}`)
+  process.exit(1)
+})
 try {
   const report = await checkConsistency(database.db, roots)
   print(report)

@@ -50,7 +50,7 @@ export class ClusterError extends Error {}
 /** The cluster in `dir`, created with initdb when it does not exist yet. Does not start it. */
 export async function openCluster(dir: string, settings: ClusterSettings): Promise<Cluster> {
   const bin = await binaries()
-  const owner = await clusterOwner()
+  const owner = clusterOwner()
   if (!existsSync(join(dir, 'PG_VERSION'))) await initialise(dir, bin, owner)
   const socketDir = socketDirOf(dir)
   if (socketDir !== dir) {
@@ -59,13 +59,14 @@ export async function openCluster(dir: string, settings: ClusterSettings): Promi
   }
   const pgCtl = (...args: string[]) => run([bin.pg_ctl, '-D', dir, ...args], owner)
 
+  const running = () => {
+    const pid = postmasterPid(dir)
+    return pid !== undefined && isPostmasterOf(pid, dir)
+  }
   return {
     dir,
     url: (database) => clusterUrl(dir, database),
-    running: () => {
-      const pid = postmasterPid(dir)
-      return pid !== undefined && isPostmasterOf(pid, dir)
-    },
+    running,
     async start() {
       writeFileSync(join(dir, settingsFile), settingsText(socketDir, settings))
       await clearStalePostmaster(dir, socketDir, pgCtl)
@@ -75,7 +76,8 @@ export async function openCluster(dir: string, settings: ClusterSettings): Promi
       })
     },
     async stop(mode = 'fast') {
-      if (postmasterPid(dir) !== undefined) await pgCtl('-m', mode, '-w', '-t', '120', 'stop')
+      // A postmaster that died by itself leaves only its pid file, which the next start clears.
+      if (running()) await pgCtl('-m', mode, '-w', '-t', '120', 'stop')
     },
     stopNowSync() {
       const pid = postmasterPid(dir)
@@ -167,7 +169,7 @@ function isPostmasterOf(pid: number, dir: string): boolean {
   try {
     process.kill(pid, 0)
   } catch (error) {
-    // EPERM: alive, but another user's; only ours can be the postmaster.
+    // EPERM: alive, but another user's; its working directory tells whose.
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false
   }
   // The postmaster's working directory is its data directory.
@@ -217,7 +219,7 @@ interface Owner {
  * PostgreSQL refuses to run as root: then the cluster belongs to the
  * `postgres` OS user, created when missing. Otherwise it runs as we do.
  */
-async function clusterOwner(): Promise<Owner | undefined> {
+function clusterOwner(): Owner | undefined {
   if (process.getuid?.() !== 0) return undefined
   const lookup = () => {
     const uid = Bun.spawnSync(['id', '-u', superuser]).stdout.toString().trim()

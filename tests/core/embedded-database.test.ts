@@ -132,6 +132,27 @@ describe('embedded PostgreSQL', () => {
     expect(await download(first, id)).toEqual({ status: 200, body: 'held' })
   })
 
+  test('fsck refuses while the service runs on the embedded default, and checks once it is stopped', async () => {
+    const dir = dataDir()
+    const child = await start(dir)
+    await upload(child, 'checked')
+    const fsck = async () => {
+      const environment: Record<string, string | undefined> = { ...process.env, DATA_DIR: dir }
+      delete environment.DATABASE_URL
+      const proc = Bun.spawn([process.execPath, 'scripts/fsck.ts'], { cwd: repoRoot, env: environment, stdout: 'pipe', stderr: 'pipe' })
+      const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
+      return { code, output: out + err }
+    }
+    const whileRunning = await fsck()
+    expect(whileRunning.code).toBe(1)
+    expect(whileRunning.output).toContain(`is in use by another process (juststorage pid ${child.pid})`)
+    expect((await download(child, await upload(child, 'still serving'))).status).toBe(200)
+    await child.stop()
+    const stopped = await fsck()
+    expect(stopped.output).toMatch(/^consistent$/m)
+    expect(stopped.code).toBe(0)
+  })
+
   test('a pid file naming a live process that is no postmaster (a reused pid) does not block the start, and that process is left alone', async () => {
     const dir = dataDir()
     let child = await start(dir)
