@@ -1,4 +1,5 @@
-import { resolve } from 'node:path'
+import { existsSync, realpathSync } from 'node:fs'
+import { basename, dirname, join, resolve, sep } from 'node:path'
 import { createPublicKey } from 'node:crypto'
 import { Cron } from 'croner'
 import { logLevels, type LogLevel } from './log'
@@ -125,6 +126,33 @@ function logLevel(env: Env): LogLevel {
   return raw as LogLevel
 }
 
+/** A path with the links of its existing part resolved, so that two spellings of one directory compare equal. */
+function physicalPath(path: string): string {
+  const missing: string[] = []
+  let existing = path
+  while (!existsSync(existing) && dirname(existing) !== existing) {
+    missing.unshift(basename(existing))
+    existing = dirname(existing)
+  }
+  return join(realpathSync(existing), ...missing)
+}
+
+/**
+ * Each class's GC and orphan sweep treat every blob file under its root as
+ * theirs: with one root inside the other (or both the same) they would delete
+ * the other class's live files.
+ */
+function storageRoots(env: Env, dataDir: string): { hotRoot: string; coldRoot: string } {
+  const hotRoot = resolve(env.HOT_STORAGE_ROOT || `${dataDir}/hot`)
+  const coldRoot = resolve(env.COLD_STORAGE_ROOT || `${dataDir}/cold`)
+  const [hot, cold] = [physicalPath(hotRoot), physicalPath(coldRoot)]
+  const within = (a: string, b: string) => a === b || a.startsWith(b.endsWith(sep) ? b : `${b}${sep}`)
+  if (within(hot, cold) || within(cold, hot)) {
+    throw new ConfigError('HOT_STORAGE_ROOT / COLD_STORAGE_ROOT', `the two roots must be separate directories, neither inside the other; they are ${hotRoot} (${hot}) and ${coldRoot} (${cold})`)
+  }
+  return { hotRoot, coldRoot }
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const { hostname, port } = listenAddress(env)
   const dataDir = resolve(env.DATA_DIR || './data')
@@ -132,8 +160,7 @@ export function loadConfig(env: Env = process.env): Config {
     port,
     hostname,
     dataDir,
-    hotRoot: resolve(env.HOT_STORAGE_ROOT || `${dataDir}/hot`),
-    coldRoot: resolve(env.COLD_STORAGE_ROOT || `${dataDir}/cold`),
+    ...storageRoots(env, dataDir),
     databaseUrl: databaseUrl(env),
     dbMaxConnections: integer(env, 'DB_MAX_CONNECTIONS', 8, 1, 1000),
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 64 * 2 ** 30, 1),

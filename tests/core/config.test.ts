@@ -1,5 +1,7 @@
 import { describe, expect, test } from 'bun:test'
-import { resolve } from 'node:path'
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { ConfigError, loadConfig } from '../../core/config'
 
 /** The ConfigError message loading this environment throws. */
@@ -133,5 +135,49 @@ describe('loadConfig', () => {
   test('the message says what was wrong with the value', () => {
     expect(failure({ GC_GRACE_SECS: 'soon' })).toContain('"soon"')
     expect(failure({ PORT: '70000' })).toContain('70000')
+  })
+})
+
+describe('storage roots', () => {
+  // GC and the orphan sweep of one class would delete the other's live files under a shared or nested root.
+  const refused = (env: Record<string, string>) => {
+    try {
+      loadConfig(env)
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError)
+      return (error as Error).message
+    }
+    throw new Error(`accepted ${JSON.stringify(env)}`)
+  }
+
+  test('equal or nested roots stop the start with a message naming both variables', () => {
+    for (const env of [
+      { HOT_STORAGE_ROOT: '/srv/blobs', COLD_STORAGE_ROOT: '/srv/blobs' },
+      { HOT_STORAGE_ROOT: '/srv/blobs/hot', COLD_STORAGE_ROOT: '/srv/blobs' },
+      { HOT_STORAGE_ROOT: '/srv/blobs', COLD_STORAGE_ROOT: '/srv/blobs/cold/' },
+      { DATA_DIR: '/srv/js', COLD_STORAGE_ROOT: '/srv/js/hot/archive' },
+    ]) {
+      const message = refused(env)
+      expect(message).toContain('HOT_STORAGE_ROOT')
+      expect(message).toContain('COLD_STORAGE_ROOT')
+      expect(message).toContain('neither inside the other')
+    }
+  })
+
+  test('roots are compared after resolving links', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'juststorage-roots-'))
+    try {
+      mkdirSync(join(dir, 'hot'))
+      symlinkSync(join(dir, 'hot'), join(dir, 'alias'))
+      expect(refused({ HOT_STORAGE_ROOT: join(dir, 'hot'), COLD_STORAGE_ROOT: join(dir, 'alias') })).toContain('neither inside the other')
+      // Not yet created below a link still resolves through it.
+      expect(refused({ HOT_STORAGE_ROOT: join(dir, 'hot'), COLD_STORAGE_ROOT: join(dir, 'alias', 'not', 'yet') })).toContain('neither inside the other')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('sibling roots, even sharing a name prefix, are fine', () => {
+    expect(loadConfig({ HOT_STORAGE_ROOT: '/srv/blobs', COLD_STORAGE_ROOT: '/srv/blobs-cold' })).toMatchObject({ hotRoot: '/srv/blobs', coldRoot: '/srv/blobs-cold' })
   })
 })
