@@ -162,6 +162,8 @@ export const serveOptions = {
   maxRequestBodySize: Number.MAX_SAFE_INTEGER,
   idleTimeout: 120,
   development: false,
+  // Elysia would share the port with any other process bound to it, which then serves half the requests.
+  reusePort: false,
   // Reached only when Bun itself fails to send a file body: the blob vanished
   // after the existence check, which only a concurrent delete and collection do.
   error(error: Error): Response {

@@ -35,7 +35,13 @@ if (config.authDisabled) {
 const gc = scheduleGc(gcDeps(deps), config.gcIntervalSecs)
 const scrub = scheduleScrub(scrubDeps(deps), config.scrubCron)
 const app = createApp(deps, { ...gc.nextRuns, ...scrub.nextRuns })
-app.listen({ ...serveOptions, hostname: config.hostname, port: config.port })
+try {
+  app.listen({ ...serveOptions, hostname: config.hostname, port: config.port })
+} catch (error) {
+  console.error(`juststorage: cannot listen on ${config.hostname}:${config.port}: ${(error as Error).message}`)
+  await database.close()
+  process.exit(1)
+}
 log.info({ msg: 'listening', address: `${config.hostname}:${app.server?.port}`, database: database.kind })
 
 const refreshMetrics = () =>
