@@ -6,6 +6,7 @@ import { scheduleScrub } from './functions/scrub'
 import { ConfigError, loadConfig, type Config } from './core/config'
 import { openDatabase } from './core/db/client'
 import { ClusterError } from './core/db/cluster'
+import { DatabaseInUse } from './core/db/presence'
 import { log } from './core/log'
 import { refreshStorageMetrics } from './core/metrics'
 
@@ -22,8 +23,8 @@ function configOrExit(): Config {
 const config = configOrExit()
 for (const root of [config.hotRoot, config.coldRoot]) mkdirSync(`${root}/tmp`, { recursive: true })
 const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: config.dbMaxConnections }).catch((error) => {
-  if (!(error instanceof ClusterError)) throw error
-  console.error(`juststorage: embedded database: ${error.message}`)
+  if (!(error instanceof ClusterError || error instanceof DatabaseInUse)) throw error
+  console.error(`juststorage: ${error.message}`)
   process.exit(1)
 })
 

@@ -6,13 +6,14 @@
 import { loadConfig } from '../core/config'
 import { openDatabase } from '../core/db/client'
 import { ClusterError } from '../core/db/cluster'
+import { DatabaseInUse } from '../core/db/presence'
 import { checkConsistency, isClean, repair, type FsckReport } from '../core/fsck'
 
 const config = loadConfig()
 const roots = { hot: config.hotRoot, cold: config.coldRoot }
-const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: 2 }).catch((error) => {
-  if (!(error instanceof ClusterError)) throw error
-  console.error(`fsck: embedded database: ${error.message}`)
+const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: 2, presence: 'exclusive' }).catch((error) => {
+  if (!(error instanceof ClusterError || error instanceof DatabaseInUse)) throw error
+  console.error(`fsck: ${error.message}`)
   process.exit(1)
 })
 try {

@@ -4,6 +4,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import { refuseUnmigratedPgliteStore, startEmbeddedDatabase } from './embedded'
+import { claimDatabase, type Presence } from './presence'
 import * as schema from './schema'
 import { connectPostgres } from './connect'
 
@@ -32,21 +33,31 @@ const migrationLockId = 0x6a757374
 /** Connections of the background pool, on top of DB_MAX_CONNECTIONS. */
 const backgroundConnections = 2
 
+export interface OpenOptions {
+  databaseUrl?: string
+  dataDir: string
+  maxConnections: number
+  /** `service` (the default) beside other replicas; `exclusive` for fsck, which no service may run beside. */
+  presence?: Presence
+}
+
 /**
  * Connects to PostgreSQL (DATABASE_URL), or starts the embedded cluster in the
- * data directory and connects to it through its socket; then migrates.
+ * data directory and connects to it through its socket; claims the database
+ * for as long as it stays open; then migrates.
  */
-export async function openDatabase(options: { databaseUrl?: string; dataDir: string; maxConnections: number }): Promise<Database> {
-  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.maxConnections)
+export async function openDatabase(options: OpenOptions): Promise<Database> {
+  const presence = options.presence ?? 'service'
+  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.maxConnections, presence)
   refuseUnmigratedPgliteStore(options.dataDir)
-  return openEmbedded(options.dataDir, options.maxConnections)
+  return openEmbedded(options.dataDir, options.maxConnections, presence)
 }
 
 /** The embedded cluster's database, migrated; stopping with close(). */
-export async function openEmbedded(dataDir: string, maxConnections: number): Promise<Database> {
+export async function openEmbedded(dataDir: string, maxConnections: number, presence: Presence = 'service'): Promise<Database> {
   const embedded = await startEmbeddedDatabase(dataDir, maxConnections + backgroundConnections)
   try {
-    const database = await openPostgres(embedded.url, maxConnections)
+    const database = await openPostgres(embedded.url, maxConnections, presence)
     return {
       ...database,
       kind: 'embedded',
@@ -61,7 +72,8 @@ export async function openEmbedded(dataDir: string, maxConnections: number): Pro
   }
 }
 
-async function openPostgres(databaseUrl: string, maxConnections: number): Promise<Database> {
+async function openPostgres(databaseUrl: string, maxConnections: number, presence: Presence): Promise<Database> {
+  const claim = await claimDatabase(databaseUrl, presence)
   const pool = (max: number, settings: Record<string, number> = {}) =>
     connectPostgres(databaseUrl, {
       max,
@@ -75,14 +87,22 @@ async function openPostgres(databaseUrl: string, maxConnections: number): Promis
   const requests = pool(maxConnections)
   // Background scans run on one core: parallel workers would take the cores requests need.
   const background = pool(backgroundConnections, { max_parallel_workers_per_gather: 0 })
-  await migratePostgresLocked(databaseUrl)
+  const closePools = () => Promise.all([requests.end({ timeout: 5 }), background.end({ timeout: 5 })])
+  try {
+    await migratePostgresLocked(databaseUrl)
+  } catch (error) {
+    await closePools()
+    await claim.release()
+    throw error
+  }
   return {
     db: drizzlePostgres(requests, { schema }) as unknown as Db,
     background: drizzlePostgres(background, { schema }) as unknown as Db,
     kind: 'postgres',
     url: databaseUrl,
     close: async () => {
-      await Promise.all([requests.end({ timeout: 5 }), background.end({ timeout: 5 })])
+      await closePools()
+      await claim.release()
     },
   }
 }

@@ -140,7 +140,7 @@ describe('loadConfig', () => {
 
 describe('storage roots', () => {
   // GC and the orphan sweep of one class would delete the other's live files under a shared or nested root.
-  const refused = (env: Record<string, string>) => {
+  const refused = (env: Record<string, string | undefined>) => {
     try {
       loadConfig(env)
     } catch (error) {
