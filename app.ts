@@ -78,11 +78,15 @@ export function createApp(deps: AppDeps, nextRuns: NextRuns = {}) {
     // Every /v1 route is closed by default: the principal is resolved before routing.
     .onRequest(async ({ request, server }) => {
       if (!new URL(request.url).pathname.startsWith('/v1/') || request.method === 'OPTIONS') return
+      // An address that failed too often gets no credential checked, not even a right
+      // one: otherwise a guesser would still learn which of its guesses works.
+      const address = server?.requestIP(request)?.address ?? 'unknown'
+      deps.limits.unauthenticatedPerIp.refuseWhenEmpty(address)
       let principal: Principal
       try {
         principal = await authenticate(request.headers, deps.auth)
       } catch (error) {
-        if (error instanceof ApiError && error.code === 'unauthenticated') deps.limits.unauthenticatedPerIp.take(server?.requestIP(request)?.address ?? 'unknown')
+        if (error instanceof ApiError && error.code === 'unauthenticated') deps.limits.unauthenticatedPerIp.charge(address)
         throw error
       }
       deps.limits.perPrincipal.take(principal.id)

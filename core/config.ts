@@ -109,6 +109,17 @@ function publicKeyPem(env: Env): string | undefined {
   return pem
 }
 
+/** The admin token opens every tenant: a short or placeholder value must not start a service. */
+const minAdminTokenBytes = 32
+
+function adminToken(env: Env): string | undefined {
+  const raw = env.ADMIN_TOKEN
+  if (raw === undefined || raw === '') return undefined
+  const bytes = Buffer.byteLength(raw, 'utf8')
+  if (bytes < minAdminTokenBytes) throw new ConfigError('ADMIN_TOKEN', `must be at least ${minAdminTokenBytes} bytes of random (e.g. openssl rand -base64 32), got ${bytes}`)
+  return raw
+}
+
 function origins(env: Env): string[] {
   const raw = optional(env, 'ALLOWED_ORIGINS')
   if (raw === undefined) return []
@@ -165,7 +176,7 @@ export function loadConfig(env: Env = process.env): Config {
     dbMaxConnections: integer(env, 'DB_MAX_CONNECTIONS', 8, 1, 1000),
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 64 * 2 ** 30, 1),
     inlineMaxBytes: integer(env, 'INLINE_MAX_BYTES', 64 * 1024, 0, 1024 * 1024),
-    adminToken: env.ADMIN_TOKEN || undefined,
+    adminToken: adminToken(env),
     gcIntervalSecs: integer(env, 'GC_INTERVAL_SECS', 60, 1),
     gcBatchSize: integer(env, 'GC_BATCH_SIZE', 100, 1, 100_000),
     gcGraceSecs: integer(env, 'GC_GRACE_SECS', 600, 0),

@@ -17,9 +17,18 @@ export class RateLimiter {
 
   /** Takes one token for `caller`, or throws 429 with the seconds until one is available. */
   take(caller: string, now = performance.now()): void {
+    this.refuseWhenEmpty(caller, now)
+    this.charge(caller, now)
+  }
+
+  /**
+   * Throws 429 while `caller` has no whole token, taking none: consulted before
+   * work that costs a token only when it fails (an authentication), so that the
+   * work itself is refused once the caller has failed too often.
+   */
+  refuseWhenEmpty(caller: string, now = performance.now()): void {
     if (this.perSecond <= 0) return
-    const bucket = this.buckets.get(caller) ?? { tokens: this.burst, updated: now }
-    const tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.updated) / 1000) * this.perSecond)
+    const tokens = this.tokensOf(caller, now)
     if (tokens < 1) {
       // The bucket is left as it was: refilling it on every refused retry adds up
       // rounding errors that would refuse a client retrying exactly at Retry-After.
@@ -27,8 +36,22 @@ export class RateLimiter {
       rateLimited.inc({ limit: this.limit })
       throw new ApiError('rate_limited', 'Too many requests; slow down', { 'retry-after': String(retryAfter) })
     }
-    this.buckets.set(caller, { tokens: tokens - 1, updated: now })
+  }
+
+  /**
+   * Takes one token, going into debt when none is left: attempts that all passed
+   * refuseWhenEmpty at once each still cost one, and the debt is waited off.
+   */
+  charge(caller: string, now = performance.now()): void {
+    if (this.perSecond <= 0) return
+    this.buckets.set(caller, { tokens: this.tokensOf(caller, now) - 1, updated: now })
     if (this.buckets.size > 100_000) this.forgetFull(now)
+  }
+
+  private tokensOf(caller: string, now: number): number {
+    const bucket = this.buckets.get(caller)
+    if (bucket === undefined) return this.burst
+    return Math.min(this.burst, bucket.tokens + ((now - bucket.updated) / 1000) * this.perSecond)
   }
 
   /** Buckets that have refilled completely carry no state worth keeping. */

@@ -96,7 +96,7 @@ describe('loadConfig', () => {
   test('DATABASE_URL, ADMIN_TOKEN and SCRUB_CRON are taken as given', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/js' }).databaseUrl).toBe('postgres://u:p@db:5432/js')
     expect(loadConfig({ DATABASE_URL: 'postgresql://db/js' }).databaseUrl).toBe('postgresql://db/js')
-    expect(loadConfig({ ADMIN_TOKEN: 's3cret' }).adminToken).toBe('s3cret')
+    expect(loadConfig({ ADMIN_TOKEN: 'a-long-admin-token-of-32-bytes!!' }).adminToken).toBe('a-long-admin-token-of-32-bytes!!')
     expect(loadConfig({ SCRUB_CRON: '*/5 * * * *' }).scrubCron).toBe('*/5 * * * *')
   })
 
@@ -130,6 +130,17 @@ describe('loadConfig', () => {
     ['SCRUB_MAX_BYTES_PER_SEC', ['0', 'fast']],
   ] as const)('a bad %s stops the start with a message naming it', (variable, values) => {
     for (const value of values) expect(failure({ [variable]: value })).toStartWith(`${variable}:`)
+  })
+
+  test('an ADMIN_TOKEN shorter than 32 bytes stops the start, without echoing the token', () => {
+    for (const token of ['s3cret', 'CHANGE_ME', 'x'.repeat(31), 'é'.repeat(15)]) {
+      const message = failure({ ADMIN_TOKEN: token })
+      expect(message).toStartWith('ADMIN_TOKEN:')
+      expect(message).toContain('at least 32 bytes')
+      expect(message).not.toContain(token)
+    }
+    // Bytes, not characters: 16 two-byte characters are enough.
+    expect(loadConfig({ ADMIN_TOKEN: 'é'.repeat(16) }).adminToken).toBe('é'.repeat(16))
   })
 
   test('the message says what was wrong with the value', () => {

@@ -87,6 +87,27 @@ describe('RateLimiter', () => {
   test('a rate of 0 turns the limit off', () => {
     const limiter = new RateLimiter(0, 1)
     for (let i = 0; i < 1000; i++) limiter.take('anyone', 0)
+    for (let i = 0; i < 1000; i++) limiter.charge('anyone', 0)
+    expect(retryAfterOf(() => limiter.refuseWhenEmpty('anyone', 0))).toBeNull()
+  })
+
+  test('refuseWhenEmpty takes nothing; charge takes a token, and refuseWhenEmpty refuses once none is left', () => {
+    const limiter = new RateLimiter(1, 2)
+    for (let i = 0; i < 10; i++) expect(retryAfterOf(() => limiter.refuseWhenEmpty('guesser', 0))).toBeNull()
+    limiter.charge('guesser', 0)
+    expect(retryAfterOf(() => limiter.refuseWhenEmpty('guesser', 0))).toBeNull()
+    limiter.charge('guesser', 0)
+    expect(retryAfterOf(() => limiter.refuseWhenEmpty('guesser', 0))).toBe(1)
+    expect(retryAfterOf(() => limiter.refuseWhenEmpty('guesser', 1000))).toBeNull()
+  })
+
+  test('attempts that passed together are all charged: the debt is waited off before the next one', () => {
+    const limiter = new RateLimiter(1, 2)
+    // Five attempts were already under way when the bucket ran dry.
+    for (let i = 0; i < 5; i++) limiter.charge('burst', 0)
+    expect(retryAfterOf(() => limiter.refuseWhenEmpty('burst', 0))).toBe(4)
+    expect(retryAfterOf(() => limiter.refuseWhenEmpty('burst', 3000))).toBe(1)
+    expect(retryAfterOf(() => limiter.refuseWhenEmpty('burst', 4000))).toBeNull()
   })
 })
 
@@ -176,7 +197,7 @@ describe.each(backends)('rate limits over HTTP on %s', (backend) => {
     expect((await list(key)).status).toBe(200)
   })
 
-  test('failed authentication per client address: after the burst → 429; valid credentials still pass; recovers', async () => {
+  test('failed authentication per client address: after the burst → 429 before any credential is checked, a valid one too; recovers', async () => {
     const bad = () => fetch(`${server.url}/v1/objects?namespace=rates`, { headers: { authorization: 'Bearer not-a-credential' } })
     // 2 per second with a burst of twice that.
     const refusedBefore = await refusals('client_ip')
@@ -194,10 +215,15 @@ describe.each(backends)('rate limits over HTTP on %s', (backend) => {
     const retryAfter = Number(refused!.headers.get('retry-after'))
     expect(retryAfter).toBeGreaterThanOrEqual(1)
 
-    // Guessing is slowed down; working credentials from the same address are not.
-    expect((await list(await keyFor('acme', ['objects:read']))).status).toBe(200)
+    // While the address is refused, no credential is checked at all: a right guess
+    // would otherwise succeed, so even a working key waits like a wrong one.
+    const working = await keyFor('acme', ['objects:read'])
+    const meanwhile = await list(working)
+    expect(meanwhile.status).toBe(429)
+    expect((await meanwhile.json()).code).toBe('rate_limited')
 
     await Bun.sleep(retryAfter * 1000)
+    expect((await list(working)).status).toBe(200)
     expect((await bad()).status).toBe(401)
   })
 

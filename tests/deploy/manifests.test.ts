@@ -82,8 +82,12 @@ describe('k8s manifests', () => {
     expect(Object.keys(configMap.data).filter((name) => /TOKEN|SECRET|DATABASE_URL|JWT|JWKS/.test(name))).toEqual([])
   })
 
-  test('the ConfigMap and Secret template together are a configuration the service accepts', () => {
-    const config = loadConfig({ ...configMap.data, ...secret.stringData })
+  test('the Secret template as it stands does not start a service: its admin token placeholder is refused', () => {
+    expect(() => loadConfig({ ...configMap.data, ...secret.stringData })).toThrow(/^ADMIN_TOKEN: must be at least 32 bytes/)
+  })
+
+  test('the ConfigMap and Secret template, with a real admin token filled in, are a configuration the service accepts', () => {
+    const config = loadConfig({ ...configMap.data, ...secret.stringData, ADMIN_TOKEN: 'filled-in-by-the-operator-0123456789' })
     expect(config.hotRoot).toBe('/data/hot')
     expect(config.coldRoot).toBe('/data/cold')
     expect(config.port).toBe(8080)

@@ -7,7 +7,7 @@ import type { Subprocess } from 'bun'
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 
 /** The admin token every child starts with. */
-export const childAdminToken = 'test-admin-token'
+export const childAdminToken = 'test-admin-token-of-at-least-32-bytes'
 
 export interface ChildOptions {
   /** PostgreSQL; unset means the embedded cluster under dataDir (see tempDir). */

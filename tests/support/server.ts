@@ -39,7 +39,7 @@ export interface TestServer {
 let databaseCounter = 0
 
 /** A real listening server on a free port, on a fresh data directory and database. */
-export const adminToken = 'test-admin-token'
+export const adminToken = 'test-admin-token-of-at-least-32-bytes'
 
 export interface ServerOptions {
   /** Authentication on; off (AUTH_DISABLED, every request acts as admin) by default for tests of object behaviour. */
