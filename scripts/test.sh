@@ -41,7 +41,8 @@ trap 'rm -f "$junit" "$log"' EXIT
 # file that fails to import), which Bun leaves out of the junit file.
 if [ -t 1 ]; then export FORCE_COLOR=1; fi
 set +e
-node_modules/.bin/bun test --reporter=junit --reporter-outfile="$junit" "$@" 2>&1 | tee "$log"
+# --timeout: tests and hooks start real clusters and processes (setDefaultTimeout in the preload reaches only the first file).
+node_modules/.bin/bun test --timeout 120000 --reporter=junit --reporter-outfile="$junit" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 
