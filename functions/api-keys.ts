@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import { Elysia, t } from 'elysia'
-import { createApiKey, findApiKey, listApiKeys, revokeApiKey } from '../core/auth/api-keys'
+import { createApiKey, findApiKey, listApiKeys, revokeApiKey, type KeyScope } from '../core/auth/api-keys'
 import { principalOf } from '../core/auth/authenticate'
 import { isAdmin, parsePermissions, permissions as allPermissions, requirePermission, tenantFor, tenantScope, type Principal } from '../core/auth/principal'
 import { recordAudit } from '../core/audit'
@@ -51,10 +51,27 @@ function apiKeyJson(row: ApiKeyRow) {
   }
 }
 
-/** The tenant whose keys a principal manages: its own; an admin may name one or see all. */
-function managedTenant(principal: Principal, named: string | undefined): string | null {
+/** The keys a principal manages: of its own tenant (an admin may name one or see all), within its own namespaces. */
+function managedScope(principal: Principal, named: string | undefined): KeyScope {
   requirePermission(principal, 'keys:manage')
-  return tenantScope(principal, named)
+  return { tenantId: tenantScope(principal, named), namespaces: principal.namespaces === null ? null : [...principal.namespaces] }
+}
+
+/** A new key expires when asked, and never after the credential creating it: asked for none, it expires with that one. */
+function newKeyExpiry(principal: Principal, requested: string | null | undefined): string | null {
+  let expiresAt: number | null = null
+  if (requested != null) {
+    const parsed = parseTimestamp(requested, 'expires_at')
+    if (parsed.floorMs <= Date.now()) throw new ApiError('bad_request', 'expires_at is in the past')
+    expiresAt = parsed.floorMs
+  }
+  if (principal.expiresAt !== null) {
+    if (expiresAt !== null && expiresAt > principal.expiresAt) {
+      throw new ApiError('forbidden', `This credential expires at ${new Date(principal.expiresAt).toISOString()} and may not create a key that outlives it`)
+    }
+    expiresAt ??= principal.expiresAt
+  }
+  return expiresAt === null ? null : new Date(expiresAt).toISOString()
 }
 
 /** /v1/api-keys: create (shown once), list, read and revoke a tenant's keys; creation and revocation are audited. */
@@ -81,12 +98,7 @@ export const apiKeyRoutes = (db: Db) =>
         if (principal.namespaces !== null && (namespaces === null || namespaces.some((n) => !principal.namespaces!.has(n)))) {
           throw new ApiError('forbidden', 'This credential may only grant namespaces it may use itself')
         }
-        let expiresAt: string | null = null
-        if (body.expires_at != null) {
-          const parsed = parseTimestamp(body.expires_at, 'expires_at')
-          if (parsed.floorMs <= Date.now()) throw new ApiError('bad_request', 'expires_at is in the past')
-          expiresAt = new Date(parsed.floorMs).toISOString()
-        }
+        const expiresAt = newKeyExpiry(principal, body.expires_at)
         const { row, key } = await createApiKey(db, { name: body.name, tenantId, permissions: granted, namespaces, expiresAt, createdBy: principal.id })
         await recordAudit(db, { actor: principal.id, tenantId, action: 'api_key.create', target: row.id, requestId: String(set.headers['x-request-id']) })
         set.status = 201
@@ -103,8 +115,8 @@ export const apiKeyRoutes = (db: Db) =>
       '/v1/api-keys',
       async ({ request }) => {
         const params = new RequestParams(request.url, request.headers)
-        const tenantId = managedTenant(principalOf(request), params.namedTenant())
-        const page = await listApiKeys(db, tenantId, parseLimit(params.query('limit')), params.query('cursor'))
+        const scope = managedScope(principalOf(request), params.namedTenant())
+        const page = await listApiKeys(db, scope, parseLimit(params.query('limit')), params.query('cursor'))
         return { api_keys: page.rows.map(apiKeyJson), next_cursor: page.nextCursor }
       },
       {
@@ -115,8 +127,8 @@ export const apiKeyRoutes = (db: Db) =>
     .get(
       '/v1/api-keys/:id',
       async ({ request, params }) => {
-        const tenantId = managedTenant(principalOf(request), new RequestParams(request.url, request.headers).namedTenant())
-        return apiKeyJson(await findApiKey(db, parseObjectId(params.id), tenantId))
+        const scope = managedScope(principalOf(request), new RequestParams(request.url, request.headers).namedTenant())
+        return apiKeyJson(await findApiKey(db, parseObjectId(params.id), scope))
       },
       { response: { 200: ApiKeySchema }, detail: { summary: 'Read an API key (never its secret)', responses: errorResponses(400, ...authErrors, 404) } },
     )
@@ -124,12 +136,12 @@ export const apiKeyRoutes = (db: Db) =>
       '/v1/api-keys/:id',
       async ({ request, params, set }) => {
         const principal = principalOf(request)
-        const tenantId = managedTenant(principal, new RequestParams(request.url, request.headers).namedTenant())
+        const scope = managedScope(principal, new RequestParams(request.url, request.headers).namedTenant())
         const id = parseObjectId(params.id)
-        const target = await findApiKey(db, id, tenantId)
+        const target = await findApiKey(db, id, scope)
         // Only an admin grants admin, and only an admin takes it away.
         if (!isAdmin(principal) && target.permissions.includes('admin')) throw new ApiError('forbidden', 'Only an admin may revoke a key holding admin')
-        const row = await revokeApiKey(db, id, tenantId)
+        const row = await revokeApiKey(db, id, scope)
         await recordAudit(db, { actor: principal.id, tenantId: row.tenantId, action: 'api_key.revoke', target: row.id, requestId: String(set.headers['x-request-id']) })
         set.status = 204
       },

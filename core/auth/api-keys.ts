@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { and, desc, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm'
+import { and, arrayContained, desc, eq, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm'
 import { perDatabase, type Db } from '../db/client'
 import { apiKeys, type ApiKeyRow } from '../db/schema'
 import { parseDbTime } from '../db/time'
@@ -80,24 +80,41 @@ export async function principalOfApiKey(db: Db, presented: string, lastUsed: Las
     tenantId: row.tenantId,
     permissions: new Set(row.permissions as Permission[]),
     namespaces: row.namespaces === null ? null : new Set(row.namespaces),
+    expiresAt: row.expiresAt === null ? null : parseDbTime(row.expiresAt).getTime(),
   }
 }
 
-/** A live (not revoked) key of a tenant; admins see every tenant's keys. */
-export async function findApiKey(db: Db, id: string, tenantId: string | null): Promise<ApiKeyRow> {
+/**
+ * The keys a manager may see and revoke: those of its tenant (null: every
+ * tenant) that are limited to its namespaces (null: any key), so a key of
+ * wider reach than the manager's own is as absent to it as another tenant's.
+ */
+export interface KeyScope {
+  tenantId: string | null
+  namespaces: string[] | null
+}
+
+const withinScope = (scope: KeyScope) =>
+  and(
+    scope.tenantId === null ? undefined : eq(apiKeys.tenantId, scope.tenantId),
+    scope.namespaces === null ? undefined : and(isNotNull(apiKeys.namespaces), arrayContained(apiKeys.namespaces, scope.namespaces)),
+  )
+
+/** A live (not revoked) key within the scope. */
+export async function findApiKey(db: Db, id: string, scope: KeyScope): Promise<ApiKeyRow> {
   const [row] = await db
     .select()
     .from(apiKeys)
-    .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt), tenantId === null ? undefined : eq(apiKeys.tenantId, tenantId)))
+    .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt), withinScope(scope)))
   if (!row) throw new ApiError('not_found', 'No such API key')
   return row
 }
 
-export async function revokeApiKey(db: Db, id: string, tenantId: string | null): Promise<ApiKeyRow> {
+export async function revokeApiKey(db: Db, id: string, scope: KeyScope): Promise<ApiKeyRow> {
   const [row] = await db
     .update(apiKeys)
     .set({ revokedAt: sql`now()` })
-    .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt), tenantId === null ? undefined : eq(apiKeys.tenantId, tenantId)))
+    .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt), withinScope(scope)))
     .returning()
   if (!row) throw new ApiError('not_found', 'No such API key')
   recentKeyRows(db).delete(row.id)
@@ -105,7 +122,7 @@ export async function revokeApiKey(db: Db, id: string, tenantId: string | null):
 }
 
 /** Newest first, keyset on (created_at, id). */
-export async function listApiKeys(db: Db, tenantId: string | null, limit: number, cursor: string | undefined) {
+export async function listApiKeys(db: Db, scope: KeyScope, limit: number, cursor: string | undefined) {
   let position: { createdAt: string; id: string } | undefined
   if (cursor !== undefined) {
     try {
@@ -122,7 +139,7 @@ export async function listApiKeys(db: Db, tenantId: string | null, limit: number
     .where(
       and(
         isNull(apiKeys.revokedAt),
-        tenantId === null ? undefined : eq(apiKeys.tenantId, tenantId),
+        withinScope(scope),
         position && or(lt(apiKeys.createdAt, position.createdAt), and(eq(apiKeys.createdAt, position.createdAt), lt(apiKeys.id, position.id))),
       ),
     )

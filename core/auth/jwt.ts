@@ -95,7 +95,8 @@ function principalOfClaims(payload: JWTPayload): Principal {
     if (!Array.isArray(payload.namespaces) || payload.namespaces.some((n) => typeof n !== 'string')) throw invalid('namespaces must be a list')
     namespaces = new Set((payload.namespaces as string[]).map((n) => claim(() => parseNamespace(n))))
   }
-  return { kind: 'jwt', id: `jwt:${tenantId ?? 'admin'}:${payload.sub ?? 'anonymous'}`, tenantId, permissions: new Set(granted), namespaces }
+  // exp is a required claim, checked by jwtVerify.
+  return { kind: 'jwt', id: `jwt:${tenantId ?? 'admin'}:${payload.sub ?? 'anonymous'}`, tenantId, permissions: new Set(granted), namespaces, expiresAt: payload.exp! * 1000 }
 }
 
 /** A signed claim that is not a valid identifier makes the token unusable: 401, not a 400 about the request. */

@@ -14,12 +14,14 @@ export interface Principal {
   permissions: ReadonlySet<Permission>
   /** null: every namespace. */
   namespaces: ReadonlySet<string> | null
+  /** When the credential stops working, in ms since the epoch; null: never. Keys it creates expire no later. */
+  expiresAt: number | null
 }
 
 export const isAdmin = (principal: Principal): boolean => principal.permissions.has('admin')
 
 export function adminPrincipal(kind: Principal['kind']): Principal {
-  return { kind, id: kind, tenantId: null, permissions: new Set(permissions), namespaces: null }
+  return { kind, id: kind, tenantId: null, permissions: new Set(permissions), namespaces: null, expiresAt: null }
 }
 
 export function parsePermissions(raw: unknown): Permission[] {

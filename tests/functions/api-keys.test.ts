@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createHash } from 'node:crypto'
 import { and, eq, sql } from 'drizzle-orm'
+import { SignJWT } from 'jose'
 import { keyRowTtlMs, LastUsedTracker, principalOfApiKey } from '../../core/auth/api-keys'
 import { apiKeys, auditEvents } from '../../core/db/schema'
 import { rowsOf } from '../../core/db/client'
@@ -15,6 +16,7 @@ const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` })
 const keyPattern = /^jsk_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/
 const isoTime = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
 const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex')
+const jwtSecret = 'api-keys-test-hs256-secret-0123456789abcdef'
 
 interface ApiKeyJson {
   id: string
@@ -65,7 +67,7 @@ async function auditRows(server: TestServer, target: string) {
 describe.each(backends)('API keys on %s', (backend) => {
   let server: TestServer
   beforeAll(async () => {
-    server = await startServer(backend, { auth: true })
+    server = await startServer(backend, { auth: true, env: { JWT_SECRET: jwtSecret } })
   }, 60_000)
   afterAll(() => server.stop())
 
@@ -199,6 +201,59 @@ describe.each(backends)('API keys on %s', (backend) => {
       // No allow-list means every namespace: wider than the manager's own.
       await expectError(await post(server, bearer(manager.key), { name: 'n', permissions: ['objects:read'] }), 403, 'forbidden')
       await expectError(await post(server, bearer(manager.key), { name: 'n', permissions: ['objects:read'], namespaces: null }), 403, 'forbidden')
+    })
+
+    test('a key expires no later than the key that created it; asked for no expiry, it expires with its creator', async () => {
+      const tenant = unique('t')
+      const managerExpiry = new Date(Date.now() + 86_400_000)
+      const manager = await create(server, { tenant_id: tenant, permissions: ['keys:manage', 'objects:read'], expires_at: managerExpiry.toISOString() })
+      for (const body of [{}, { expires_at: null }]) {
+        const inherited = await create(server, { permissions: ['objects:read', 'keys:manage'], ...body }, bearer(manager.key))
+        expect(inherited.expires_at).toBe(managerExpiry.toISOString())
+        // Nor can the child, in turn, mint a key that outlives the first one.
+        await expectError(await post(server, bearer(inherited.key), { name: 'n', permissions: ['objects:read'], expires_at: new Date(managerExpiry.getTime() + 1000).toISOString() }), 403, 'forbidden')
+      }
+      const sooner = new Date(Date.now() + 3600_000)
+      expect((await create(server, { permissions: ['objects:read'], expires_at: sooner.toISOString() }, bearer(manager.key))).expires_at).toBe(sooner.toISOString())
+      expect((await create(server, { permissions: ['objects:read'], expires_at: managerExpiry.toISOString() }, bearer(manager.key))).expires_at).toBe(managerExpiry.toISOString())
+      const before = await server.database.db.select({ n: sql<number>`count(*)::int` }).from(apiKeys)
+      await expectError(await post(server, bearer(manager.key), { name: 'n', permissions: ['objects:read'], expires_at: new Date(Date.now() + 2 * 86_400_000).toISOString() }), 403, 'forbidden')
+      expect(await server.database.db.select({ n: sql<number>`count(*)::int` }).from(apiKeys)).toEqual(before)
+      // A creator that never expires (here the admin token) may create keys that never expire.
+      expect((await create(server, { tenant_id: tenant, permissions: ['objects:read'] })).expires_at).toBeNull()
+    })
+
+    test('a key created with a JWT expires no later than the token', async () => {
+      const tenant = unique('t')
+      const exp = Math.floor(Date.now() / 1000) + 600
+      const token = await new SignJWT({ tenant_id: tenant, permissions: ['keys:manage', 'objects:read'] }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(exp).sign(new TextEncoder().encode(jwtSecret))
+      const created = await create(server, { permissions: ['objects:read'] }, bearer(token))
+      expect(created.expires_at).toBe(new Date(exp * 1000).toISOString())
+      await expectError(await post(server, bearer(token), { name: 'n', permissions: ['objects:read'], expires_at: new Date((exp + 60) * 1000).toISOString() }), 403, 'forbidden')
+    })
+
+    test('a namespace-limited manager sees, reads and revokes only keys within its namespaces', async () => {
+      const tenant = unique('t')
+      const manager = await create(server, { tenant_id: tenant, permissions: ['keys:manage', 'objects:read'], namespaces: ['alpha', 'beta'] })
+      const inside = await create(server, { tenant_id: tenant, permissions: ['objects:read'], namespaces: ['alpha'] })
+      const outside = [
+        await create(server, { tenant_id: tenant, permissions: ['objects:read'], namespaces: ['gamma'] }),
+        await create(server, { tenant_id: tenant, permissions: ['objects:read'], namespaces: ['alpha', 'gamma'] }),
+        // No allow-list: every namespace, wider than the manager's.
+        await create(server, { tenant_id: tenant, permissions: ['objects:read'] }),
+      ]
+      const listed = (await listAll(server, bearer(manager.key), 1)).flat().map((key) => key.id)
+      expect(listed.sort()).toEqual([manager.id, inside.id].sort())
+      for (const key of outside) {
+        await expectError(await get(server, `/v1/api-keys/${key.id}`, bearer(manager.key)), 404, 'not_found')
+        await expectError(await revoke(server, key.id, bearer(manager.key)), 404, 'not_found')
+        expect(await canList(server, key.key, 'gamma')).toBe(200)
+      }
+      expect((await get(server, `/v1/api-keys/${inside.id}`, bearer(manager.key))).status).toBe(200)
+      expect((await revoke(server, inside.id, bearer(manager.key))).status).toBe(204)
+      // A manager of every namespace of the tenant still sees them all.
+      const wide = await create(server, { tenant_id: tenant, permissions: ['keys:manage'] })
+      expect((await listAll(server, bearer(wide.key), 100)).flat().map((key) => key.id).sort()).toEqual([manager.id, wide.id, ...outside.map((key) => key.id)].sort())
     })
 
     test('a key without keys:manage may not touch keys, not even read its own', async () => {
