@@ -25,7 +25,7 @@ export interface Config {
   scrubMaxBytesPerSec: number
   shutdownGraceSecs: number
   authDisabled: boolean
-  jwt: { secret?: string; jwksUrl?: string; publicKeyPem?: string; issuer?: string; audience?: string }
+  jwt: { secret?: string; jwksUrl?: string; publicKeyPem?: string; issuer?: string; audience?: string; jwksMaxStaleSecs: number }
   rateLimitPerSec: number
   rateLimitBurst: number
   unauthenticatedRateLimitPerSec: number
@@ -91,10 +91,16 @@ function optional(env: Env, name: string): string | undefined {
   return raw === undefined || raw.trim() === '' ? undefined : raw
 }
 
-function url(env: Env, name: string): string | undefined {
-  const raw = optional(env, name)
-  if (raw !== undefined && !URL.canParse(raw)) throw new ConfigError(name, `not a URL: "${raw}"`)
-  return raw
+/** The key set decides who is admin: fetched over plain http, anyone on the path could forge every token. */
+function jwksUrl(env: Env): string | undefined {
+  const allowHttp = boolean(env, 'JWKS_ALLOW_HTTP', false)
+  const raw = optional(env, 'JWKS_URL')
+  if (raw === undefined) return undefined
+  if (!URL.canParse(raw)) throw new ConfigError('JWKS_URL', `not a URL: "${raw}"`)
+  const { protocol } = new URL(raw)
+  if (protocol === 'https:' || (protocol === 'http:' && allowHttp)) return raw
+  if (protocol === 'http:') throw new ConfigError('JWKS_URL', `must be https:// (set JWKS_ALLOW_HTTP=true to accept "${raw}")`)
+  throw new ConfigError('JWKS_URL', `must be an https:// URL, got "${raw}"`)
 }
 
 function publicKeyPem(env: Env): string | undefined {
@@ -107,6 +113,22 @@ function publicKeyPem(env: Env): string | undefined {
     throw new ConfigError('JWT_PUBLIC_KEY', `not a PEM public key: ${(error as Error).message}`)
   }
   return pem
+}
+
+/** JWT_SECRET (HS256), and one source of public keys for RS256/ES256/EdDSA: JWKS_URL or JWT_PUBLIC_KEY. */
+function jwtSettings(env: Env): Config['jwt'] {
+  const settings = {
+    secret: optional(env, 'JWT_SECRET'),
+    jwksUrl: jwksUrl(env),
+    publicKeyPem: publicKeyPem(env),
+    issuer: optional(env, 'JWT_ISSUER'),
+    audience: optional(env, 'JWT_AUDIENCE'),
+    jwksMaxStaleSecs: integer(env, 'JWKS_MAX_STALE_SECS', 86400, 0),
+  }
+  if (settings.jwksUrl !== undefined && settings.publicKeyPem !== undefined) {
+    throw new ConfigError('JWKS_URL / JWT_PUBLIC_KEY', 'set one of them, not both: they verify the same algorithms (put the PEM key into the key set instead)')
+  }
+  return settings
 }
 
 /** The admin token opens every tenant: a short or placeholder value must not start a service. */
@@ -186,13 +208,7 @@ export function loadConfig(env: Env = process.env): Config {
     scrubMaxBytesPerSec: integer(env, 'SCRUB_MAX_BYTES_PER_SEC', 64 * 2 ** 20, 1),
     shutdownGraceSecs: integer(env, 'SHUTDOWN_GRACE_SECS', 25, 0, 3600),
     authDisabled: boolean(env, 'AUTH_DISABLED', false),
-    jwt: {
-      secret: optional(env, 'JWT_SECRET'),
-      jwksUrl: url(env, 'JWKS_URL'),
-      publicKeyPem: publicKeyPem(env),
-      issuer: optional(env, 'JWT_ISSUER'),
-      audience: optional(env, 'JWT_AUDIENCE'),
-    },
+    jwt: jwtSettings(env),
     rateLimitPerSec: integer(env, 'RATE_LIMIT_PER_SEC', 10_000, 0),
     rateLimitBurst: integer(env, 'RATE_LIMIT_BURST', 20_000, 1),
     unauthenticatedRateLimitPerSec: integer(env, 'UNAUTHENTICATED_RATE_LIMIT_PER_SEC', 20, 0),

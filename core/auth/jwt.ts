@@ -1,7 +1,8 @@
 import { createPublicKey, type KeyObject } from 'node:crypto'
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
+import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
 import { ApiError } from '../errors'
 import { parseNamespace, parseTenant } from '../identifiers'
+import { remoteKeySet } from './jwks'
 import { permissions as knownPermissions, type Permission, type Principal } from './principal'
 
 /** Verifies bearer JWTs with jose: HS256 (JWT_SECRET), or RS256/ES256/EdDSA from JWKS_URL or a PEM. */
@@ -12,6 +13,8 @@ export interface JwtSettings {
   publicKeyPem?: string
   issuer?: string
   audience?: string
+  /** How long after its fetch a key set still verifies tokens while JWKS_URL cannot be fetched; 0 when unset. */
+  jwksMaxStaleSecs?: number
 }
 
 export type JwtVerifier = (token: string) => Promise<Principal>
@@ -23,8 +26,7 @@ const asymmetric = ['RS256', 'ES256', 'EdDSA']
 export function jwtVerifier(settings: JwtSettings): JwtVerifier | null {
   const keys: { key: Uint8Array | KeyObject | JWTVerifyGetKey; algorithms: string[] }[] = []
   if (settings.secret) keys.push({ key: new TextEncoder().encode(settings.secret), algorithms: ['HS256'] })
-  // createRemoteJWKSet caches the key set and refetches it on an unknown key id (at most every 30 s).
-  if (settings.jwksUrl) keys.push({ key: unavailableUnlessFetched(createRemoteJWKSet(new URL(settings.jwksUrl), { cacheMaxAge: 10 * 60_000 })), algorithms: asymmetric })
+  if (settings.jwksUrl) keys.push({ key: remoteKeySet(new URL(settings.jwksUrl), (settings.jwksMaxStaleSecs ?? 0) * 1000), algorithms: asymmetric })
   if (settings.publicKeyPem) keys.push({ key: createPublicKey(settings.publicKeyPem), algorithms: asymmetric })
   if (keys.length === 0) return null
 
@@ -45,21 +47,6 @@ export function jwtVerifier(settings: JwtSettings): JwtVerifier | null {
       throw error
     }
     return principalOfClaims(payload)
-  }
-}
-
-// Failures to fetch or read the key set, as opposed to a token no key of the set verifies.
-const keySetFailures = new Set(['ERR_JOSE_GENERIC', 'ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID'])
-
-/** A key set that cannot be fetched says nothing about the token: 503, so clients retry instead of discarding a good token. */
-function unavailableUnlessFetched(keySet: JWTVerifyGetKey): JWTVerifyGetKey {
-  return async (header, token) => {
-    try {
-      return await keySet(header, token)
-    } catch (error) {
-      if (error instanceof errors.JOSEError && !keySetFailures.has(error.code)) throw error
-      throw new ApiError('unavailable', 'The key set that verifies tokens cannot be fetched; retry later', { 'retry-after': '1' })
-    }
   }
 }
 

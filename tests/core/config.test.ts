@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'bun:test'
+import { generateKeyPairSync } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -37,7 +38,7 @@ describe('loadConfig', () => {
       scrubMaxBytesPerSec: 64 * 2 ** 20,
       shutdownGraceSecs: 25,
       authDisabled: false,
-      jwt: { secret: undefined, jwksUrl: undefined, publicKeyPem: undefined, issuer: undefined, audience: undefined },
+      jwt: { secret: undefined, jwksUrl: undefined, publicKeyPem: undefined, issuer: undefined, audience: undefined, jwksMaxStaleSecs: 86400 },
       rateLimitPerSec: 10_000,
       rateLimitBurst: 20_000,
       unauthenticatedRateLimitPerSec: 20,
@@ -63,9 +64,30 @@ describe('loadConfig', () => {
     expect(loadConfig({ LOG_LEVEL: 'debug' }).logLevel).toBe('debug')
     expect(failure({ LOG_LEVEL: 'verbose' })).toContain('LOG_LEVEL')
     expect(failure({ JWKS_URL: 'not a url' })).toContain('JWKS_URL')
+    expect(loadConfig({ JWKS_MAX_STALE_SECS: '0' }).jwt.jwksMaxStaleSecs).toBe(0)
+    expect(failure({ JWKS_MAX_STALE_SECS: '1d' })).toStartWith('JWKS_MAX_STALE_SECS:')
     expect(failure({ JWT_PUBLIC_KEY: 'not a pem' })).toContain('JWT_PUBLIC_KEY')
     expect(failure({ ALLOWED_ORIGINS: 'a.example/path' })).toContain('ALLOWED_ORIGINS')
     expect(failure({ RATE_LIMIT_PER_SEC: '-1' })).toContain('RATE_LIMIT_PER_SEC')
+  })
+
+  test('JWKS_URL must be https://, or http:// only when JWKS_ALLOW_HTTP says so', () => {
+    expect(failure({ JWKS_URL: 'http://issuer.example/jwks.json' })).toStartWith('JWKS_URL: must be https://')
+    expect(failure({ JWKS_URL: 'http://issuer.example/jwks.json', JWKS_ALLOW_HTTP: 'false' })).toStartWith('JWKS_URL:')
+    expect(loadConfig({ JWKS_URL: 'http://127.0.0.1:9000/jwks.json', JWKS_ALLOW_HTTP: 'true' }).jwt.jwksUrl).toBe('http://127.0.0.1:9000/jwks.json')
+    for (const other of ['ftp://issuer.example/jwks.json', 'file:///etc/jwks.json']) {
+      expect(failure({ JWKS_URL: other, JWKS_ALLOW_HTTP: 'true' })).toStartWith('JWKS_URL: must be an https:// URL')
+    }
+    expect(failure({ JWKS_ALLOW_HTTP: 'sometimes' })).toBe('JWKS_ALLOW_HTTP: expected true or false, got "sometimes"')
+  })
+
+  test('JWKS_URL and JWT_PUBLIC_KEY together stop the start: one source of public keys', () => {
+    const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString()
+    expect(loadConfig({ JWT_PUBLIC_KEY: pem }).jwt.publicKeyPem).toBe(pem)
+    const message = failure({ JWKS_URL: 'https://issuer.example/jwks.json', JWT_PUBLIC_KEY: pem })
+    expect(message).toStartWith('JWKS_URL / JWT_PUBLIC_KEY:')
+    // HS256 beside either is fine: it is another algorithm.
+    expect(loadConfig({ JWT_SECRET: 's3cret', JWT_PUBLIC_KEY: pem }).jwt.secret).toBe('s3cret')
   })
 
   test('empty values count as unset', () => {

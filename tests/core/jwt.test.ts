@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, afterEach, beforeAll, describe, expect, setSystemTime, test } from 'bun:test'
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose'
 import { jwtVerifier, looksLikeJwt, type JwtSettings, type JwtVerifier } from '../../core/auth/jwt'
 import type { Principal } from '../../core/auth/principal'
 import { ApiError } from '../../core/errors'
+import { configureLog } from '../../core/log'
 
 const secret = 'jwt-unit-test-secret-0123456789abcdef'
 const hmacKey = new TextEncoder().encode(secret)
@@ -259,6 +260,82 @@ describe('JWKS_URL served over HTTP', () => {
     } finally {
       broken.stop(true)
     }
+  })
+})
+
+describe('an identity provider outage longer than the key set cache', () => {
+  const minute = 60_000
+  let provider: ReturnType<typeof Bun.serve>
+  let down = false
+  let fetches = 0
+  let keys: { privateKey: CryptoKey; publicKey: CryptoKey }
+  const started = Date.now()
+  // Valid across every moment the test moves the clock to.
+  const token = (kid = 'k1') => sign({ tenant_id: 'acme', permissions: ['objects:read'] }, keys.privateKey, { alg: 'ES256', kid }, now() + 3 * 86400)
+  const at = (offsetMs: number) => setSystemTime(new Date(started + offsetMs))
+  const statusOf = (error: unknown) => (error instanceof ApiError ? error.status : error)
+
+  beforeAll(async () => {
+    // The fallback warns on every failed fetch; the test need not print it.
+    configureLog('silent')
+    keys = await generateKeyPair('ES256')
+    const jwks = { keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }
+    provider = Bun.serve({
+      hostname: '127.0.0.1',
+      port: 0,
+      fetch() {
+        fetches++
+        return down ? new Response('unavailable', { status: 503 }) : Response.json(jwks)
+      },
+    })
+  })
+  afterEach(() => {
+    setSystemTime()
+    down = false
+  })
+  afterAll(() => provider.stop(true))
+
+  test('the last good keys verify tokens for JWKS_MAX_STALE_SECS after their fetch, then 503', async () => {
+    const verify = verifierOf({ jwksUrl: `http://127.0.0.1:${provider.port}/jwks.json`, jwksMaxStaleSecs: 3600 })
+    const signed = await token()
+    expect((await verify(signed)).tenantId).toBe('acme')
+    down = true
+    // Past the 10 minutes the set is cached: jose refetches, the provider fails, the last good keys answer.
+    at(11 * minute)
+    expect((await verify(signed)).tenantId).toBe('acme')
+    // A token from a key the last good set lacks is still refused.
+    await expectRejected(verify(await token('k2')))
+    // An hour after the fetch the keys are too old to trust.
+    at(61 * minute)
+    expect(statusOf(await verify(signed).catch((error) => error))).toBe(503)
+    // The provider is back: its keys are fetched and used again.
+    down = false
+    at(62 * minute)
+    expect((await verify(signed)).tenantId).toBe('acme')
+  })
+
+  test('while the provider fails, requests are answered from the last good keys without each waiting for another fetch', async () => {
+    const verify = verifierOf({ jwksUrl: `http://127.0.0.1:${provider.port}/jwks.json`, jwksMaxStaleSecs: 3600 })
+    const signed = await token()
+    await verify(signed)
+    down = true
+    at(11 * minute)
+    const before = fetches
+    for (let i = 0; i < 5; i++) expect((await verify(signed)).tenantId).toBe('acme')
+    expect(fetches - before).toBe(1)
+    // Half a minute later it tries the provider again.
+    at(11 * minute + 31_000)
+    await verify(signed)
+    expect(fetches - before).toBe(2)
+  })
+
+  test('with JWKS_MAX_STALE_SECS 0, an expired cache and a failing provider → 503', async () => {
+    const verify = verifierOf({ jwksUrl: `http://127.0.0.1:${provider.port}/jwks.json`, jwksMaxStaleSecs: 0 })
+    const signed = await token()
+    await verify(signed)
+    down = true
+    at(11 * minute)
+    expect(statusOf(await verify(signed).catch((error) => error))).toBe(503)
   })
 })
 
