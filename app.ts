@@ -37,6 +37,8 @@ export interface AppDeps {
   auth: Authenticator
   limits: { perPrincipal: RateLimiter; unauthenticatedPerIp: RateLimiter; uploads: UploadSlots }
   allowedOrigins: string[]
+  /** Whether the API's listener answers GET /metrics; false when METRICS_LISTEN_ADDR gives them their own. */
+  serveMetrics: boolean
   gc: GcDeps['settings']
   scrubMaxBytesPerSec: number
 }
@@ -68,7 +70,7 @@ export function createApp(deps: AppDeps, nextRuns: NextRuns = {}) {
       Object.assign(set.headers, securityHeaders)
     })
     .use(corsFor(deps.allowedOrigins))
-    .use(metricsRoutes((): RouteList => app.routes))
+    .use(metricsRoutes((): RouteList => app.routes, deps.serveMetrics))
     // While draining for shutdown, uploads are refused so clients retry elsewhere; reads go on.
     .onRequest(({ request }) => {
       if (deps.draining() && isUpload(request.method, new URL(request.url).pathname)) {
@@ -139,6 +141,7 @@ export async function assembleDeps(config: Config, database: Database, draining:
       uploads: new UploadSlots(config.maxConcurrentUploadsPerTenant),
     },
     allowedOrigins: config.allowedOrigins,
+    serveMetrics: config.metricsListen === undefined,
     gc: {
       graceSecs: config.gcGraceSecs,
       batchSize: config.gcBatchSize,

@@ -2,8 +2,9 @@ import { mkdirSync } from 'node:fs'
 import { Cron } from 'croner'
 import { assembleDeps, createApp, gcDeps, scrubDeps, serveOptions } from './app'
 import { scheduleGc } from './functions/gc'
+import { metricsEndpoint } from './functions/metrics'
 import { scheduleScrub } from './functions/scrub'
-import { ConfigError, loadConfig, type Config } from './core/config'
+import { ConfigError, loadConfig, type Config, type ListenAddress } from './core/config'
 import { openDatabase } from './core/db/client'
 import { ClusterError } from './core/db/cluster'
 import { DatabaseInUse } from './core/db/presence'
@@ -36,14 +37,27 @@ if (config.authDisabled) {
 const gc = scheduleGc(gcDeps(deps), config.gcIntervalSecs)
 const scrub = scheduleScrub(scrubDeps(deps), config.scrubCron)
 const app = createApp(deps, { ...gc.nextRuns, ...scrub.nextRuns })
-try {
-  app.listen({ ...serveOptions, hostname: config.hostname, port: config.port })
-} catch (error) {
-  console.error(`juststorage: cannot listen on ${config.hostname}:${config.port}: ${(error as Error).message}`)
-  await database.close()
-  process.exit(1)
+
+async function listenOrExit(listen: () => void, { hostname, port }: ListenAddress): Promise<void> {
+  try {
+    listen()
+  } catch (error) {
+    console.error(`juststorage: cannot listen on ${hostname}:${port}: ${(error as Error).message}`)
+    await database.close()
+    process.exit(1)
+  }
 }
+await listenOrExit(() => app.listen({ ...serveOptions, hostname: config.hostname, port: config.port }), config)
 log.info({ msg: 'listening', address: `${config.hostname}:${app.server?.port}`, database: database.kind })
+
+// Metrics on an address of their own, so a network policy can keep them from clients of the API.
+async function serveMetricsAt(address: ListenAddress) {
+  const metrics = metricsEndpoint()
+  await listenOrExit(() => metrics.listen({ ...serveOptions, ...address }), address)
+  log.info({ msg: 'serving metrics', address: `${address.hostname}:${metrics.server?.port}` })
+  return metrics
+}
+const metricsApp = config.metricsListen && (await serveMetricsAt(config.metricsListen))
 
 const refreshMetrics = () =>
   refreshStorageMetrics(database.background, config.gcGraceSecs).catch((error) => log.warn({ msg: 'metrics refresh failed', error: String((error as Error)?.message ?? error) }))
@@ -72,6 +86,7 @@ async function shutdown(signal: string): Promise<void> {
   // pendingRequests counts responses still being sent, so streamed downloads are waited for too.
   while ((app.server?.pendingRequests ?? 0) > 0 && Date.now() < deadline) await Bun.sleep(50)
   await app.stop(true)
+  await metricsApp?.stop(true)
   await database.close()
   process.exit(0)
 }

@@ -8,6 +8,8 @@ import { logLevels, type LogLevel } from './log'
 export interface Config {
   port: number
   hostname: string
+  /** Where GET /metrics is served instead of beside the API; undefined: on the API's listener. */
+  metricsListen: ListenAddress | undefined
   dataDir: string
   hotRoot: string
   coldRoot: string
@@ -51,13 +53,31 @@ function integer(env: Env, name: string, fallback: number, min: number, max = Nu
   return value
 }
 
-function listenAddress(env: Env): { hostname: string; port: number } {
-  const port = integer(env, 'PORT', 8080, 0, 65535)
-  const raw = env.LISTEN_ADDR
-  if (raw === undefined || raw === '') return { hostname: '0.0.0.0', port }
+export interface ListenAddress {
+  hostname: string
+  port: number
+}
+
+/** A `host:port` setting (`[v6]:port` for IPv6); undefined when unset. */
+function hostPort(env: Env, name: string): ListenAddress | undefined {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return undefined
   const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw.trim())
-  if (!match || Number(match[2]) > 65535) throw new ConfigError('LISTEN_ADDR', `expected host:port, got "${raw}"`)
+  if (!match || Number(match[2]) > 65535) throw new ConfigError(name, `expected host:port, got "${raw}"`)
   return { hostname: match[1]!.replace(/^\[|\]$/g, ''), port: Number(match[2]) }
+}
+
+function listenAddress(env: Env): ListenAddress {
+  const port = integer(env, 'PORT', 8080, 0, 65535)
+  return hostPort(env, 'LISTEN_ADDR') ?? { hostname: '0.0.0.0', port }
+}
+
+function metricsListenAddress(env: Env, api: ListenAddress): ListenAddress | undefined {
+  const metrics = hostPort(env, 'METRICS_LISTEN_ADDR')
+  if (metrics !== undefined && metrics.port !== 0 && metrics.port === api.port) {
+    throw new ConfigError('METRICS_LISTEN_ADDR', `must be another port than the API's ${api.port}`)
+  }
+  return metrics
 }
 
 function databaseUrl(env: Env): string | undefined {
@@ -188,10 +208,12 @@ function storageRoots(env: Env, dataDir: string): { hotRoot: string; coldRoot: s
 
 export function loadConfig(env: Env = process.env): Config {
   const { hostname, port } = listenAddress(env)
+  const metricsListen = metricsListenAddress(env, { hostname, port })
   const dataDir = resolve(env.DATA_DIR || './data')
   return {
     port,
     hostname,
+    metricsListen,
     dataDir,
     ...storageRoots(env, dataDir),
     databaseUrl: databaseUrl(env),

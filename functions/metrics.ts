@@ -8,12 +8,24 @@ type RouteList = { method: string; path: string }[]
 
 const started = new WeakMap<Request, number>()
 
+/** GET /metrics: Prometheus text, public, on the API's listener or on one of its own (METRICS_LISTEN_ADDR). */
+export const metricsEndpoint = () =>
+  new Elysia({ name: 'metrics-endpoint' }).get(
+    '/metrics',
+    async ({ set }) => {
+      set.headers['content-type'] = registry.contentType
+      return registry.metrics()
+    },
+    { detail: { summary: 'Prometheus metrics' } },
+  )
+
 /**
- * GET /metrics (public, Prometheus text), and one observation per request:
- * the request counters and histogram and one log line. Labels carry route
- * templates, never raw paths, so object ids and keys never reach the metrics.
+ * One observation per request: the request counters and histogram and one
+ * log line; and GET /metrics unless metrics have a listener of their own.
+ * Labels carry route templates, never raw paths, so object ids and keys never
+ * reach the metrics.
  */
-export const metricsRoutes = (routes: () => RouteList) =>
+export const metricsRoutes = (routes: () => RouteList, serveEndpoint: boolean) =>
   new Elysia({ name: 'metrics' })
     .onRequest(({ request }) => {
       started.set(request, performance.now())
@@ -40,10 +52,7 @@ export const metricsRoutes = (routes: () => RouteList) =>
         duration_ms: Math.round(seconds * 1000),
       })
     })
-    .get('/metrics', async ({ set }) => {
-      set.headers['content-type'] = registry.contentType
-      return registry.metrics()
-    }, { detail: { summary: 'Prometheus metrics' } })
+    .use(serveEndpoint ? metricsEndpoint() : new Elysia({ name: 'metrics-elsewhere' }))
 
 function responseBytes(response: unknown, header: unknown): number | null {
   const raw = response instanceof Response ? response.headers.get('content-length') : header

@@ -21,6 +21,7 @@ describe('loadConfig', () => {
     expect(loadConfig({})).toEqual({
       port: 8080,
       hostname: '0.0.0.0',
+      metricsListen: undefined,
       dataDir: resolve('./data'),
       hotRoot: resolve('./data/hot'),
       coldRoot: resolve('./data/cold'),
@@ -104,6 +105,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ LISTEN_ADDR: 'localhost:7001' })).toMatchObject({ hostname: 'localhost', port: 7001 })
     expect(loadConfig({ LISTEN_ADDR: '[::1]:7002' })).toMatchObject({ hostname: '::1', port: 7002 })
     expect(loadConfig({ LISTEN_ADDR: '[::]:7003' })).toMatchObject({ hostname: '::', port: 7003 })
+  })
+
+  test('METRICS_LISTEN_ADDR gives metrics a listener of their own, on another port than the API', () => {
+    expect(loadConfig({ METRICS_LISTEN_ADDR: '0.0.0.0:9090' }).metricsListen).toEqual({ hostname: '0.0.0.0', port: 9090 })
+    expect(loadConfig({ METRICS_LISTEN_ADDR: '[::1]:9091', LISTEN_ADDR: '[::1]:8080' }).metricsListen).toEqual({ hostname: '::1', port: 9091 })
+    expect(failure({ METRICS_LISTEN_ADDR: '0.0.0.0:8080' })).toStartWith('METRICS_LISTEN_ADDR: must be another port')
+    expect(failure({ METRICS_LISTEN_ADDR: '127.0.0.1:7000', LISTEN_ADDR: '0.0.0.0:7000' })).toStartWith('METRICS_LISTEN_ADDR:')
+    for (const bad of ['9090', 'metrics', 'localhost:99999']) expect(failure({ METRICS_LISTEN_ADDR: bad })).toStartWith('METRICS_LISTEN_ADDR: expected host:port')
   })
 
   test('DATA_DIR moves both roots; HOT_STORAGE_ROOT and COLD_STORAGE_ROOT override them', () => {

@@ -157,6 +157,38 @@ describe('k8s manifests', () => {
     expect(headless.spec.selector).toEqual({ 'app.kubernetes.io/name': 'juststorage' })
   })
 
+  test('metrics have a listener of their own: the port the ConfigMap gives the service is the container port named metrics', () => {
+    const config = loadConfig({ ...configMap.data, ...secret.stringData, ADMIN_TOKEN: 'filled-in-by-the-operator-0123456789' })
+    expect(config.metricsListen).toEqual({ hostname: '0.0.0.0', port: 9090 })
+    expect(container.ports).toContainEqual({ name: 'metrics', containerPort: config.metricsListen!.port, protocol: 'TCP' })
+    expect(container.ports).toContainEqual({ name: 'http', containerPort: config.port, protocol: 'TCP' })
+  })
+
+  test('a NetworkPolicy opens the API port to everyone and the metrics port to Prometheus only', () => {
+    const policy = one('NetworkPolicy', 'juststorage')
+    expect(policy.apiVersion).toBe('networking.k8s.io/v1')
+    expect(policy.spec.podSelector.matchLabels).toEqual(statefulSet.spec.template.metadata.labels)
+    expect(policy.spec.policyTypes).toEqual(['Ingress'])
+    const rules: Manifest[] = policy.spec.ingress
+    const portsOf = (rule: Manifest) => rule.ports.map((p: Manifest) => p.port)
+    const containerPortNames = container.ports.map((p: Manifest) => p.name)
+    for (const rule of rules) for (const port of portsOf(rule)) expect(containerPortNames).toContain(port)
+    // A rule without `from` admits every source: only the API port may have one.
+    expect(rules.filter((rule) => rule.from === undefined).map(portsOf)).toEqual([['http']])
+    const metricsRules = rules.filter((rule) => portsOf(rule).includes('metrics'))
+    expect(metricsRules.length).toBeGreaterThan(0)
+    for (const rule of metricsRules) {
+      expect(rule.from.length).toBeGreaterThan(0)
+      for (const peer of rule.from) {
+        expect(peer.ipBlock).toBeUndefined()
+        expect(peer.namespaceSelector?.matchLabels).toEqual({ 'kubernetes.io/metadata.name': 'monitoring' })
+        expect(peer.podSelector?.matchLabels).toEqual({ 'app.kubernetes.io/name': 'prometheus' })
+      }
+    }
+    // Every port the pod listens on is covered by a rule, or its traffic would be dropped.
+    expect(rules.flatMap(portsOf).sort()).toEqual([...containerPortNames].sort())
+  })
+
   test('a PodDisruptionBudget allows one pod down at a time', () => {
     const pdb = one('PodDisruptionBudget')
     expect(pdb.apiVersion).toBe('policy/v1')
@@ -164,10 +196,11 @@ describe('k8s manifests', () => {
     expect(pdb.spec.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'juststorage' })
   })
 
-  test('a ServiceMonitor scrapes /metrics from the ClusterIP service only', () => {
+  test('a ServiceMonitor scrapes /metrics from the ClusterIP service only, on its metrics port', () => {
     const monitor = one('ServiceMonitor')
     expect(monitor.apiVersion).toBe('monitoring.coreos.com/v1')
-    expect(monitor.spec.endpoints).toContainEqual(expect.objectContaining({ port: 'http', path: '/metrics' }))
+    expect(monitor.spec.endpoints).toContainEqual(expect.objectContaining({ port: 'metrics', path: '/metrics' }))
+    expect(one('Service', 'juststorage').spec.ports).toContainEqual({ name: 'metrics', port: 9090, targetPort: 'metrics', protocol: 'TCP' })
     const labelsOf = (name: string) => one('Service', name).metadata.labels
     const matches = (labels: Record<string, string>) => Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => labels[k] === v)
     expect(matches(labelsOf('juststorage'))).toBe(true)

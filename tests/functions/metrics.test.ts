@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
 import { rowsOf } from '../../core/db/client'
-import { adminToken, backends, startServer, type TestServer } from '../support/server'
+import { adminToken, backends, sharedCluster, startServer, type TestServer } from '../support/server'
+import { freePort, startChild } from '../support/child'
+import { tempDir } from '../support/temp'
+import { rmSync } from 'node:fs'
 import { captureLogs } from '../support/logs'
 import { configureLog } from '../../core/log'
 
@@ -184,4 +187,32 @@ describe.each(backends)('GET /metrics on %s', (backend) => {
     }
   })
 
+})
+
+describe('METRICS_LISTEN_ADDR', () => {
+  test('the service serves /metrics on that address only, counting the requests of the API beside it', async () => {
+    const dataDir = tempDir('juststorage-metrics-listen-')
+    const metricsPort = await freePort()
+    const databaseUrl = await (await sharedCluster()).createDatabase(`metrics_listen_${process.pid}_${Date.now()}`)
+    const child = await startChild({ databaseUrl, dataDir, env: { METRICS_LISTEN_ADDR: `127.0.0.1:${metricsPort}` } })
+    try {
+      // The API's listener no longer exposes tenants and namespaces to its clients.
+      const hidden = await fetch(`${child.url}/metrics`)
+      expect(hidden.status).toBe(404)
+      expect(await hidden.text()).not.toContain('juststorage_')
+      expect((await fetch(`${child.url}/health`)).status).toBe(200)
+
+      const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+      expect(response.status).toBe(200)
+      expect(response.headers.get('content-type')).toContain('text/plain')
+      const samples = parse(await response.text())
+      expect(value(samples, 'juststorage_requests_total', { method: 'GET', route: '/health', status: '200' })).toBeGreaterThanOrEqual(1)
+      expect(value(samples, 'juststorage_requests_total', { method: 'GET', route: 'unmatched', status: '404' })).toBe(1)
+      // Only metrics there: the API is not reachable through the metrics address.
+      expect((await fetch(`http://127.0.0.1:${metricsPort}/health`)).status).toBe(404)
+    } finally {
+      await child.stop()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  }, 60_000)
 })
