@@ -2,7 +2,7 @@ import { and, desc, eq, lt } from 'drizzle-orm'
 import type { Db, Tx } from './db/client'
 import { auditEvents } from './db/schema'
 import { parseDbTime } from './db/time'
-import { ApiError } from './errors'
+import { decodeCursor, encodeCursor, isPositiveInteger } from './cursor'
 
 /** The audit trail: key creation and revocation, deletes and admin actions. */
 
@@ -20,11 +20,7 @@ export async function recordAudit(db: Db | Tx, entry: AuditEntry): Promise<void>
 
 /** Newest first, keyset on the event id. */
 export async function listAudit(db: Db, options: { limit: number; cursor?: string; tenantId?: string }) {
-  let before: number | undefined
-  if (options.cursor !== undefined) {
-    before = Number(Buffer.from(options.cursor, 'base64url').toString('utf8'))
-    if (!Number.isSafeInteger(before) || before < 1) throw new ApiError('invalid_cursor', 'cursor is not one this service issued')
-  }
+  const [before] = options.cursor === undefined ? [] : decodeCursor(options.cursor, [isPositiveInteger])
   const rows = await db
     .select()
     .from(auditEvents)
@@ -43,6 +39,6 @@ export async function listAudit(db: Db, options: { limit: number; cursor?: strin
       target: row.target,
       request_id: row.requestId,
     })),
-    next_cursor: rows.length > options.limit && last ? Buffer.from(String(last.id)).toString('base64url') : null,
+    next_cursor: rows.length > options.limit && last ? encodeCursor([last.id]) : null,
   }
 }

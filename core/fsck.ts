@@ -2,6 +2,7 @@ import { readdirSync, statSync } from 'node:fs'
 import { and, eq, inArray, sql } from 'drizzle-orm'
 import { rowsOf, type Db } from './db/client'
 import { blobs, objects, type StorageClass } from './db/schema'
+import { isUuid } from './identifiers'
 import { blobPath, type StorageRoots } from './store/paths'
 import { removeFile } from './store/writer'
 
@@ -120,5 +121,3 @@ function listDir(dir: string): string[] {
 function blobFiles(base: string): string[] {
   return listDir(base).flatMap((a) => listDir(`${base}/${a}`).flatMap((b) => listDir(`${base}/${a}/${b}`).map((name) => `${base}/${a}/${b}/${name}`)))
 }
-
-const isUuid = (name: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(name)

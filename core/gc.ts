@@ -3,6 +3,7 @@ import { dirname } from 'node:path'
 import { and, eq, inArray, lte, sql } from 'drizzle-orm'
 import { barrier } from './barriers'
 import { rowsOf, type Db } from './db/client'
+import { isUuid } from './identifiers'
 import { blobs, objects, type StorageClass } from './db/schema'
 import { recordRun } from './runs'
 import { fsyncDirectory } from './store/durable'
@@ -134,8 +135,6 @@ function listDir(dir: string): string[] {
   }
 }
 
-const uuidName = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
-
 /** Temp files whose upload is no longer WRITING (crashed, reaped or finished) are leftovers. */
 async function sweepTempFiles(db: Db, roots: StorageRoots, graceSecs: number): Promise<number> {
   let removed = 0
@@ -144,7 +143,7 @@ async function sweepTempFiles(db: Db, roots: StorageRoots, graceSecs: number): P
     const names = listDir(dir).filter((name) => olderThan(`${dir}/${name}`, graceSecs))
     for (let i = 0; i < names.length; i += 500) {
       const chunk = names.slice(i, i + 500)
-      const ids = chunk.filter((name) => uuidName.test(name))
+      const ids = chunk.filter(isUuid)
       const live = ids.length === 0 ? [] : await db
         .select({ id: objects.id })
         .from(objects)

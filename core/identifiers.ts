@@ -6,6 +6,7 @@ import { ApiError } from './errors'
 const namespacePattern = /^[A-Za-z0-9_-]{1,64}$/
 const tenantPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
 export const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+export const isUuid = (value: unknown): value is string => typeof value === 'string' && uuidPattern.test(value)
 const controlCharacters = /[\u0000-\u001f\u007f]/
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
@@ -100,7 +101,7 @@ function daysInMonth(year: number, month: number): number {
 }
 
 export function parseObjectId(raw: string): string {
-  if (!uuidPattern.test(raw)) throw new ApiError('bad_request', 'id must be a UUID')
+  if (!isUuid(raw)) throw new ApiError('bad_request', 'id must be a UUID')
   return raw.toLowerCase()
 }
 

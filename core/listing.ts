@@ -1,8 +1,8 @@
 import { and, asc, desc, eq, gte, lt, lte, sql, type SQL } from 'drizzle-orm'
 import type { Db } from './db/client'
 import { objects, type ObjectRow, type StorageClass } from './db/schema'
-import { ApiError } from './errors'
-import { parseTimestamp, type Timestamp } from './identifiers'
+import { decodeCursor, encodeCursor, isDatabaseTime } from './cursor'
+import { isUuid, type Timestamp } from './identifiers'
 
 /** One page of a tenant's committed objects in a namespace, by keyset on (created_at, id). */
 
@@ -31,30 +31,14 @@ export interface Page {
 interface CursorPosition {
   createdAt: string
   id: string
-  order: 'asc' | 'desc'
 }
 
-function encodeCursor(position: CursorPosition): string {
-  return Buffer.from(JSON.stringify([position.createdAt, position.id, position.order])).toString('base64url')
-}
+const isOrder = (order: 'asc' | 'desc') => (value: unknown): value is 'asc' | 'desc' => value === order
 
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
-// created_at as the database writes it: "2026-01-02 03:04:05.678901+00".
-const databaseTime = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d{1,6})?)([+-]\d\d)(?::(\d\d))?$/
-
-function decodeCursor(cursor: string, order: 'asc' | 'desc'): CursorPosition {
-  try {
-    const [createdAt, id, cursorOrder] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-    // Checked fully here: a forged value must be a 400, not a cast error from the database.
-    const time = typeof createdAt === 'string' ? databaseTime.exec(createdAt) : null
-    if (time && typeof id === 'string' && uuid.test(id) && cursorOrder === order) {
-      parseTimestamp(`${time[1]}T${time[2]}${time[3]}:${time[4] ?? '00'}`, 'cursor')
-      return { createdAt, id, order }
-    }
-  } catch {
-    // fall through: any undecodable cursor is the client's mistake
-  }
-  throw new ApiError('invalid_cursor', 'cursor is not one this service issued for this order')
+/** A cursor carries the order it was issued for: following it in the other order would skip rows. */
+function decodePosition(cursor: string, order: 'asc' | 'desc'): CursorPosition {
+  const [createdAt, id] = decodeCursor(cursor, [isDatabaseTime, isUuid, isOrder(order)])
+  return { createdAt, id }
 }
 
 // toISOString of years 1-9999 is a form PostgreSQL reads, and no object lies outside them.
@@ -70,7 +54,7 @@ export function listingQuery(db: Db, query: ListQuery) {
     eq(objects.status, 'COMMITTED'),
   ]
   if (query.cursor !== undefined) {
-    const after = decodeCursor(query.cursor, query.order)
+    const after = decodePosition(query.cursor, query.order)
     const position = sql`(${objects.createdAt}, ${objects.id})`
     const bound = sql`(${after.createdAt}::timestamptz, ${after.id}::uuid)`
     conditions.push(query.order === 'desc' ? sql`${position} < ${bound}` : sql`${position} > ${bound}`)
@@ -101,6 +85,6 @@ export async function listObjects(db: Db, query: ListQuery): Promise<Page> {
   const rows = await listingQuery(db, query)
   const page = rows.slice(0, query.limit)
   const last = page[page.length - 1]
-  const nextCursor = rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id, order: query.order }) : null
+  const nextCursor = rows.length > query.limit && last ? encodeCursor([last.createdAt, last.id, query.order]) : null
   return { objects: page, nextCursor }
 }

@@ -5,6 +5,8 @@ import { apiKeys, type ApiKeyRow } from '../db/schema'
 import { parseDbTime } from '../db/time'
 import { ApiError } from '../errors'
 import { secretsEqual } from '../admin-token'
+import { decodeCursor, encodeCursor, isDatabaseTime } from '../cursor'
+import { isUuid } from '../identifiers'
 import type { Permission, Principal } from './principal'
 
 /**
@@ -125,13 +127,8 @@ export async function revokeApiKey(db: Db, id: string, scope: KeyScope): Promise
 export async function listApiKeys(db: Db, scope: KeyScope, limit: number, cursor: string | undefined) {
   let position: { createdAt: string; id: string } | undefined
   if (cursor !== undefined) {
-    try {
-      const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-      if (typeof createdAt !== 'string' || typeof id !== 'string' || Number.isNaN(parseDbTime(createdAt).getTime())) throw new Error()
-      position = { createdAt, id }
-    } catch {
-      throw new ApiError('invalid_cursor', 'cursor is not one this service issued')
-    }
+    const [createdAt, id] = decodeCursor(cursor, [isDatabaseTime, isUuid])
+    position = { createdAt, id }
   }
   const rows = await db
     .select()
@@ -147,7 +144,7 @@ export async function listApiKeys(db: Db, scope: KeyScope, limit: number, cursor
     .limit(limit + 1)
   const page = rows.slice(0, limit)
   const last = page[page.length - 1]
-  const nextCursor = rows.length > limit && last ? Buffer.from(JSON.stringify([last.createdAt, last.id])).toString('base64url') : null
+  const nextCursor = rows.length > limit && last ? encodeCursor([last.createdAt, last.id]) : null
   return { rows: page, nextCursor }
 }
 

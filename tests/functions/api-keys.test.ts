@@ -176,6 +176,22 @@ describe.each(backends)('API keys on %s', (backend) => {
       await expectError(await get(server, '/v1/api-keys?limit=0', asAdmin), 400, 'bad_request')
       await expectError(await get(server, '/v1/api-keys?cursor=bm90LWEtY3Vyc29y', asAdmin), 400, 'invalid_cursor')
     })
+
+    test('a forged cursor of the right shape → 400 invalid_cursor, never a database error', async () => {
+      const forge = (position: unknown) => Buffer.from(JSON.stringify(position)).toString('base64url')
+      const forged = [
+        ['2026-01-02 03:04:05.678901+00', 'not-a-uuid'],
+        ['2026-01-02 03:04:05+00 junk', crypto.randomUUID()],
+        ['2026-02-30 03:04:05+00', crypto.randomUUID()],
+        ['2026-01-02 03:04:05+00\u0000', crypto.randomUUID()],
+        ['99999-01-02 03:04:05+00', crypto.randomUUID()],
+        ['2026-01-02 03:04:05+00', crypto.randomUUID(), 'extra'],
+        { createdAt: '2026-01-02 03:04:05+00' },
+      ]
+      for (const position of forged) {
+        await expectError(await get(server, `/v1/api-keys?cursor=${forge(position)}`, asAdmin), 400, 'invalid_cursor')
+      }
+    })
   })
 
   describe('who may grant what', () => {
