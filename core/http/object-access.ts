@@ -1,5 +1,6 @@
 import { principalOf } from '../auth/authenticate'
 import { authorizeObjects, requirePermission, tenantScope, visibleNamespaces, type Permission } from '../auth/principal'
+import { ApiError } from '../errors'
 import { parseObjectId } from '../identifiers'
 import type { ObjectSelector } from '../objects'
 import { RequestParams, parseByKeyPath } from './params'
@@ -12,8 +13,13 @@ export function selectById(request: Request, id: string, permission: Permission)
   return { tenantId, id: parseObjectId(id), namespaces: visibleNamespaces(principal) }
 }
 
-/** The object an /v1/objects/by-key/{namespace}/{tenant}/{key…} request names; naming what the principal may not use is 403. */
+/**
+ * The object an /v1/objects/by-key/{namespace}/{tenant}/{key…} request names; naming what the
+ * principal may not use is 403. The path names the tenant; tenant_id or X-Tenant naming another → 400.
+ */
 export function selectByKey(request: Request, permission: Permission): { tenantId: string; namespace: string; key: string } {
   const { namespace, tenantId, key } = parseByKeyPath(request.url)
+  const named = new RequestParams(request.url, request.headers).namedTenant()
+  if (named !== undefined && named !== tenantId) throw new ApiError('bad_request', `The path names tenant ${tenantId}, but tenant_id or X-Tenant names ${named}`)
   return { tenantId: authorizeObjects(principalOf(request), permission, { tenant: tenantId, namespace }), namespace, key }
 }

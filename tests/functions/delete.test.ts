@@ -156,6 +156,25 @@ describe.each(backends)('delete on %s', (backend) => {
     expect((await blobRow(server, sha256(body)))?.refCount).toBe(1)
   })
 
+  test('a by-key request naming another tenant in X-Tenant or tenant_id → 400 on every method; nothing deleted or written', async () => {
+    const namespace = unique('disagree')
+    const body = bytesOf(`kept ${namespace}`)
+    const object = await upload(server, namespace, 'acme', 'k', body)
+    const path = `${server.url}/v1/objects/by-key/${namespace}/acme/k`
+    for (const [url, headers] of [[path, { 'x-tenant': 'other' }], [`${path}?tenant_id=other`, {}]] as const) {
+      for (const method of ['GET', 'DELETE', 'PUT']) {
+        const response = await fetch(url, { method, headers, body: method === 'PUT' ? 'replacement' : undefined })
+        await expectError(response, 400, 'bad_request')
+      }
+      expect((await fetch(url, { method: 'HEAD', headers })).status).toBe(400)
+    }
+    await expectBytes(await byId(server, object.id, 'acme'), body)
+    expect((await listIds(server, namespace, 'acme'))).toEqual([object.id])
+    // Naming the same tenant both ways is no disagreement.
+    await expectBytes(await fetch(path, { headers: { 'x-tenant': 'acme' } }), body)
+    await expectBytes(await fetch(`${path}?tenant_id=acme`), body)
+  })
+
   test('a malformed id → 400 bad_request; a well-formed absent id → 404', async () => {
     for (const id of ['not-a-uuid', '1234', `${crypto.randomUUID()}x`]) {
       await expectError(await byId(server, id, 'acme', 'DELETE'), 400, 'bad_request')
