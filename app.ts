@@ -5,6 +5,7 @@ import { deleteRoutes } from './functions/delete'
 import { downloadRoutes } from './functions/download'
 import { healthRoutes } from './functions/health'
 import { openapiRoutes } from './functions/openapi'
+import { swaggerRoutes } from './functions/swagger'
 import { listRoutes } from './functions/list'
 import { searchRoutes } from './functions/search'
 import { usageRoutes } from './functions/usage'
@@ -106,6 +107,7 @@ export function createApp(deps: AppDeps, nextRuns: NextRuns = {}) {
     })
     .use(healthRoutes({ db: deps.store.db, roots: deps.store.roots, draining: deps.draining }))
     .use(openapiRoutes())
+    .use(swaggerRoutes())
     .use(uploadRoutes(deps.store, deps.limits.uploads))
     .use(downloadRoutes(deps.store))
     .use(deleteRoutes(deps.store))

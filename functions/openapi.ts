@@ -198,12 +198,12 @@ function documentedPath(path: string): string {
   return path.replace(/:([^/]+)/g, '{$1}').replace(/\/\*$/, '/{namespace}/{tenant_id}/{key}')
 }
 
-/** GET /openapi.json (OpenAPI 3.1) and GET /swagger (Swagger UI); both public and left out of the document. */
+/** GET /openapi.json (OpenAPI 3.1), public and left out of the document; functions/swagger.ts serves its UI. */
 export const openapiRoutes = () => {
   const plugin = new Elysia({ name: 'openapi-docs' })
   return plugin
     .onAfterHandle(({ path, response }) => {
       if (path === '/openapi.json') return complete(response as Document, (plugin as unknown as { getGlobalRoutes(): Route[] }).getGlobalRoutes())
     })
-    .use(openapi({ path: '/swagger', specPath: '/openapi.json', provider: 'swagger-ui', openapiVersion: '3.1.0', documentation }))
+    .use(openapi({ specPath: '/openapi.json', provider: null, openapiVersion: '3.1.0', documentation }))
 }

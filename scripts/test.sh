@@ -20,9 +20,10 @@ if [ ! -x node_modules/.bin/bun ] || [ ! -f node_modules/.package-lock.json ] \
   npm ci --no-audit --no-fund
 fi
 
-# The benchmark smoke test drives the service with wrk and downloads with curl.
+# The benchmark smoke test drives the service with wrk and downloads with curl;
+# the API docs page is tested in Debian's chromium (the package's command has its name).
 missing=()
-for tool in wrk curl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in wrk curl chromium; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if [ "${#missing[@]}" -gt 0 ]; then
   if ! command -v apt-get >/dev/null; then
     echo "${missing[*]} not found and apt-get unavailable; install them" >&2

@@ -100,11 +100,29 @@ describe('OpenAPI document and generated client on the embedded default', () => 
     }
   })
 
-  test('serves the Swagger UI', async () => {
+  test('serves the Swagger UI from the pinned package, under a content security policy', async () => {
     const response = await fetch(`${server.url}/swagger`)
     expect(response.status).toBe(200)
     expect(response.headers.get('content-type')).toStartWith('text/html')
-    expect(await response.text()).toContain('openapi.json')
+    const policy = response.headers.get('content-security-policy') ?? ''
+    for (const directive of ["default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"]) expect(policy).toContain(directive)
+    const html = await response.text()
+    // Every script and stylesheet is the service's own: relative URLs, no scheme, no host.
+    const references = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1]!)
+    expect(references.sort()).toEqual(['swagger/init.js', 'swagger/swagger-ui-bundle.js', 'swagger/swagger-ui.css'])
+    expect(html).not.toMatch(/<script>/)
+
+    const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
+    expect(packageJson.dependencies['swagger-ui-dist']).toMatch(/^\d+\.\d+\.\d+$/)
+    const dist = new URL('../../node_modules/swagger-ui-dist/', import.meta.url)
+    for (const [file, type] of [['swagger-ui-bundle.js', 'text/javascript'], ['swagger-ui.css', 'text/css']] as const) {
+      const asset = await fetch(`${server.url}/swagger/${file}`)
+      expect([asset.status, asset.headers.get('content-type')]).toEqual([200, expect.stringContaining(type)])
+      expect(Buffer.from(await asset.arrayBuffer()).equals(readFileSync(new URL(file, dist)))).toBe(true)
+    }
+    const init = await fetch(`${server.url}/swagger/init.js`)
+    expect(await init.text()).toContain("url: 'openapi.json'")
+    expect((await fetch(`${server.url}/swagger/index.html`)).status).toBe(404)
   })
 
   test('a client generated from it uploads, lists, downloads and deletes', async () => {
