@@ -10,6 +10,7 @@ import { ClusterError } from './core/db/cluster'
 import { DatabaseInUse } from './core/db/presence'
 import { log } from './core/log'
 import { refreshStorageMetrics } from './core/metrics'
+import { tempDirectory } from './core/store/paths'
 
 function configOrExit(): Config {
   try {
@@ -22,7 +23,7 @@ function configOrExit(): Config {
 }
 
 const config = configOrExit()
-for (const root of [config.hotRoot, config.coldRoot]) mkdirSync(`${root}/tmp`, { recursive: true })
+for (const root of [config.hotRoot, config.coldRoot]) mkdirSync(tempDirectory(root), { recursive: true })
 const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: config.dbMaxConnections }).catch((error) => {
   if (!(error instanceof ClusterError || error instanceof DatabaseInUse)) throw error
   console.error(`juststorage: ${error.message}`)

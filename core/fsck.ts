@@ -3,7 +3,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm'
 import { rowsOf, type Db } from './db/client'
 import { blobs, objects, type StorageClass } from './db/schema'
 import { isUuid } from './identifiers'
-import { blobPath, type StorageRoots } from './store/paths'
+import { blobPath, tempDirectory, type StorageRoots } from './store/paths'
 import { removeFile } from './store/writer'
 
 /** Offline consistency check of the database against the disk, for `bun run fsck`. */
@@ -78,7 +78,7 @@ export async function checkConsistency(db: Db, roots: StorageRoots): Promise<Fsc
   for (const object of report.missingBlobRows) known.add(blobPath(roots, object.storage_class, object.content_hash.slice('sha256:'.length)))
   for (const storageClass of storageClasses) {
     report.orphanFiles.push(...blobFiles(`${roots[storageClass]}/sha256`).filter((path) => !known.has(path)))
-    const tmp = `${roots[storageClass]}/tmp`
+    const tmp = tempDirectory(roots[storageClass])
     const names = listDir(tmp)
     const writing = new Set(
       names.length === 0 ? [] : (await db.select({ id: objects.id }).from(objects).where(and(eq(objects.status, 'WRITING'), inArray(objects.id, names.filter(isUuid))))).map((row) => row.id),

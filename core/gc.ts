@@ -7,7 +7,7 @@ import { isUuid } from './identifiers'
 import { blobs, objects, type StorageClass } from './db/schema'
 import { recordRun } from './runs'
 import { fsyncDirectory } from './store/durable'
-import { blobPath, type StorageRoots } from './store/paths'
+import { blobPath, tempDirectory, tempPath, type StorageRoots } from './store/paths'
 import { removeFile } from './store/writer'
 
 /**
@@ -64,7 +64,7 @@ async function reapStuckUploads(db: Db, roots: StorageRoots, settings: GcSetting
         limit ${settings.batchSize} for update skip locked)
       returning ${objects.id}, ${objects.storageClass}`)
     const reapedRows = rowsOf<{ id: string; storage_class: StorageClass }>(rows)
-    for (const row of reapedRows) removeFile(`${roots[row.storage_class]}/tmp/${row.id}`)
+    for (const row of reapedRows) removeFile(tempPath(roots, row.storage_class, row.id))
     reaped += reapedRows.length
     if (reapedRows.length < settings.batchSize) return { reaped_uploads: reaped }
   }
@@ -139,7 +139,7 @@ function listDir(dir: string): string[] {
 async function sweepTempFiles(db: Db, roots: StorageRoots, graceSecs: number): Promise<number> {
   let removed = 0
   for (const storageClass of storageClasses) {
-    const dir = `${roots[storageClass]}/tmp`
+    const dir = tempDirectory(roots[storageClass])
     const names = listDir(dir).filter((name) => olderThan(`${dir}/${name}`, graceSecs))
     for (let i = 0; i < names.length; i += 500) {
       const chunk = names.slice(i, i + 500)

@@ -1,7 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs'
 import { Elysia } from 'elysia'
 import { pingDatabase, type Db } from '../core/db/client'
-import type { StorageRoots } from '../core/store/paths'
+import { tempDirectory, type StorageRoots } from '../core/store/paths'
 import { errorResponses, publicRoute } from './openapi'
 
 export interface HealthDeps {
@@ -38,7 +38,7 @@ async function readinessProblems(deps: HealthDeps): Promise<string[]> {
   for (const [name, root] of Object.entries(deps.roots)) {
     // Uploads write into <root>/tmp and rename into <root>/sha256: both must be writable.
     if (!writableDirectory(root)) problems.push(`${name} storage root not writable`)
-    else if (!writableDirectory(`${root}/tmp`)) problems.push(`${name} storage temp directory not writable`)
+    else if (!writableDirectory(tempDirectory(root))) problems.push(`${name} storage temp directory not writable`)
   }
   return problems
 }

@@ -11,8 +11,11 @@ export function blobPath(roots: StorageRoots, storageClass: StorageClass, hex: s
 }
 
 /** Temp files live in the class's own root so the final rename never crosses a filesystem. */
+export const tempDirectory = (root: string): string => `${root}/tmp`
+
+/** An upload's temp file, named by its id so that a sweep can tell a live upload's file from a leftover. */
 export function tempPath(roots: StorageRoots, storageClass: StorageClass, uploadId: string): string {
-  return `${roots[storageClass]}/tmp/${uploadId}`
+  return `${tempDirectory(roots[storageClass])}/${uploadId}`
 }
 
 export const hexOf = (contentHash: string): string => contentHash.replace(/^sha256:/, '')

@@ -5,6 +5,7 @@ import { openDatabase, type Database } from '../../core/db/client'
 import type { ObjectStore } from '../../core/objects'
 import { startPostgres, type PostgresCluster } from './postgres'
 import { refreshStorageMetrics } from '../../core/metrics'
+import { tempDirectory } from '../../core/store/paths'
 import { tempDir } from './temp'
 
 /** `embedded`: the server starts its own cluster in its data directory (no DATABASE_URL); `postgres`: a database of the shared cluster. */
@@ -74,7 +75,7 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
     LOG_LEVEL: 'silent',
     ...options.env,
   })
-  for (const root of [config.hotRoot, config.coldRoot]) mkdirSync(`${root}/tmp`, { recursive: true })
+  for (const root of [config.hotRoot, config.coldRoot]) mkdirSync(tempDirectory(root), { recursive: true })
   const database = await openDatabase({ databaseUrl, dataDir, maxConnections: config.dbMaxConnections })
   const deps = await assembleDeps(config, database, () => false)
   const store = deps.store
