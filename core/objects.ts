@@ -5,7 +5,8 @@ import { perDatabase, rowsOf, type Db, type Tx } from './db/client'
 import { blobs, objects, type ObjectRow, type StorageClass } from './db/schema'
 import { recordAudit } from './audit'
 import { barrier } from './barriers'
-import { ApiError, toApiError } from './errors'
+import { ApiError } from './errors'
+import { log } from './log'
 import { ensureParentDirectory, fsyncDirectory } from './store/durable'
 import { blobPath, hexOf, tempPath, type StorageRoots } from './store/paths'
 import { collectBytes, readHead, readWhole, removeFile, writeStreamToFile, type BodyHead, type WrittenFile } from './store/writer'
@@ -120,12 +121,16 @@ async function reserveUpload(db: Db, id: string, request: UploadRequest): Promis
   await db.insert(objects).values({ ...uploadRow(id, request), status: 'WRITING' })
 }
 
-/** Removes a failed upload's reservation; if the database is down, the stuck-upload reaper does it later. */
+/**
+ * Removes a failed upload's reservation. It never throws: the client is owed the
+ * reason the upload failed, and a reservation left behind is the stuck-upload
+ * reaper's to remove.
+ */
 async function abandonUpload(db: Db, id: string): Promise<void> {
   try {
     await db.delete(objects).where(and(eq(objects.id, id), eq(objects.status, 'WRITING')))
   } catch (error) {
-    if (toApiError(error).code === 'internal') throw error
+    log.warn({ msg: "a failed upload's reservation is left for the stuck-upload reaper", upload_id: id, error: String((error as Error)?.message ?? error) })
   }
 }
 

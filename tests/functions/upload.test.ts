@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
-import { and, eq, inArray } from 'drizzle-orm'
+import { and, eq, inArray, sql } from 'drizzle-orm'
 import { blobs, objects } from '../../core/db/schema'
 import { backends, startServer, type TestServer } from '../support/server'
 import { expectBytes, expectError } from '../support/assertions'
@@ -346,6 +346,23 @@ describe.each(backends)('upload on %s', (backend) => {
       expect(await snapshot(server)).toEqual(before)
       // The key stays free.
       expect((await post(server, { namespace, tenant_id: 'acme', key: 'k' }, body)).status).toBe(201)
+    })
+
+    test('a failing cleanup of the reservation does not hide why the upload failed', async () => {
+      const namespace = unique('cleanup-fails')
+      const body = bytesOf(`cleanup ${namespace}`)
+      const run = (statement: string) => server.database.db.execute(sql.raw(statement))
+      // A database that refuses the reservation's delete, the way a broken constraint or a revoked grant would.
+      await run(`create function refuse_delete() returns trigger language plpgsql as $$ begin raise exception 'delete refused'; end $$`)
+      await run(`create trigger refuse_delete before delete on objects for each row when (old.namespace = '${namespace}') execute function refuse_delete()`)
+      try {
+        await expectError(await post(server, { namespace, tenant_id: 'acme', key: 'k' }, body, { 'x-content-sha256': sha256('something else') }), 400, 'digest_mismatch')
+        expect(tempFiles(server)).toEqual([])
+      } finally {
+        await run('drop trigger refuse_delete on objects')
+        await run('drop function refuse_delete()')
+        await server.database.db.delete(objects).where(eq(objects.namespace, namespace))
+      }
     })
 
     const malformed: [string, Record<string, string>][] = [
