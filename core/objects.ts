@@ -154,10 +154,18 @@ async function commitUpload(store: ObjectStore, id: string, request: UploadReque
 }
 
 /**
+ * The one rule for a commit that holds verified bytes: the blob row keeps its own
+ * bytes only when they are inline and not marked corrupt. Any other row (marked
+ * corrupt, or backed by a file that may be gone or damaged in place) takes the
+ * verified bytes: a small body inline, a synced temp file renamed over its path.
+ */
+const keepsOwnBytes = sql<boolean>`(${blobs.inlineData} is not null and ${blobs.corruptAt} is null)`
+
+/**
  * The common small upload (no key) as one statement, so one round trip and one
  * WAL flush: the blob row is created with the bytes or gains a reference (an
  * upsert, which also re-creates a row GC removed meanwhile), and the object is
- * inserted committed. A blob marked corrupt takes these verified bytes.
+ * inserted committed.
  */
 async function commitSmallUnkeyed(db: Db, id: string, request: UploadRequest, written: WrittenFile, inline: Uint8Array): Promise<ObjectRow> {
   const contentHash = `sha256:${written.hex}`
@@ -168,7 +176,7 @@ async function commitSmallUnkeyed(db: Db, id: string, request: UploadRequest, wr
       on conflict (storage_class, content_hash) do update set
         ref_count = ${blobs.refCount} + 1,
         unreferenced_since = null,
-        inline_data = case when ${blobs.corruptAt} is null then ${blobs.inlineData} else excluded.inline_data end,
+        inline_data = case when ${keepsOwnBytes} then ${blobs.inlineData} else excluded.inline_data end,
         corrupt_at = null
       returning 1)
     insert into ${objects} (id, namespace, tenant_id, key, status, storage_class, content_hash, size_bytes, content_type, metadata)
@@ -209,7 +217,7 @@ async function commitInTransaction(tx: Tx, roots: StorageRoots, id: string, requ
   await barrier('commit:blobs-locked')
 
   if (current) await releaseObject(tx, current)
-  await addReference(tx, target, blob.corrupt ? { healedWith: inline } : undefined)
+  await addReference(tx, target, blob.keepsOwnBytes ? undefined : { storedInline: inline })
   const committed = { status: 'COMMITTED' as const, contentHash, sizeBytes: written.sizeBytes, createdAt: sql`now()`, updatedAt: sql`now()` }
   const [object] =
     'temp' in bytes
@@ -219,9 +227,8 @@ async function commitInTransaction(tx: Tx, roots: StorageRoots, id: string, requ
   if (!object) throw new ApiError('unavailable', 'The upload took too long and was abandoned; retry it', { 'retry-after': '1' })
 
   // Last step before COMMIT: the blob row is locked, so no garbage collection can
-  // remove the file between this check and the commit. A new row, or one the
-  // scrubber found corrupt, gets this upload's verified bytes.
-  if ('temp' in bytes) placeBlobFile(blobPath(roots, request.storageClass, written.hex), bytes.temp, blob.created || blob.corrupt)
+  // remove the file between the rename and the commit.
+  if ('temp' in bytes && !blob.keepsOwnBytes) placeBlobFile(blobPath(roots, request.storageClass, written.hex), bytes.temp)
   return { object, replaced: current !== undefined }
 }
 
@@ -265,24 +272,26 @@ interface BlobKey {
 const blobOrder = (key: BlobKey) => `${key.storageClass}:${key.contentHash}`
 
 /**
- * Locks the blob row a commit adds its reference to, creating it when absent.
+ * Locks the blob row a commit adds its reference to, creating it when absent,
+ * and tells whether the row keeps its own bytes (see keepsOwnBytes); a row just
+ * created holds the commit's small bytes, or awaits its file.
  * Garbage collection deletes rows under this same lock, so the row can vanish
  * between the insert attempt and the lock: then it is simply created again.
  */
-async function lockTargetBlob(tx: Tx, key: BlobKey, sizeBytes: number, inlineData: Uint8Array | null): Promise<{ created: boolean; corrupt: boolean }> {
+async function lockTargetBlob(tx: Tx, key: BlobKey, sizeBytes: number, inlineData: Uint8Array | null): Promise<{ keepsOwnBytes: boolean }> {
   for (;;) {
     const inserted = await tx
       .insert(blobs)
       .values({ ...key, sizeBytes, refCount: 0, inlineData })
       .onConflictDoNothing()
       .returning({ contentHash: blobs.contentHash })
-    if (inserted.length > 0) return { created: true, corrupt: false }
+    if (inserted.length > 0) return { keepsOwnBytes: inlineData !== null }
     const [row] = await tx
-      .select({ corruptAt: blobs.corruptAt })
+      .select({ keepsOwnBytes })
       .from(blobs)
       .where(and(eq(blobs.storageClass, key.storageClass), eq(blobs.contentHash, key.contentHash)))
       .for('update')
-    if (row) return { created: false, corrupt: row.corruptAt !== null }
+    if (row) return row
   }
 }
 
@@ -295,14 +304,18 @@ async function lockBlob(tx: Tx, key: BlobKey): Promise<void> {
     .for('update')
 }
 
-/** Adds a reference; healing a corrupt blob clears its mark and puts the new bytes in place (a small body inline, or a file renamed over). */
-async function addReference(tx: Tx, key: BlobKey, heal?: { healedWith: Uint8Array | null }): Promise<void> {
+/**
+ * Adds a reference. A row that takes the commit's verified bytes loses any
+ * corrupt mark and holds them inline (a small body), or none inline (its file is
+ * the temp renamed over).
+ */
+async function addReference(tx: Tx, key: BlobKey, replacement?: { storedInline: Uint8Array | null }): Promise<void> {
   await tx
     .update(blobs)
     .set({
       refCount: sql`${blobs.refCount} + 1`,
       unreferencedSince: null,
-      ...(heal ? { corruptAt: null, inlineData: heal.healedWith } : {}),
+      ...(replacement ? { corruptAt: null, inlineData: replacement.storedInline } : {}),
     })
     .where(and(eq(blobs.storageClass, key.storageClass), eq(blobs.contentHash, key.contentHash)))
 }
@@ -325,13 +338,13 @@ async function releaseObject(tx: Tx, object: ObjectRow): Promise<void> {
 }
 
 /**
- * Puts the verified temp file at the blob's path. A file already there for an
- * existing row holds the same bytes (files only ever appear by rename after
- * fsync), so the temp is dropped; otherwise the temp is renamed into place,
- * which also replaces a leftover from a crashed commit.
+ * Renames the verified temp file to the blob's path, over any file there: that
+ * file may have been damaged in place since it was written, and a rename is
+ * atomic (a reader of the old file keeps it) and cheap next to the sync already
+ * paid. It also replaces a leftover from a crashed commit, and makes new and
+ * duplicate content take the same time.
  */
-function placeBlobFile(finalPath: string, temp: string, replace: boolean): void {
-  if (!replace && existsSync(finalPath)) return
+function placeBlobFile(finalPath: string, temp: string): void {
   ensureParentDirectory(finalPath)
   renameSync(temp, finalPath)
   fsyncDirectory(dirname(finalPath))

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { and, eq, sql } from 'drizzle-orm'
 import { checkConsistency, isClean } from '../../core/fsck'
@@ -175,6 +175,68 @@ describe.each(backends)('inline small objects on %s', (backend) => {
     await expectBytes(await get(server, first.id), body)
     await expectBytes(await get(server, second.id), body)
     expect((await adminPost(server, '/v1/admin/scrub')).corrupt).not.toContainEqual({ content_hash: `sha256:${hex}`, storage_class: 'hot' })
+  })
+
+  /** A blob kept in a file, as one written before inline storage, or under a lower INLINE_MAX_BYTES, is. */
+  async function uploadToFile(namespace: string, body: Uint8Array<ArrayBuffer>) {
+    server.store.inlineMaxBytes = 0
+    try {
+      return await upload(server, namespace, body)
+    } finally {
+      server.store.inlineMaxBytes = inlineMaxBytes
+    }
+  }
+
+  const putByKey = (namespace: string, key: string, body: Uint8Array<ArrayBuffer>) =>
+    fetch(`${server.url}/v1/objects/by-key/${namespace}/acme/${key}`, { method: 'PUT', body, headers: asAdmin })
+
+  const joins: [string, (namespace: string, body: Uint8Array<ArrayBuffer>) => Promise<string>][] = [
+    ['without a key', async (namespace, body) => (await upload(server, namespace, body)).id],
+    [
+      'by key',
+      async (namespace, body) => {
+        const response = await putByKey(namespace, 'again', body)
+        expect(response.status).toBe(201)
+        return (await response.json()).id
+      },
+    ],
+  ]
+  test.each(joins)('a small upload %s joining a file-backed blob whose file is gone stores its verified bytes', async (_name, uploadAgain) => {
+    const namespace = unique('lost-file')
+    const body = random(500)
+    const hex = sha256(body)
+    const first = await uploadToFile(namespace, body)
+    rmSync(blobFile(server, hex))
+
+    const second = await uploadAgain(namespace, body)
+    await expectBytes(await get(server, second), body)
+    await expectBytes(await get(server, first.id), body)
+    expect(await blobRow(server, hex)).toMatchObject({ refCount: 2, corruptAt: null })
+    expect(tempFiles(server)).toEqual([])
+  })
+
+  test.each(joins)('a small upload %s joining a file-backed blob whose file is damaged serves its verified bytes', async (_name, uploadAgain) => {
+    const namespace = unique('damaged-file')
+    const body = random(500)
+    const hex = sha256(body)
+    const first = await uploadToFile(namespace, body)
+    writeFileSync(blobFile(server, hex), body.map((byte, i) => (i < 4 ? byte ^ 0xff : byte)))
+
+    const second = await uploadAgain(namespace, body)
+    await expectBytes(await get(server, second), body)
+    await expectBytes(await get(server, first.id), body)
+  })
+
+  test('a file upload joining an inline blob keeps the inline bytes and leaves no file', async () => {
+    const namespace = unique('inline-then-file')
+    const body = random(500)
+    const hex = sha256(body)
+    await upload(server, namespace, body)
+    const second = await uploadToFile(namespace, body)
+    expect(existsSync(blobFile(server, hex))).toBe(false)
+    expect(new Uint8Array((await blobRow(server, hex))!.inlineData!)).toEqual(body)
+    await expectBytes(await get(server, second.id), body)
+    expect(tempFiles(server)).toEqual([])
   })
 
   test('fsck sees inline blobs as consistent: no missing files', async () => {

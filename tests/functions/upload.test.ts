@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import { and, eq, inArray, sql } from 'drizzle-orm'
@@ -577,6 +577,23 @@ describe.each(backends)('upload on %s', (backend) => {
       expect(blobFiles(server).filter((file) => !filesBefore.includes(file))).toEqual([blobFile(server, 'cold', hex), blobFile(server, 'hot', hex)].sort())
       expect((await blobRow(server, 'hot', hex))?.refCount).toBe(1)
       expect((await blobRow(server, 'cold', hex))?.refCount).toBe(1)
+    })
+
+    test('a duplicate upload replaces a damaged file of the right size with its verified bytes', async () => {
+      const namespace = unique('dedup-damaged')
+      const body = crypto.getRandomValues(new Uint8Array(64 * 1024))
+      const hex = sha256(body)
+      expect((await post(server, { namespace, tenant_id: 'acme', key: 'a' }, body)).status).toBe(201)
+      const damaged = new Uint8Array(body)
+      for (const offset of [0, 1, 2, 3]) damaged[offset]! ^= 0xff
+      writeFileSync(blobFile(server, 'hot', hex), damaged)
+
+      expect((await post(server, { namespace, tenant_id: 'acme', key: 'b' }, body)).status).toBe(201)
+      expect(new Uint8Array(readFileSync(blobFile(server, 'hot', hex)))).toEqual(body)
+      await expectBytes(await getByKey(server, namespace, 'acme', 'a'), body)
+      await expectBytes(await getByKey(server, namespace, 'acme', 'b'), body)
+      expect((await blobRow(server, 'hot', hex))?.refCount).toBe(2)
+      expect(tempFiles(server)).toEqual([])
     })
 
     test('32 concurrent uploads of the same bytes share one file and count every reference', async () => {
