@@ -27,7 +27,7 @@ import type { Database, Db } from './core/db/client'
 import type { NextRuns } from './core/runs'
 import { metricsRoutes } from './functions/metrics'
 import { routePattern } from './core/http/route-pattern'
-import { configureLog, log } from './core/log'
+import { configureLog, errorFields, log } from './core/log'
 import { watchStorageRoots } from './core/metrics'
 
 export interface AppDeps {
@@ -98,7 +98,7 @@ export function createApp(deps: AppDeps, nextRuns: NextRuns = {}) {
     .onError({ as: 'global' }, ({ code, error, set, request }) => {
       const apiError = errorForClient(code, error, request, app.routes)
       if (apiError.status >= 500 && apiError.code !== 'unavailable' && apiError.code !== 'insufficient_storage') {
-        log.error({ request_id: set.headers['x-request-id'], method: request.method, url: request.url, error: String((error as Error)?.stack ?? error) })
+        log.error({ request_id: set.headers['x-request-id'], method: request.method, path: new URL(request.url).pathname, ...errorFields(error) })
       }
       set.status = apiError.status
       Object.assign(set.headers, apiError.headers)

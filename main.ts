@@ -8,7 +8,7 @@ import { ConfigError, loadConfig, type Config, type ListenAddress } from './core
 import { openDatabase } from './core/db/client'
 import { ClusterError } from './core/db/cluster'
 import { DatabaseInUse } from './core/db/presence'
-import { log } from './core/log'
+import { errorFields, log } from './core/log'
 import { refreshStorageMetrics } from './core/metrics'
 import { tempDirectory } from './core/store/paths'
 
@@ -61,7 +61,7 @@ async function serveMetricsAt(address: ListenAddress) {
 const metricsApp = config.metricsListen && (await serveMetricsAt(config.metricsListen))
 
 const refreshMetrics = () =>
-  refreshStorageMetrics(database.background, config.gcGraceSecs).catch((error) => log.warn({ msg: 'metrics refresh failed', error: String((error as Error)?.message ?? error) }))
+  refreshStorageMetrics(database.background, config.gcGraceSecs).catch((error) => log.warn({ msg: 'metrics refresh failed', ...errorFields(error) }))
 void refreshMetrics()
 
 const schedules = [

@@ -112,6 +112,27 @@ export function parseBoolean(raw: string, name: string): boolean {
   throw new ApiError('bad_request', `${name} must be true or false`)
 }
 
+/**
+ * Where in a JSON value the first text lies that the database cannot store
+ * (`/a/0`, or `a name in /a`), or null: PostgreSQL text and jsonb refuse
+ * U+0000, and UTF-8 has no form for half a surrogate pair; JSON can spell both.
+ */
+export function unstorableTextAt(value: unknown, path = ''): string | null {
+  if (typeof value === 'string') return storable(value) ? null : path || '/'
+  if (value === null || typeof value !== 'object') return null
+  for (const [name, inner] of Object.entries(value)) {
+    if (!storable(name)) return `a name in ${path || '/'}`
+    const found = unstorableTextAt(inner, `${path}/${name}`)
+    if (found !== null) return found
+  }
+  return null
+}
+
+const storable = (text: string) => !text.includes('\u0000') && text.isWellFormed()
+
+/** The message for text found by unstorableTextAt. */
+export const unstorableText = (where: string) => `the text at ${where} holds U+0000 or half a surrogate pair, which no stored text may`
+
 const maxMetadataBytes = 8 * 1024
 
 export function parseMetadataHeader(raw: string): Record<string, unknown> {
@@ -123,6 +144,8 @@ export function parseMetadataHeader(raw: string): Record<string, unknown> {
     throw new ApiError('invalid_metadata', 'X-Metadata must be a JSON object')
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ApiError('invalid_metadata', 'X-Metadata must be a JSON object')
+  const unstorable = unstorableTextAt(value)
+  if (unstorable !== null) throw new ApiError('invalid_metadata', `X-Metadata: ${unstorableText(unstorable)}`)
   return value as Record<string, unknown>
 }
 

@@ -4,7 +4,7 @@ import { authorizeObjects } from '../core/auth/principal'
 import { ApiError } from '../core/errors'
 import { objectJson, PageSchema } from '../core/http/object-json'
 import { RequestParams } from '../core/http/params'
-import { parseStorageClass, parseTimestamp, type Timestamp } from '../core/identifiers'
+import { parseKey, parseStorageClass, parseTimestamp, type Timestamp } from '../core/identifiers'
 import { listObjects, type Page } from '../core/listing'
 import type { ObjectStore } from '../core/objects'
 import { authErrors, errorResponses } from './openapi'
@@ -16,6 +16,7 @@ export const listRoutes = (store: ObjectStore) =>
     async ({ request }) => {
       const params = new RequestParams(request.url, request.headers)
       const storageClass = params.query('storage_class')
+      const prefix = params.query('prefix')
       const namespace = params.namespace()
       const page = await listObjects(store.db, {
         tenantId: authorizeObjects(principalOf(request), 'objects:read', { tenant: params.namedTenant(), namespace }),
@@ -23,7 +24,7 @@ export const listRoutes = (store: ObjectStore) =>
         limit: parseLimit(params.query('limit')),
         cursor: params.query('cursor'),
         order: parseOrder(params.query('order')),
-        keyPrefix: params.query('prefix'),
+        keyPrefix: prefix === undefined ? undefined : parseKey(prefix),
         storageClass: storageClass === undefined ? undefined : parseStorageClass(storageClass),
         createdAfter: optionalTime(params.query('created_after'), 'created_after'),
         createdBefore: optionalTime(params.query('created_before'), 'created_before'),

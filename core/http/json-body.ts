@@ -1,6 +1,7 @@
 import type { TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { ApiError } from '../errors'
+import { unstorableText, unstorableTextAt } from '../identifiers'
 
 /**
  * A route `parse` hook for JSON bodies, checked strictly against a plain
@@ -19,6 +20,8 @@ export function strictJson(schema: TSchema) {
     }
     const problem = Value.Errors(schema, value).First()
     if (problem) throw new ApiError('bad_request', `${problem.path.slice(1) || 'body'}: ${problem.message}`)
+    const unstorable = unstorableTextAt(value)
+    if (unstorable !== null) throw new ApiError('bad_request', `body: ${unstorableText(unstorable)}`)
     return value
   }
 }
