@@ -64,7 +64,7 @@ test('a service refuses to start while fsck holds the database', async () => {
   // The lock fsck takes, held by a session named as fsck's would be.
   const fsck = connectPostgres(databaseUrl, { max: 1, connection: { application_name: 'juststorage pid 424242' } })
   try {
-    const [{ held }] = await fsck`select pg_try_advisory_lock(${presenceLockId}) as held`
+    const [{ held }] = await fsck<[{ held: boolean }]>`select pg_try_advisory_lock(${presenceLockId}) as held`
     expect(held).toBe(true)
     const service = await run(['main.ts'], { DATA_DIR: dataDir(), DATABASE_URL: databaseUrl, LISTEN_ADDR: '127.0.0.1:0', AUTH_DISABLED: 'true' })
     expect(service.code).toBe(1)
