@@ -26,6 +26,7 @@ import type { Config } from './core/config'
 import type { Database, Db } from './core/db/client'
 import type { NextRuns } from './core/runs'
 import { metricsRoutes } from './functions/metrics'
+import { refuseDeclaredOversize } from './core/http/json-body'
 import { routePattern } from './core/http/route-pattern'
 import { configureLog, errorFields, log } from './core/log'
 import { watchStorageRoots } from './core/metrics'
@@ -77,6 +78,10 @@ export function createApp(deps: AppDeps, nextRuns: NextRuns = {}) {
       if (deps.draining() && isUpload(request.method, new URL(request.url).pathname)) {
         throw new ApiError('unavailable', 'This replica is shutting down; retry', { 'retry-after': '1' })
       }
+    })
+    // Only uploads stream large bodies; any other is refused by its declared length before it is read.
+    .onRequest(({ request }) => {
+      if (!isUpload(request.method, new URL(request.url).pathname)) refuseDeclaredOversize(request.headers)
     })
     // Every /v1 route is closed by default: the principal is resolved before routing.
     .onRequest(async ({ request, server }) => {
