@@ -162,6 +162,14 @@ async function commitUpload(store: ObjectStore, id: string, request: UploadReque
 const keepsOwnBytes = sql<boolean>`(${blobs.inlineData} is not null and ${blobs.corruptAt} is null)`
 
 /**
+ * When an object becomes visible: the start of its commit's last statement,
+ * after every lock wait of the statements before. now(), the transaction's
+ * start, would put it seconds before visibility after a wait for a key or blob
+ * lock, and a consumer polling created_after would miss the object.
+ */
+const visibleNow = sql`statement_timestamp()`
+
+/**
  * The common small upload (no key) as one statement, so one round trip and one
  * WAL flush: the blob row is created with the bytes or gains a reference (an
  * upsert, which also re-creates a row GC removed meanwhile), and the object is
@@ -178,10 +186,11 @@ async function commitSmallUnkeyed(db: Db, id: string, request: UploadRequest, wr
         unreferenced_since = null,
         inline_data = case when ${keepsOwnBytes} then ${blobs.inlineData} else excluded.inline_data end,
         corrupt_at = null
-      returning 1)
-    insert into ${objects} (id, namespace, tenant_id, key, status, storage_class, content_hash, size_bytes, content_type, metadata)
+      -- Read after the upsert, which may have waited for the blob row's lock: see visibleNow.
+      returning clock_timestamp() as visible_at)
+    insert into ${objects} (id, namespace, tenant_id, key, status, storage_class, content_hash, size_bytes, content_type, metadata, created_at, updated_at)
     select ${id}, ${request.namespace}, ${request.tenantId}, null, 'COMMITTED', ${request.storageClass}, ${contentHash},
-      ${written.sizeBytes}, ${request.contentType}, ${JSON.stringify(request.metadata)}::jsonb
+      ${written.sizeBytes}, ${request.contentType}, ${JSON.stringify(request.metadata)}::jsonb, visible_at, visible_at
     from blob
     returning created_at::text as created_at, updated_at::text as updated_at`)
   const [times] = rowsOf<{ created_at: string; updated_at: string }>(result)
@@ -218,7 +227,7 @@ async function commitInTransaction(tx: Tx, roots: StorageRoots, id: string, requ
 
   if (current) await releaseObject(tx, current)
   await addReference(tx, target, blob.keepsOwnBytes ? undefined : { storedInline: inline })
-  const committed = { status: 'COMMITTED' as const, contentHash, sizeBytes: written.sizeBytes, createdAt: sql`now()`, updatedAt: sql`now()` }
+  const committed = { status: 'COMMITTED' as const, contentHash, sizeBytes: written.sizeBytes, createdAt: visibleNow, updatedAt: visibleNow }
   const [object] =
     'temp' in bytes
       ? await tx.update(objects).set(committed).where(and(eq(objects.id, id), eq(objects.status, 'WRITING'))).returning()
