@@ -24,7 +24,7 @@ function configOrExit(): Config {
 
 const config = configOrExit()
 for (const root of [config.hotRoot, config.coldRoot]) mkdirSync(tempDirectory(root), { recursive: true })
-const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: config.dbMaxConnections }).catch((error) => {
+const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: config.dbMaxConnections, statementTimeoutSecs: config.dbStatementTimeoutSecs }).catch((error) => {
   if (!(error instanceof ClusterError || error instanceof DatabaseInUse)) throw error
   console.error(`juststorage: ${error.message}`)
   process.exit(1)

@@ -15,6 +15,7 @@ export interface Config {
   coldRoot: string
   databaseUrl: string | undefined
   dbMaxConnections: number
+  dbStatementTimeoutSecs: number
   maxUploadBytes: number
   inlineMaxBytes: number
   adminToken: string | undefined
@@ -218,6 +219,7 @@ export function loadConfig(env: Env = process.env): Config {
     ...storageRoots(env, dataDir),
     databaseUrl: databaseUrl(env),
     dbMaxConnections: integer(env, 'DB_MAX_CONNECTIONS', 8, 1, 1000),
+    dbStatementTimeoutSecs: integer(env, 'DB_STATEMENT_TIMEOUT_SECS', 30, 1, 86400),
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 64 * 2 ** 30, 1),
     inlineMaxBytes: integer(env, 'INLINE_MAX_BYTES', 64 * 1024, 0, 1024 * 1024),
     adminToken: adminToken(env),

@@ -43,8 +43,9 @@ export class ApiError extends Error {
   }
 }
 
-// SQLSTATE classes that mean "the database cannot serve right now", not "the request is wrong".
-const unavailableSqlStates = /^(08|53|57P0[1-3]|40001|40P01|55P03)/
+// SQLSTATE classes that mean "the database cannot serve right now", not "the request is wrong";
+// 57014 is a statement cancelled by statement_timeout.
+const unavailableSqlStates = /^(08|53|57014|57P0[1-3]|40001|40P01|55P03)/
 const unavailableConnectionCodes = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN',
   'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',

@@ -37,6 +37,8 @@ export interface OpenOptions {
   databaseUrl?: string
   dataDir: string
   maxConnections: number
+  /** A request's statement running longer is cancelled (503 to its client); unset for tools whose scans may take longer. */
+  statementTimeoutSecs?: number
   /** `service` (the default) beside other replicas; `exclusive` for fsck, which no service may run beside. */
   presence?: Presence
 }
@@ -48,16 +50,17 @@ export interface OpenOptions {
  */
 export async function openDatabase(options: OpenOptions): Promise<Database> {
   const presence = options.presence ?? 'service'
-  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.maxConnections, presence)
+  const requestSettings: Settings = options.statementTimeoutSecs === undefined ? {} : { statement_timeout: options.statementTimeoutSecs * 1000 }
+  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.maxConnections, presence, requestSettings)
   refuseUnmigratedPgliteStore(options.dataDir)
-  return openEmbedded(options.dataDir, options.maxConnections, presence)
+  return openEmbedded(options.dataDir, options.maxConnections, presence, requestSettings)
 }
 
 /** The embedded cluster's database, migrated; stopping with close(). */
-export async function openEmbedded(dataDir: string, maxConnections: number, presence: Presence = 'service'): Promise<Database> {
+export async function openEmbedded(dataDir: string, maxConnections: number, presence: Presence = 'service', requestSettings: Settings = {}): Promise<Database> {
   const embedded = await startEmbeddedDatabase(dataDir, maxConnections + backgroundConnections)
   try {
-    const database = await openPostgres(embedded.url, maxConnections, presence)
+    const database = await openPostgres(embedded.url, maxConnections, presence, requestSettings)
     return {
       ...database,
       kind: 'embedded',
@@ -72,9 +75,12 @@ export async function openEmbedded(dataDir: string, maxConnections: number, pres
   }
 }
 
-async function openPostgres(databaseUrl: string, maxConnections: number, presence: Presence): Promise<Database> {
+/** Session settings of a pool's connections. */
+type Settings = Record<string, number>
+
+async function openPostgres(databaseUrl: string, maxConnections: number, presence: Presence, requestSettings: Settings = {}): Promise<Database> {
   const claim = await claimDatabase(databaseUrl, presence)
-  const pool = (max: number, settings: Record<string, number> = {}) =>
+  const pool = (max: number, settings: Settings = {}) =>
     connectPostgres(databaseUrl, {
       max,
       connect_timeout: 10,
@@ -84,7 +90,7 @@ async function openPostgres(databaseUrl: string, maxConnections: number, presenc
       // A blob lock held across an fsync must not hang forever if the peer vanished.
       connection: { application_name: 'juststorage', lock_timeout: 30_000, idle_in_transaction_session_timeout: 120_000, ...settings },
     })
-  const requests = pool(maxConnections)
+  const requests = pool(maxConnections, requestSettings)
   // Background scans run on one core: parallel workers would take the cores requests need.
   const background = pool(backgroundConnections, { max_parallel_workers_per_gather: 0 })
   const closePools = () => Promise.all([requests.end({ timeout: 5 }), background.end({ timeout: 5 })])

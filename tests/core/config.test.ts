@@ -27,6 +27,7 @@ describe('loadConfig', () => {
       coldRoot: resolve('./data/cold'),
       databaseUrl: undefined,
       dbMaxConnections: 8,
+      dbStatementTimeoutSecs: 30,
       maxUploadBytes: 68719476736,
       inlineMaxBytes: 65536,
       adminToken: undefined,
@@ -133,6 +134,7 @@ describe('loadConfig', () => {
 
   test.each([
     ['DB_MAX_CONNECTIONS', 'dbMaxConnections', '5', 5],
+    ['DB_STATEMENT_TIMEOUT_SECS', 'dbStatementTimeoutSecs', '5', 5],
     ['MAX_UPLOAD_BYTES', 'maxUploadBytes', '1048576', 1048576],
     ['INLINE_MAX_BYTES', 'inlineMaxBytes', '0', 0],
     ['GC_INTERVAL_SECS', 'gcIntervalSecs', '15', 15],
@@ -151,6 +153,7 @@ describe('loadConfig', () => {
     ['LISTEN_ADDR', ['8080', ':8080', 'localhost', 'localhost:', 'localhost:99999', 'local host:80', 'http://localhost:80']],
     ['DATABASE_URL', ['mysql://db/js', 'db:5432', 'localhost']],
     ['DB_MAX_CONNECTIONS', ['0', '1001', 'many']],
+    ['DB_STATEMENT_TIMEOUT_SECS', ['0', '86401', '5s']],
     ['MAX_UPLOAD_BYTES', ['0', '-1', '64GiB', '1.5', '99999999999999999999']],
     ['GC_INTERVAL_SECS', ['0', 'often']],
     ['GC_BATCH_SIZE', ['0', '100001']],

@@ -76,7 +76,7 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
     ...options.env,
   })
   for (const root of [config.hotRoot, config.coldRoot]) mkdirSync(tempDirectory(root), { recursive: true })
-  const database = await openDatabase({ databaseUrl, dataDir, maxConnections: config.dbMaxConnections })
+  const database = await openDatabase({ databaseUrl, dataDir, maxConnections: config.dbMaxConnections, statementTimeoutSecs: config.dbStatementTimeoutSecs })
   const deps = await assembleDeps(config, database, () => false)
   const store = deps.store
   const app = createApp(deps)
