@@ -27,7 +27,7 @@ import type { Database, Db } from './core/db/client'
 import type { NextRuns } from './core/runs'
 import { metricsRoutes } from './functions/metrics'
 import { refuseDeclaredOversize } from './core/http/json-body'
-import { routePattern } from './core/http/route-pattern'
+import { routePattern, type RouteList } from './core/http/route-pattern'
 import { configureLog, errorFields, log } from './core/log'
 import { watchStorageRoots } from './core/metrics'
 
@@ -189,8 +189,6 @@ export const serveOptions = {
     )
   },
 }
-
-type RouteList = { method: string; path: string }[]
 
 function errorForClient(code: string | number, error: unknown, request: Request, routes: RouteList): ApiError {
   if (code === 'NOT_FOUND') return notFoundOrWrongMethod(request, routes)

@@ -2,9 +2,7 @@ import { Elysia } from 'elysia'
 import { maybePrincipalOf } from '../core/auth/authenticate'
 import { log } from '../core/log'
 import { registry, requestDuration, requestsTotal } from '../core/metrics'
-import { routePattern } from '../core/http/route-pattern'
-
-type RouteList = { method: string; path: string }[]
+import { routePattern, type RouteList } from '../core/http/route-pattern'
 
 const started = new WeakMap<Request, number>()
 

@@ -1,3 +1,6 @@
+/** The routes an app serves, as Elysia lists them. */
+export type RouteList = { method: string; path: string }[]
+
 const patterns = new Map<string, RegExp>()
 
 /** The regular expression of an Elysia route path (`:param` one segment, `*` the rest), built once per path. */
