@@ -1,6 +1,6 @@
 import { existsSync, renameSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { and, eq, inArray, sql } from 'drizzle-orm'
+import { and, eq, sql } from 'drizzle-orm'
 import { perDatabase, rowsOf, type Db, type Tx } from './db/client'
 import { blobs, objects, type ObjectRow, type StorageClass } from './db/schema'
 import { recordAudit } from './audit'
@@ -369,14 +369,27 @@ export interface ObjectSelector {
   namespaces?: string[]
 }
 
-function selectorCondition(selector: ObjectSelector) {
-  const conditions = [eq(objects.status, 'COMMITTED')]
-  if (selector.tenantId !== null) conditions.push(eq(objects.tenantId, selector.tenantId))
-  if (selector.id !== undefined) conditions.push(eq(objects.id, selector.id))
-  if (selector.namespace !== undefined) conditions.push(eq(objects.namespace, selector.namespace))
-  if (selector.key !== undefined) conditions.push(eq(objects.key, selector.key))
-  if (selector.namespaces !== undefined) conditions.push(inArray(objects.namespace, selector.namespaces))
-  return and(...conditions)
+/**
+ * The object a selector sees, one definition for reads and deletes: committed,
+ * in the tenant (by id, in any when it is null), within the principal's
+ * namespace allow-list (null: every namespace). Placeholders, filled by
+ * selectorValues, so each form is prepared once.
+ */
+function visibleObject(by: 'id' | 'key') {
+  return and(
+    eq(objects.status, 'COMMITTED'),
+    by === 'id'
+      ? // The primary key finds the row whether or not a tenant is given.
+        and(eq(objects.id, sql.placeholder('id')), sql`(${sql.placeholder('tenantId')}::text is null or ${objects.tenantId} = ${sql.placeholder('tenantId')})`)
+      : and(eq(objects.tenantId, sql.placeholder('tenantId')), eq(objects.namespace, sql.placeholder('namespace')), eq(objects.key, sql.placeholder('key'))),
+    sql`(${sql.placeholder('namespaces')}::text[] is null or ${objects.namespace} = any(${sql.placeholder('namespaces')}::text[]))`,
+  )
+}
+
+const selectorForm = (selector: ObjectSelector) => (selector.id !== undefined ? 'id' : 'key')
+
+function selectorValues(selector: ObjectSelector) {
+  return { tenantId: selector.tenantId, id: selector.id, namespace: selector.namespace, key: selector.key, namespaces: selector.namespaces ?? null }
 }
 
 /** A committed object as read: its row, and its bytes when they are kept inline. */
@@ -391,11 +404,7 @@ export interface ReadableObject {
  * corrupt_object when the scrubber found its bytes damaged.
  */
 export async function findReadableObject(db: Db, selector: ObjectSelector): Promise<ReadableObject> {
-  const namespaces = selector.namespaces ?? null
-  const [found] =
-    selector.id !== undefined
-      ? await readableById(db).execute({ tenantId: selector.tenantId, id: selector.id, namespaces })
-      : await readableByKey(db).execute({ tenantId: selector.tenantId, namespace: selector.namespace, key: selector.key, namespaces })
+  const [found] = await (selectorForm(selector) === 'id' ? readableById : readableByKey)(db).execute(selectorValues(selector))
   if (!found) throw new ApiError('not_found', 'No such object')
   if (found.corruptAt !== null) throw new ApiError('corrupt_object', 'The stored bytes of this object are damaged')
   return { object: found.object, inline: found.inline }
@@ -407,17 +416,7 @@ const readable = (db: Db, by: 'id' | 'key') =>
     .select({ object: objects, corruptAt: blobs.corruptAt, inline: blobs.inlineData })
     .from(objects)
     .leftJoin(blobs, and(eq(blobs.storageClass, objects.storageClass), eq(blobs.contentHash, objects.contentHash)))
-    .where(
-      and(
-        eq(objects.status, 'COMMITTED'),
-        by === 'id'
-          ? // The tenant, or null for every tenant: the primary key finds the row either way.
-            and(eq(objects.id, sql.placeholder('id')), sql`(${sql.placeholder('tenantId')}::text is null or ${objects.tenantId} = ${sql.placeholder('tenantId')})`)
-          : and(eq(objects.tenantId, sql.placeholder('tenantId')), eq(objects.namespace, sql.placeholder('namespace')), eq(objects.key, sql.placeholder('key'))),
-        // The principal's namespace allow-list, or null for every namespace.
-        sql`(${sql.placeholder('namespaces')}::text[] is null or ${objects.namespace} = any(${sql.placeholder('namespaces')}::text[]))`,
-      ),
-    )
+    .where(visibleObject(by))
     .limit(1)
     .prepare(`readable_object_by_${by}`)
 const readableById = perDatabase((db) => readable(db, 'id'))
@@ -431,7 +430,8 @@ export async function isCommitted(db: Db, id: string): Promise<boolean> {
 /** Deletes a committed object: invisible and its key free from the commit on; the bytes go with garbage collection. */
 export async function deleteObject(db: Db, selector: ObjectSelector, by: { actor: string; requestId: string }): Promise<void> {
   await db.transaction(async (tx) => {
-    const [object] = await tx.select().from(objects).where(selectorCondition(selector)).for('update')
+    const form = selectorForm(selector)
+    const [object] = await tx.select().from(objects).where(visibleObject(form)).for('update').prepare(`deleted_object_by_${form}`).execute(selectorValues(selector))
     if (!object) throw new ApiError('not_found', 'No such object')
     await lockBlob(tx, { storageClass: object.storageClass, contentHash: object.contentHash! })
     await releaseObject(tx, object)
