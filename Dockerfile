@@ -34,7 +34,7 @@ USER 10001:10001
 # PostgreSQL (/data/pg) and the admin token must outlive the container together.
 VOLUME ["/data"]
 EXPOSE 8080
-# Slim images have no curl: bun's fetch checks liveness.
+# Slim images have no curl: a bun script checks liveness, on the port PORT or LISTEN_ADDR sets.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["bun", "-e", "fetch('http://127.0.0.1:8080/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["bun", "scripts/healthcheck.ts"]
 CMD ["bun", "main.ts"]

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseAllDocuments } from 'yaml'
 import { loadConfig } from '../../core/config'
+import { startServer } from '../support/server'
 
 const root = resolve(import.meta.dir, '../..')
 const k8sDir = join(root, 'k8s')
@@ -259,9 +260,8 @@ describe('Dockerfile', () => {
     expect(users.at(-1)).toMatch(/^USER\s+10001(:10001)?$/)
     // One volume for blobs, the embedded database and the admin token: a recreated container keeps all of them or none.
     expect(instructions('VOLUME')).toEqual(['VOLUME ["/data"]'])
-    const healthcheck = instructions('HEALTHCHECK').join(' ')
-    expect(healthcheck).toContain('http://127.0.0.1:8080/health')
-    expect(healthcheck).toMatch(/CMD \["bun"/)
+    // The probe reads PORT and LISTEN_ADDR as the service does, so a changed port is probed where it is.
+    expect(instructions('HEALTHCHECK').join(' ')).toEndWith('CMD ["bun", "scripts/healthcheck.ts"]')
     expect(instructions('EXPOSE')).toEqual(['EXPOSE 8080'])
     expect(instructions('CMD').at(-1)).toBe('CMD ["bun", "main.ts"]')
     const env = instructions('ENV').join(' ')
@@ -290,6 +290,26 @@ describe('Dockerfile', () => {
     expect(packageJson.dependencies['patch-package']).toBeDefined()
     expect(readdirSync(join(root, 'patches')).length).toBeGreaterThan(0)
   })
+
+  test('the health probe asks the service where PORT or LISTEN_ADDR puts it, and fails where nothing answers', async () => {
+    const server = await startServer('postgres')
+    let running = true
+    try {
+      const port = new URL(server.url).port
+      const probe = (env: Record<string, string>) => {
+        const child = Bun.spawn([process.execPath, 'scripts/healthcheck.ts'], { cwd: root, env: { PATH: process.env.PATH ?? '', DATA_DIR: server.dataDir, ...env }, stdout: 'ignore', stderr: 'ignore' })
+        return child.exited
+      }
+      expect(await probe({ PORT: port })).toBe(0)
+      // LISTEN_ADDR wins over PORT, as in the service.
+      expect(await probe({ PORT: '8', LISTEN_ADDR: `127.0.0.1:${port}` })).toBe(0)
+      await server.stop()
+      running = false
+      expect(await probe({ PORT: port })).toBe(1)
+    } finally {
+      if (running) await server.stop()
+    }
+  }, 60_000)
 
   test('.dockerignore keeps local state out and lets the copied sources in', () => {
     const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter(Boolean)
