@@ -138,6 +138,17 @@ describe.each(backends)('delete on %s', (backend) => {
     await expectError(await byId(server, object.id, 'acme'), 404, 'not_found')
   })
 
+  test('a key holding dot segments is addressed exactly with its slashes encoded, and its neighbours are untouched', async () => {
+    const namespace = unique('dots')
+    const dotted = await upload(server, namespace, 'acme', 'a/../b', bytesOf('dotted'))
+    const plain = await upload(server, namespace, 'acme', 'b', bytesOf('plain'))
+    const path = `${server.url}/v1/objects/by-key/${namespace}/acme/${encodeURIComponent('a/../b')}`
+    await expectBytes(await fetch(path), bytesOf('dotted'))
+    await expectDeleted(await fetch(path, { method: 'DELETE' }))
+    await expectError(await byId(server, dotted.id, 'acme'), 404, 'not_found')
+    await expectBytes(await byId(server, plain.id, 'acme'), bytesOf('plain'))
+  })
+
   test("another tenant's object is indistinguishable from a missing one and is not deleted", async () => {
     const namespace = unique('tenants')
     const body = bytesOf(`private ${namespace}`)
