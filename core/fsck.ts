@@ -1,10 +1,11 @@
-import { readdirSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { and, eq, inArray, sql } from 'drizzle-orm'
 import { rowsOf, type Db } from './db/client'
 import { blobs, objects, type StorageClass } from './db/schema'
 import { isUuid } from './identifiers'
 import { blobPath, tempDirectory, type StorageRoots } from './store/paths'
 import { removeFile } from './store/writer'
+import { blobFilesUnder, entriesOf } from './store/directories'
 
 /** Offline consistency check of the database against the disk, for `bun run fsck`. */
 
@@ -77,9 +78,9 @@ export async function checkConsistency(db: Db, roots: StorageRoots): Promise<Fsc
   // A committed object's file whose row is missing is its only copy, not an orphan for repair to delete.
   for (const object of report.missingBlobRows) known.add(blobPath(roots, object.storage_class, object.content_hash.slice('sha256:'.length)))
   for (const storageClass of storageClasses) {
-    report.orphanFiles.push(...blobFiles(`${roots[storageClass]}/sha256`).filter((path) => !known.has(path)))
+    report.orphanFiles.push(...[...blobFilesUnder(roots[storageClass])].filter((path) => !known.has(path)))
     const tmp = tempDirectory(roots[storageClass])
-    const names = listDir(tmp)
+    const names = entriesOf(tmp)
     const writing = new Set(
       names.length === 0 ? [] : (await db.select({ id: objects.id }).from(objects).where(and(eq(objects.status, 'WRITING'), inArray(objects.id, names.filter(isUuid))))).map((row) => row.id),
     )
@@ -110,14 +111,3 @@ function fileSize(path: string): number | null {
   }
 }
 
-function listDir(dir: string): string[] {
-  try {
-    return readdirSync(dir)
-  } catch {
-    return []
-  }
-}
-
-function blobFiles(base: string): string[] {
-  return listDir(base).flatMap((a) => listDir(`${base}/${a}`).flatMap((b) => listDir(`${base}/${a}/${b}`).map((name) => `${base}/${a}/${b}/${name}`)))
-}

@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { and, eq, inArray, lte, sql } from 'drizzle-orm'
 import { barrier } from './barriers'
@@ -7,8 +7,9 @@ import { isUuid } from './identifiers'
 import { blobs, objects, type StorageClass } from './db/schema'
 import { recordRun } from './runs'
 import { fsyncDirectory } from './store/durable'
-import { blobPath, tempDirectory, tempPath, type StorageRoots } from './store/paths'
+import { blobPath, blobTreeDirectory, tempDirectory, tempPath, type StorageRoots } from './store/paths'
 import { removeFile } from './store/writer'
+import { entriesOf } from './store/directories'
 
 /**
  * Garbage collection: reaps stuck uploads, deletes blobs unreferenced for the
@@ -126,21 +127,12 @@ function olderThan(path: string, graceSecs: number): boolean {
   }
 }
 
-function listDir(dir: string): string[] {
-  try {
-    return readdirSync(dir)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw error
-  }
-}
-
 /** Temp files whose upload is no longer WRITING (crashed, reaped or finished) are leftovers. */
 async function sweepTempFiles(db: Db, roots: StorageRoots, graceSecs: number): Promise<number> {
   let removed = 0
   for (const storageClass of storageClasses) {
     const dir = tempDirectory(roots[storageClass])
-    const names = listDir(dir).filter((name) => olderThan(`${dir}/${name}`, graceSecs))
+    const names = entriesOf(dir).filter((name) => olderThan(`${dir}/${name}`, graceSecs))
     for (let i = 0; i < names.length; i += 500) {
       const chunk = names.slice(i, i + 500)
       const ids = chunk.filter(isUuid)
@@ -165,11 +157,11 @@ async function sweepTempFiles(db: Db, roots: StorageRoots, graceSecs: number): P
 async function sweepOrphanFiles(db: Db, roots: StorageRoots, graceSecs: number): Promise<Pick<GcResult, 'removed_orphan_files'>> {
   let removed = 0
   for (const storageClass of storageClasses) {
-    const base = `${roots[storageClass]}/sha256`
-    for (const level1 of listDir(base)) {
-      for (const level2 of listDir(`${base}/${level1}`)) {
+    const base = blobTreeDirectory(roots[storageClass])
+    for (const level1 of entriesOf(base)) {
+      for (const level2 of entriesOf(`${base}/${level1}`)) {
         const dir = `${base}/${level1}/${level2}`
-        const names = listDir(dir).filter((name) => /^[0-9a-f]{64}$/.test(name) && olderThan(`${dir}/${name}`, graceSecs))
+        const names = entriesOf(dir).filter((name) => /^[0-9a-f]{64}$/.test(name) && olderThan(`${dir}/${name}`, graceSecs))
         if (names.length === 0) continue
         const known = await db
           .select({ contentHash: blobs.contentHash })

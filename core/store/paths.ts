@@ -5,9 +5,12 @@ export interface StorageRoots {
   cold: string
 }
 
+/** The top of a class root's blob tree. */
+export const blobTreeDirectory = (root: string): string => `${root}/sha256`
+
 /** `<root>/sha256/<ab>/<cd>/<64 hex>`: two fan-out levels keep directories small. */
 export function blobPath(roots: StorageRoots, storageClass: StorageClass, hex: string): string {
-  return `${roots[storageClass]}/sha256/${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`
+  return `${blobTreeDirectory(roots[storageClass])}/${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`
 }
 
 /** Temp files live in the class's own root so the final rename never crosses a filesystem. */
