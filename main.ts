@@ -8,6 +8,7 @@ import { ConfigError, loadConfig, type Config, type ListenAddress } from './core
 import { openDatabase } from './core/db/client'
 import { ClusterError } from './core/db/cluster'
 import { DatabaseInUse } from './core/db/presence'
+import { ForeignBlobs, refuseForeignBlobs } from './core/foreign-blobs'
 import { errorFields, log } from './core/log'
 import { refreshStorageMetrics } from './core/metrics'
 import { tempDirectory } from './core/store/paths'
@@ -27,6 +28,13 @@ for (const root of [config.hotRoot, config.coldRoot]) mkdirSync(tempDirectory(ro
 const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: config.dbMaxConnections, statementTimeoutSecs: config.dbStatementTimeoutSecs }).catch((error) => {
   if (!(error instanceof ClusterError || error instanceof DatabaseInUse)) throw error
   console.error(`juststorage: ${error.message}`)
+  process.exit(1)
+})
+
+await refuseForeignBlobs(database.db, { hot: config.hotRoot, cold: config.coldRoot }).catch(async (error) => {
+  if (!(error instanceof ForeignBlobs)) throw error
+  console.error(`juststorage: ${error.message}`)
+  await database.close()
   process.exit(1)
 })
 

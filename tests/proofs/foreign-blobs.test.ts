@@ -1,0 +1,80 @@
+import { afterAll, expect, test } from 'bun:test'
+import { existsSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { blobFilesUnder } from '../../core/store/directories'
+import { repoRoot, startChild } from '../support/child'
+import { sharedCluster } from '../support/server'
+import { tempDir } from '../support/temp'
+
+/**
+ * A data directory whose blob files meet a database that knows no blob (its
+ * database volume lost, a wrong DATABASE_URL): the service refuses to start
+ * instead of serving nothing and letting GC's orphan sweep delete every file.
+ */
+
+const dirs: string[] = []
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+})
+
+function dataDir(): string {
+  const dir = tempDir('juststorage-foreign-')
+  dirs.push(dir)
+  return dir
+}
+
+async function run(script: string[], env: Record<string, string | undefined>): Promise<{ code: number | 'still running'; output: string }> {
+  const environment: Record<string, string | undefined> = { ...process.env, LISTEN_ADDR: '127.0.0.1:0', AUTH_DISABLED: 'true', ...env }
+  if (env.DATABASE_URL === undefined) delete environment.DATABASE_URL
+  const proc = Bun.spawn([process.execPath, ...script], { cwd: repoRoot, env: environment, stdout: 'pipe', stderr: 'pipe' })
+  const code = await Promise.race([proc.exited, Bun.sleep(30_000).then(() => 'still running' as const)])
+  if (code === 'still running') proc.kill('SIGKILL')
+  return { code, output: (await new Response(proc.stdout).text()) + (await new Response(proc.stderr).text()) }
+}
+
+/** Stores one object in a file (not inline) and stops; returns the blob file. */
+async function storeFile(dir: string, databaseUrl: string | undefined): Promise<string> {
+  const child = await startChild({ databaseUrl, dataDir: dir, env: { INLINE_MAX_BYTES: '0' } })
+  try {
+    expect((await fetch(`${child.url}/v1/objects?namespace=foreign&tenant_id=acme`, { method: 'POST', body: 'kept in a file' })).status).toBe(201)
+  } finally {
+    await child.stop()
+  }
+  const [file] = [...blobFilesUnder(join(dir, 'hot'))]
+  expect(file).toBeString()
+  return file!
+}
+
+test('blob files beside an empty database stop the start; the right database starts; fsck --repair discards them on purpose', async () => {
+  const cluster = await sharedCluster()
+  const own = await cluster.createDatabase(`foreign_own_${process.pid}`)
+  const other = await cluster.createDatabase(`foreign_other_${process.pid}`)
+  const dir = dataDir()
+  const file = await storeFile(dir, own)
+
+  const refused = await run(['main.ts'], { DATA_DIR: dir, DATABASE_URL: other })
+  expect(refused.code).toBe(1)
+  expect(refused.output).toContain(`holds blob files (${file}) but the database holds no blob`)
+  expect(refused.output).toContain('npm run fsck -- --repair')
+  expect(existsSync(file)).toBe(true)
+
+  // With its own database the same directory starts and serves.
+  const child = await startChild({ databaseUrl: own, dataDir: dir })
+  await child.stop()
+
+  const repaired = await run(['scripts/fsck.ts', '--repair'], { DATA_DIR: dir, DATABASE_URL: other })
+  expect(repaired.code).toBe(0)
+  expect(existsSync(file)).toBe(false)
+  const started = await startChild({ databaseUrl: other, dataDir: dir })
+  await started.stop()
+})
+
+test('on the embedded default, blob files whose database is gone stop the start and stay', async () => {
+  const dir = dataDir()
+  const file = await storeFile(dir, undefined)
+  rmSync(join(dir, 'pg'), { recursive: true, force: true })
+  const refused = await run(['main.ts'], { DATA_DIR: dir })
+  expect(refused.code).toBe(1)
+  expect(refused.output).toContain('but the database holds no blob')
+  expect(existsSync(file)).toBe(true)
+})
