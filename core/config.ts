@@ -224,7 +224,8 @@ export function loadConfig(env: Env = process.env): Config {
     inlineMaxBytes: integer(env, 'INLINE_MAX_BYTES', 64 * 1024, 0, 1024 * 1024),
     adminToken: adminToken(env),
     gcIntervalSecs: integer(env, 'GC_INTERVAL_SECS', 60, 1),
-    gcBatchSize: integer(env, 'GC_BATCH_SIZE', 100, 1, 100_000),
+    // A batch is one transaction holding its blobs' row locks while their files move out of the tree.
+    gcBatchSize: integer(env, 'GC_BATCH_SIZE', 100, 1, 10_000),
     gcGraceSecs: integer(env, 'GC_GRACE_SECS', 600, 0),
     stuckUploadTimeoutSecs: integer(env, 'STUCK_UPLOAD_TIMEOUT_SECS', 3600, 1),
     tombstoneRetentionSecs: integer(env, 'TOMBSTONE_RETENTION_SECS', 7 * 86400, 0),

@@ -3,7 +3,7 @@ import { sql, type SQL } from 'drizzle-orm'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { rowsOf, type Db } from './db/client'
 import { blobs } from './db/schema'
-import { collectable } from './gc'
+import { collectable } from './db/collectable'
 import type { StorageRoots } from './store/paths'
 
 /**
@@ -29,6 +29,11 @@ export const storageBytes = new Gauge({ name: `${p}storage_bytes`, help: 'Bytes 
 export const gcRuns = new Counter({ name: `${p}gc_runs_total`, help: 'Garbage collection passes completed', registers: [registry] })
 export const gcFailures = new Counter({ name: `${p}gc_failures_total`, help: 'Garbage collection passes that failed', registers: [registry] })
 export const gcDeletedBlobs = new Counter({ name: `${p}gc_deleted_blobs_total`, help: 'Blobs deleted by garbage collection', registers: [registry] })
+export const gcUnremovableFiles = new Counter({
+  name: `${p}gc_unremovable_files_total`,
+  help: 'Files garbage collection failed to move or unlink; each is left in place (a blob keeps its row) and tried again by a later pass',
+  registers: [registry],
+})
 export const gcReclaimedBytes = new Counter({ name: `${p}gc_reclaimed_bytes_total`, help: 'Bytes reclaimed by garbage collection', registers: [registry] })
 export const scrubCorruptBlobs = new Counter({ name: `${p}scrub_corrupt_blobs_total`, help: 'Blobs the scrubber found corrupt or missing', registers: [registry] })
 export const rateLimited = new Counter({

@@ -1,4 +1,5 @@
 import { closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { dirname } from 'node:path'
 
 /** Makes a directory entry (a rename, a create, an unlink) survive power loss. */
@@ -8,6 +9,16 @@ export function fsyncDirectory(dir: string): void {
     fsyncSync(fd)
   } finally {
     closeSync(fd)
+  }
+}
+
+/** fsyncDirectory off the event loop, for work no request waits on (GC's removals). */
+export async function fsyncDirectoryAsync(dir: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
   }
 }
 

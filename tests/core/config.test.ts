@@ -156,7 +156,7 @@ describe('loadConfig', () => {
     ['DB_STATEMENT_TIMEOUT_SECS', ['0', '86401', '5s']],
     ['MAX_UPLOAD_BYTES', ['0', '-1', '64GiB', '1.5', '99999999999999999999']],
     ['GC_INTERVAL_SECS', ['0', 'often']],
-    ['GC_BATCH_SIZE', ['0', '100001']],
+    ['GC_BATCH_SIZE', ['0', '10001', '65536']],
     ['GC_GRACE_SECS', ['-1', '10m']],
     ['STUCK_UPLOAD_TIMEOUT_SECS', ['0', '1h']],
     ['TOMBSTONE_RETENTION_SECS', ['-5', 'week']],

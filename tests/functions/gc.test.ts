@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { dirname } from 'node:path'
 import { eq, sql } from 'drizzle-orm'
 import { blobs, objects, type StorageClass } from '../../core/db/schema'
 import { adminToken, backends, startServer, type TestServer } from '../support/server'
 import { blobRow } from '../support/assertions'
+import { holdAt } from '../../core/barriers'
+import { rowsOf } from '../../core/db/client'
 
 let counter = 0
 /** Distinct names per test so tests sharing one server never see each other's objects. */
@@ -76,6 +78,32 @@ function writeFile(path: string, content: string | Uint8Array) {
 const age = (path: string, secs: number) => {
   const then = new Date(Date.now() - secs * 1000)
   utimesSync(path, then, then)
+}
+
+/** An immutable file (chattr +i): neither root nor anyone else may rename or unlink it. */
+function makeUndeletable(path: string, undeletable: boolean) {
+  const result = Bun.spawnSync(['chattr', undeletable ? '+i' : '-i', path])
+  if (result.exitCode !== 0) throw new Error(`chattr failed: ${result.stderr.toString()}`)
+}
+
+async function unremovableFiles(server: TestServer): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text()
+  return Number(/^juststorage_gc_unremovable_files_total (\d+)/m.exec(text)?.[1] ?? NaN)
+}
+
+/** Every blob row without inline bytes has its file: a row whose file is gone would turn a later upload of its bytes unreadable. */
+async function expectEveryRowHasItsBytes(server: TestServer) {
+  const rows = await server.database.db.select({ storageClass: blobs.storageClass, contentHash: blobs.contentHash, inline: sql<boolean>`${blobs.inlineData} is not null` }).from(blobs)
+  const missing = rows.filter((row) => !row.inline && !existsSync(blobFile(server, row.contentHash.slice('sha256:'.length), row.storageClass)))
+  expect(missing).toEqual([])
+}
+
+/** Sets when blobs became unreferenced, so their collection order is known. */
+async function unreferencedAgo(server: TestServer, hex: string, hours: number) {
+  await server.database.db
+    .update(blobs)
+    .set({ unreferencedSince: sql`now() - make_interval(hours => ${hours})` })
+    .where(eq(blobs.contentHash, `sha256:${hex}`))
 }
 
 describe.each(backends)('gc with no grace period on %s', (backend) => {
@@ -187,6 +215,65 @@ describe.each(backends)('gc with no grace period on %s', (backend) => {
     expect(await blobRow(server, kept.hex)).toMatchObject({ refCount: 1 })
   })
 
+  test('a file that cannot be removed is counted and passed over: the pass goes on, and no row loses its file', async () => {
+    await collectGarbage(server)
+    const namespace = unique('stuck')
+    const [first, stuck, last] = await Promise.all(['first', 'stuck', 'last'].map((name) => upload(server, namespace, bytesOf(`${name} ${namespace}`))))
+    for (const object of [first!, stuck!, last!]) await remove(server, object.id)
+    // Batches hold 2: the stuck blob comes second in the first batch, after one whose file goes.
+    await unreferencedAgo(server, first!.hex, 3)
+    await unreferencedAgo(server, stuck!.hex, 2)
+    await unreferencedAgo(server, last!.hex, 1)
+    const stuckFile = blobFile(server, stuck!.hex)
+    makeUndeletable(stuckFile, true)
+    try {
+      const failuresBefore = await unremovableFiles(server)
+      expect(await collectGarbage(server)).toEqual({ ...noWork, deleted_blobs: 2, reclaimed_bytes: first!.size + last!.size })
+      expect(await unremovableFiles(server)).toBe(failuresBefore + 1)
+      for (const object of [first!, last!]) {
+        expect(existsSync(blobFile(server, object.hex))).toBe(false)
+        expect(await blobRow(server, object.hex)).toBeUndefined()
+      }
+      expect(existsSync(stuckFile)).toBe(true)
+      expect(await blobRow(server, stuck!.hex)).toMatchObject({ refCount: 0 })
+      await expectEveryRowHasItsBytes(server)
+
+      // Every pass tries again, and still finishes.
+      expect(await collectGarbage(server)).toEqual(noWork)
+      expect(await unremovableFiles(server)).toBe(failuresBefore + 2)
+    } finally {
+      makeUndeletable(stuckFile, false)
+    }
+    expect(await collectGarbage(server)).toEqual({ ...noWork, deleted_blobs: 1, reclaimed_bytes: stuck!.size })
+    expect(existsSync(stuckFile)).toBe(false)
+    expect(await blobRow(server, stuck!.hex)).toBeUndefined()
+  })
+
+  test('a batch whose deletion fails puts its files back: the rows that survive keep their bytes', async () => {
+    await collectGarbage(server)
+    const object = await upload(server, unique('interrupted'), bytesOf(`interrupted ${unique('i')}`))
+    await remove(server, object.id)
+
+    const held = holdAt('gc:blob-unlinked')
+    const collecting = fetch(`${server.url}/v1/admin/gc`, { method: 'POST', headers: asAdmin })
+    await held.reached
+    // The pass's session dies while it holds the batch: its transaction is rolled back.
+    const terminated = rowsOf<{ done: boolean }>(await server.database.db.execute(sql`
+      select pg_terminate_backend(pid) as done from pg_stat_activity
+      where datname = current_database() and state = 'idle in transaction' and pid <> pg_backend_pid()`))
+    expect(terminated).toEqual([{ done: true }])
+    held.release()
+    expect((await collecting).status).toBeGreaterThanOrEqual(500)
+
+    expect(await blobRow(server, object.hex)).toMatchObject({ refCount: 0 })
+    expect(existsSync(blobFile(server, object.hex))).toBe(true)
+    await expectEveryRowHasItsBytes(server)
+    expect(readdirSync(`${server.dataDir}/hot/tmp`)).toEqual([])
+    // The next pass collects it as usual.
+    expect(await collectGarbage(server)).toEqual({ ...noWork, deleted_blobs: 1, reclaimed_bytes: object.size })
+    expect(existsSync(blobFile(server, object.hex))).toBe(false)
+  })
+
   test('the pass is recorded for the status page', async () => {
     const before = Date.now()
     const body = bytesOf(`recorded ${unique('r')}`)
@@ -271,6 +358,29 @@ describe.each(backends)('gc with a grace period on %s', (backend) => {
     expect(existsSync(tempFile(server, fresh))).toBe(true)
 
     await server.database.db.delete(objects).where(eq(objects.id, fresh))
+  })
+
+  test('a blob file a stopped pass left in its temp directory goes back while the row lives, and goes once the row is gone', async () => {
+    await collectGarbage(server)
+    const object = await upload(server, unique('stopped'), bytesOf(`stopped ${unique('s')}`))
+    await remove(server, object.id)
+    // What a pass that stopped between moving the file and committing leaves: the row, and the file in the temp directory.
+    const trash = tempFile(server, `gc-${object.hex}-${crypto.randomUUID()}`)
+    renameSync(blobFile(server, object.hex), trash)
+    age(trash, 7200)
+
+    expect(await collectGarbage(server)).toEqual(noWork)
+    expect(existsSync(trash)).toBe(false)
+    expect(existsSync(blobFile(server, object.hex))).toBe(true)
+    expect(await blobRow(server, object.hex)).toMatchObject({ refCount: 0 })
+
+    // Past the grace period the blob is collected, and a copy left behind then is a plain leftover.
+    await unreferencedAgo(server, object.hex, 2)
+    writeFileSync(trash, 'left behind')
+    age(trash, 7200)
+    expect(await collectGarbage(server)).toEqual({ ...noWork, deleted_blobs: 1, reclaimed_bytes: object.size, removed_temp_files: 1 })
+    expect(existsSync(trash)).toBe(false)
+    expect(existsSync(blobFile(server, object.hex))).toBe(false)
   })
 
   test('leftover temp files wait for the grace period', async () => {
