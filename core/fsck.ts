@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs'
-import { and, eq, inArray, sql } from 'drizzle-orm'
+import { and, eq, sql } from 'drizzle-orm'
 import { rowsOf, type Db } from './db/client'
+import { anyOf } from './db/any-of'
 import { blobs, objects, type StorageClass } from './db/schema'
 import { isUuid } from './identifiers'
 import { blobPath, tempDirectory, type StorageRoots } from './store/paths'
@@ -68,7 +69,7 @@ export async function checkConsistency(db: Db, roots: StorageRoots): Promise<Fsc
     // Inline bytes live in the row; the scrubber, not fsck, re-hashes them.
     if (blob.inline) continue
     const size = fileSize(path)
-    // An unreferenced blob may already be gone: GC unlinks before it deletes the row.
+    // An unreferenced blob may have lost its file: a GC pass stopped before its deletion committed leaves it in the temp directory.
     if (size === null) {
       if (blob.refCount > 0) report.missingFiles.push({ storage_class: blob.storageClass, content_hash: blob.contentHash })
     } else if (size !== blob.sizeBytes) {
@@ -82,7 +83,7 @@ export async function checkConsistency(db: Db, roots: StorageRoots): Promise<Fsc
     const tmp = tempDirectory(roots[storageClass])
     const names = entriesOf(tmp)
     const writing = new Set(
-      names.length === 0 ? [] : (await db.select({ id: objects.id }).from(objects).where(and(eq(objects.status, 'WRITING'), inArray(objects.id, names.filter(isUuid))))).map((row) => row.id),
+      names.length === 0 ? [] : (await db.select({ id: objects.id }).from(objects).where(and(eq(objects.status, 'WRITING'), anyOf(objects.id, names.filter(isUuid), 'uuid')))).map((row) => row.id),
     )
     report.staleTempFiles.push(...names.filter((name) => !writing.has(name)).map((name) => `${tmp}/${name}`))
   }

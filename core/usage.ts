@@ -1,5 +1,6 @@
-import { and, eq, inArray, sql } from 'drizzle-orm'
+import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from './db/client'
+import { anyOf } from './db/any-of'
 import { objects, type StorageClass } from './db/schema'
 
 /** What a tenant stores: logical bytes as clients uploaded them, physical bytes as blobs on disk. */
@@ -61,7 +62,7 @@ export function usageQuery(db: Db, tenantId: string, namespaces?: string[]) {
       and(
         eq(objects.tenantId, tenantId),
         eq(objects.status, 'COMMITTED'),
-        namespaces === undefined ? undefined : inArray(objects.namespace, namespaces),
+        namespaces === undefined ? undefined : anyOf(objects.namespace, namespaces),
       ),
     )
     .groupBy(objects.namespace, objects.storageClass, objects.contentHash)

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { and, arrayContained, desc, eq, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm'
+import { and, arrayContained, desc, eq, isNotNull, isNull, lt, or, sql } from 'drizzle-orm'
 import { perDatabase, type Db } from '../db/client'
+import { anyOf } from '../db/any-of'
 import { apiKeys, type ApiKeyRow } from '../db/schema'
 import { parseDbTime } from '../db/time'
 import { ApiError } from '../errors'
@@ -161,7 +162,7 @@ export class LastUsedTracker {
     const ids = [...this.pending]
     this.pending.clear()
     try {
-      await db.update(apiKeys).set({ lastUsedAt: sql`now()` }).where(inArray(apiKeys.id, ids))
+      await db.update(apiKeys).set({ lastUsedAt: sql`now()` }).where(anyOf(apiKeys.id, ids, 'uuid'))
     } catch (error) {
       // Keep them for the next flush rather than lose the usage.
       for (const id of ids) this.pending.add(id)
