@@ -185,6 +185,7 @@ async function commitSmallUnkeyed(db: Db, id: string, request: UploadRequest, wr
         ref_count = ${blobs.refCount} + 1,
         unreferenced_since = null,
         inline_data = case when ${keepsOwnBytes} then ${blobs.inlineData} else excluded.inline_data end,
+        generation = case when ${keepsOwnBytes} then ${blobs.generation} else ${blobs.generation} + 1 end,
         corrupt_at = null
       -- Read after the upsert, which may have waited for the blob row's lock: see visibleNow.
       returning clock_timestamp() as visible_at)
@@ -315,8 +316,8 @@ async function lockBlob(tx: Tx, key: BlobKey): Promise<void> {
 
 /**
  * Adds a reference. A row that takes the commit's verified bytes loses any
- * corrupt mark and holds them inline (a small body), or none inline (its file is
- * the temp renamed over).
+ * corrupt mark, holds them inline (a small body) or none inline (its file is
+ * the temp renamed over), and gets a new generation.
  */
 async function addReference(tx: Tx, key: BlobKey, replacement?: { storedInline: Uint8Array | null }): Promise<void> {
   await tx
@@ -324,7 +325,7 @@ async function addReference(tx: Tx, key: BlobKey, replacement?: { storedInline: 
     .set({
       refCount: sql`${blobs.refCount} + 1`,
       unreferencedSince: null,
-      ...(replacement ? { corruptAt: null, inlineData: replacement.storedInline } : {}),
+      ...(replacement ? { corruptAt: null, inlineData: replacement.storedInline, generation: sql`${blobs.generation} + 1` } : {}),
     })
     .where(and(eq(blobs.storageClass, key.storageClass), eq(blobs.contentHash, key.contentHash)))
 }

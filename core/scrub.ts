@@ -1,4 +1,5 @@
 import { and, asc, eq, gt, or, sql } from 'drizzle-orm'
+import { barrier } from './barriers'
 import type { Db } from './db/client'
 import { blobs, type StorageClass } from './db/schema'
 import { blobPath, type StorageRoots } from './store/paths'
@@ -18,7 +19,7 @@ export async function runScrub(db: Db, roots: StorageRoots, maxBytesPerSec: numb
   let after: { storageClass: StorageClass; contentHash: string } | undefined
   for (;;) {
     const page = await db
-      .select({ storageClass: blobs.storageClass, contentHash: blobs.contentHash, sizeBytes: blobs.sizeBytes, createdAt: blobs.createdAt, corruptAt: blobs.corruptAt, inline: blobs.inlineData })
+      .select({ storageClass: blobs.storageClass, contentHash: blobs.contentHash, sizeBytes: blobs.sizeBytes, createdAt: blobs.createdAt, generation: blobs.generation, corruptAt: blobs.corruptAt, inline: blobs.inlineData })
       .from(blobs)
       .where(after && or(gt(blobs.storageClass, after.storageClass), and(eq(blobs.storageClass, after.storageClass), gt(blobs.contentHash, after.contentHash))))
       .orderBy(asc(blobs.storageClass), asc(blobs.contentHash))
@@ -29,6 +30,7 @@ export async function runScrub(db: Db, roots: StorageRoots, maxBytesPerSec: numb
         ? await bytesMatch(blob.inline, hex, blob.sizeBytes, throttle)
         : await fileMatches(blobPath(roots, blob.storageClass, hex), hex, blob.sizeBytes, throttle)
       result.checked++
+      await barrier('scrub:blob-checked')
       if (intact) {
         if (blob.corruptAt !== null) await setCorrupt(db, blob, false)
       } else if (await setCorrupt(db, blob, true)) {
@@ -57,15 +59,16 @@ async function bytesMatch(bytes: Uint8Array, hex: string, sizeBytes: number, thr
 }
 
 /**
- * Marks (or clears) a blob's corruption, only on the same incarnation of its row
- * that was checked: if GC removed the blob and an upload re-created it from
- * fresh, verified bytes meanwhile, the new row has another created_at.
+ * Marks (or clears) a blob's corruption, only if the bytes checked are still
+ * the ones in place: an upload may have put fresh, verified bytes there during
+ * the check (a new generation), or GC removed the row and an upload re-created
+ * it (another created_at).
  */
-async function setCorrupt(db: Db, blob: { storageClass: StorageClass; contentHash: string; createdAt: string }, corrupt: boolean): Promise<boolean> {
+async function setCorrupt(db: Db, blob: { storageClass: StorageClass; contentHash: string; createdAt: string; generation: number }, corrupt: boolean): Promise<boolean> {
   const updated = await db
     .update(blobs)
     .set({ corruptAt: corrupt ? sql`coalesce(${blobs.corruptAt}, now())` : null })
-    .where(and(eq(blobs.storageClass, blob.storageClass), eq(blobs.contentHash, blob.contentHash), eq(blobs.createdAt, blob.createdAt)))
+    .where(and(eq(blobs.storageClass, blob.storageClass), eq(blobs.contentHash, blob.contentHash), eq(blobs.createdAt, blob.createdAt), eq(blobs.generation, blob.generation)))
     .returning({ contentHash: blobs.contentHash })
   return updated.length > 0
 }

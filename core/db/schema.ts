@@ -26,6 +26,9 @@ export const blobs = pgTable(
     createdAt: instant('created_at').notNull().defaultNow(),
     // The bytes of a small blob; null when they are in the blob's file.
     inlineData: bytea('inline_data'),
+    // Bumped whenever a commit puts new verified bytes in place (a file renamed over, inline bytes
+    // replaced): the scrubber marks a blob only if the bytes it checked are still the ones there.
+    generation: integer('generation').notNull().default(0),
   },
   (table) => [
     primaryKey({ columns: [table.storageClass, table.contentHash] }),

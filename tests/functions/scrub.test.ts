@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readFileSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
+import { and, eq, sql } from 'drizzle-orm'
+import { holdAt } from '../../core/barriers'
 import { blobs, type StorageClass } from '../../core/db/schema'
 import { adminToken, backends, startServer, type TestServer } from '../support/server'
 import { blobRow, expectBytes } from '../support/assertions'
@@ -167,6 +169,51 @@ describe.each(backends)('scrub on %s', (backend) => {
       { content_hash: `sha256:${first.hex}`, storage_class: 'hot' },
       { content_hash: `sha256:${last.hex}`, storage_class: 'cold' },
     ])
+  })
+})
+
+describe.each(backends)('a heal during a scrub on %s', (backend) => {
+  let server: TestServer
+  beforeAll(async () => {
+    // Small bodies inline and larger ones in files, so both kinds of heal are seen.
+    server = await startServer(backend, { gc: { graceSecs: 3600 }, inlineMaxBytes: 1024 })
+  }, 60_000)
+  afterAll(() => server.stop())
+
+  test('is never undone: the scrubber marks a blob only while the bytes it checked are still in place', async () => {
+    const namespace = unique('healing')
+    const inFile = new Uint8Array(randomBytes(8192))
+    const inline = new Uint8Array(randomBytes(512))
+    const fileObject = await upload(server, namespace, 'file', inFile)
+    const inlineObject = await upload(server, namespace, 'inline', inline)
+    flipBytes(blobFile(server, sha256(inFile)))
+    await server.database.db
+      .update(blobs)
+      .set({ inlineData: sql`decode(md5('damaged'), 'hex')` })
+      .where(and(eq(blobs.storageClass, 'hot'), eq(blobs.contentHash, `sha256:${sha256(inline)}`)))
+    expect((await scrub(server)).corrupt).toHaveLength(2)
+
+    // The next pass finds each blob damaged again; before it marks one, an upload of the same bytes heals it.
+    const heals = [
+      { hex: sha256(inFile), heal: () => upload(server, namespace, 'file-again', inFile) },
+      // No key: the one-statement commit of a small body.
+      { hex: sha256(inline), heal: () => fetch(`${server.url}/v1/objects?namespace=${namespace}&tenant_id=acme`, { method: 'POST', body: inline, headers: asAdmin }).then((r) => expect(r.status).toBe(201)) },
+    ].sort((a, b) => a.hex.localeCompare(b.hex))
+    let held = holdAt('scrub:blob-checked')
+    const scrubbing = scrub(server)
+    for (const { heal } of heals) {
+      await held.reached
+      await heal()
+      const checked = held
+      held = holdAt('scrub:blob-checked')
+      checked.release()
+    }
+    held.release()
+
+    expect(await scrubbing).toEqual({ checked: 2, corrupt: [] })
+    for (const { hex } of heals) expect(await blobRow(server, hex)).toMatchObject({ corruptAt: null })
+    await expectBytes(await byId(server, fileObject.id), inFile)
+    await expectBytes(await byId(server, inlineObject.id), inline)
   })
 })
 
