@@ -1,10 +1,11 @@
 import { and, asc, eq, gt, or, sql } from 'drizzle-orm'
 import { barrier } from './barriers'
 import type { Db } from './db/client'
+import { log } from './log'
 import { blobs, type StorageClass } from './db/schema'
 import { blobPath, type StorageRoots } from './store/paths'
 
-/** Re-hashes every stored blob (file or inline bytes) at a bounded rate; marks those missing or changed, clears marks of intact ones. */
+/** Re-hashes every stored blob (file or inline bytes) at a bounded rate; marks those missing, changed or unreadable, clears marks of intact ones. */
 
 export interface ScrubResult {
   checked: number
@@ -42,15 +43,21 @@ export async function runScrub(db: Db, roots: StorageRoots, maxBytesPerSec: numb
   }
 }
 
+/** Whether a blob file holds its bytes. One that cannot be read (permissions, I/O errors) cannot be served either: it counts as damaged, and the pass goes on. */
 async function fileMatches(path: string, hex: string, sizeBytes: number, throttle: Throttle): Promise<boolean> {
-  const file = Bun.file(path)
-  if (!(await file.exists()) || file.size !== sizeBytes) return false
-  const hasher = new Bun.CryptoHasher('sha256')
-  for await (const chunk of file.stream()) {
-    hasher.update(chunk)
-    await throttle.consume(chunk.byteLength)
+  try {
+    const file = Bun.file(path)
+    if (!(await file.exists()) || file.size !== sizeBytes) return false
+    const hasher = new Bun.CryptoHasher('sha256')
+    for await (const chunk of file.stream()) {
+      hasher.update(chunk)
+      await throttle.consume(chunk.byteLength)
+    }
+    return hasher.digest('hex') === hex
+  } catch (error) {
+    log.warn({ msg: 'scrub could not read a blob file', path, error: String((error as Error)?.message ?? error) })
+    return false
   }
-  return hasher.digest('hex') === hex
 }
 
 async function bytesMatch(bytes: Uint8Array, hex: string, sizeBytes: number, throttle: Throttle): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { readFileSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, readFileSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { and, eq, sql } from 'drizzle-orm'
 import { holdAt } from '../../core/barriers'
@@ -51,6 +51,19 @@ function flipBytes(path: string) {
   const bytes = readFileSync(path)
   for (let i = 0; i < bytes.length; i++) bytes[i] = bytes[i]! ^ 0xff
   writeFileSync(path, bytes)
+}
+
+/**
+ * Makes a 4096-byte blob file unreadable while its size still matches. Root reads
+ * any file, except a write-only sysfs attribute (EACCES for everyone), so there
+ * the blob's path becomes a link to one.
+ */
+function makeUnreadable(path: string) {
+  if (process.getuid?.() !== 0) return chmodSync(path, 0)
+  const found = Bun.spawnSync(['find', '/sys/devices', '-maxdepth', '4', '-type', 'f', '-perm', '0200', '-size', '-5k']).stdout.toString().split('\n')[0]
+  if (!found) throw new Error('no write-only sysfs attribute to stand for an unreadable file')
+  unlinkSync(path)
+  symlinkSync(found, path)
 }
 
 describe.each(backends)('scrub on %s', (backend) => {
@@ -136,6 +149,22 @@ describe.each(backends)('scrub on %s', (backend) => {
     await expectBytes(await byId(server, goneObject.id), gone)
     await expectBytes(await byId(server, shortObject.id), short)
     expect((await scrub(server)).corrupt).toEqual([])
+  })
+
+  test('a blob file that cannot be read is reported and marked, and the pass goes on', async () => {
+    const namespace = unique('unreadable')
+    const body = new Uint8Array(randomBytes(4096))
+    const object = await upload(server, namespace, 'unreadable', body)
+    const checkedBefore = (await scrub(server)).checked
+    makeUnreadable(blobFile(server, sha256(body)))
+
+    expect(await scrub(server)).toEqual({ checked: checkedBefore, corrupt: [{ content_hash: `sha256:${sha256(body)}`, storage_class: 'hot' }] })
+    await expectCorrupt(await byId(server, object.id))
+
+    // Uploading the bytes again puts a readable copy in its place.
+    await upload(server, namespace, 'readable', body)
+    await expectBytes(await byId(server, object.id), body)
+    expect(await scrub(server)).toEqual({ checked: checkedBefore, corrupt: [] })
   })
 
   test('walks every blob of both classes across pages', async () => {
