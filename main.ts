@@ -10,7 +10,8 @@ import { ClusterError } from './core/db/cluster'
 import { DatabaseInUse } from './core/db/presence'
 import { ForeignBlobs, refuseForeignBlobs } from './core/foreign-blobs'
 import { errorFields, log } from './core/log'
-import { refreshStorageMetrics } from './core/metrics'
+import { tracked } from './core/jobs'
+import { refreshSharedStorageMetrics, storageWalkSlot } from './core/metrics'
 import { tempDirectory } from './core/store/paths'
 
 function configOrExit(): Config {
@@ -68,8 +69,10 @@ async function serveMetricsAt(address: ListenAddress) {
 }
 const metricsApp = config.metricsListen && (await serveMetricsAt(config.metricsListen))
 
-const refreshMetrics = () =>
-  refreshStorageMetrics(database.background, config.gcGraceSecs).catch((error) => log.warn({ msg: 'metrics refresh failed', ...errorFields(error) }))
+// One replica walks the database per slot; the others show what it found.
+const refreshMetrics = async () => {
+  await tracked(refreshSharedStorageMetrics(database.background, config.gcGraceSecs, storageWalkSlot())).catch((error) => log.warn({ msg: 'metrics refresh failed', ...errorFields(error) }))
+}
 void refreshMetrics()
 
 const schedules = [

@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { rowsOf, type Db } from './db/client'
 import { blobs } from './db/schema'
 import { collectable } from './db/collectable'
+import { claimSlot, publishedResult, publishResult } from './jobs'
 import type { StorageRoots } from './store/paths'
 
 /**
@@ -90,16 +91,49 @@ export interface WalkPace {
 // 128 pages of 8 KiB hold about 5,000 object rows.
 const defaultPace: WalkPace = { batchPages: 128, pauseMs: 10 }
 
-/**
- * Reads object counts, stored bytes and the GC queue from the database into the
- * gauges. Each table is read in the order it lies on disk, a range of pages per
- * query with a pause between, so a large store never puts one long scan on the
- * database: a million objects take a few hundred short queries. Rows that move
- * during the walk may be counted in the next one instead.
- */
+/** What the storage walk found: the values of the storage gauges. */
+export interface StorageSnapshot {
+  objects: { namespace: string; tenant: string; storageClass: string; n: number }[]
+  logical: Record<string, number>
+  physical: Record<string, number>
+  gcQueue: number
+}
+
+/** Walks the database (walkStorage) into this process's gauges. */
 export async function refreshStorageMetrics(db: Db, gcGraceSecs: number, pace: WalkPace = defaultPace): Promise<void> {
+  showStorage(await walkStorage(db, gcGraceSecs, pace))
+}
+
+/** The gauges are refreshed every 30 s, at :00 and :30: the slot a refresh at `now` belongs to in every replica. */
+export const storageWalkSlot = (now = Date.now()): Date => new Date(Math.floor(now / 30_000) * 30_000)
+
+/**
+ * One walk per slot across the replicas: the replica whose claim wins the
+ * slot walks and publishes what it found; the others show what was published
+ * last (at most one slot older). Answers whether this replica walked.
+ */
+export async function refreshSharedStorageMetrics(db: Db, gcGraceSecs: number, slot: Date): Promise<'walked' | 'read'> {
+  if ((await claimSlot(db, 'storage_walk', slot)).claimed) {
+    const snapshot = await walkStorage(db, gcGraceSecs, defaultPace)
+    await publishResult(db, 'storage_walk', slot, snapshot)
+    showStorage(snapshot)
+    return 'walked'
+  }
+  const published = await publishedResult<StorageSnapshot>(db, 'storage_walk')
+  if (published) showStorage(published.result)
+  return 'read'
+}
+
+/**
+ * Reads object counts, stored bytes and the GC queue from the database. Each
+ * table is read in the order it lies on disk, a range of pages per query with
+ * a pause between, so a large store never puts one long scan on the database:
+ * a million objects take a few hundred short queries. Rows that move during
+ * the walk may be counted in the next one instead.
+ */
+async function walkStorage(db: Db, gcGraceSecs: number, pace: WalkPace): Promise<StorageSnapshot> {
   const objectCounts = new Map<string, { namespace: string; tenant: string; storageClass: string; n: number }>()
-  const logical = new Map([['hot', 0], ['cold', 0]])
+  const logical: Record<string, number> = { hot: 0, cold: 0 }
   await walk(db, 'objects', pace, (pages) => sql`
     select namespace, tenant_id, storage_class::text as storage_class, count(*)::text as n, coalesce(sum(size_bytes), 0)::text as bytes
     from objects where ${pages} and status = 'COMMITTED' group by namespace, tenant_id, storage_class`,
@@ -108,23 +142,26 @@ export async function refreshStorageMetrics(db: Db, gcGraceSecs: number, pace: W
       const counted = objectCounts.get(key) ?? { namespace: row.namespace, tenant: row.tenant_id, storageClass: row.storage_class, n: 0 }
       counted.n += Number(row.n)
       objectCounts.set(key, counted)
-      logical.set(row.storage_class, (logical.get(row.storage_class) ?? 0) + Number(row.bytes))
+      logical[row.storage_class] = (logical[row.storage_class] ?? 0) + Number(row.bytes)
     },
   )
-  const physical = new Map([...logical.keys()].map((storageClass) => [storageClass, 0]))
+  const physical: Record<string, number> = Object.fromEntries(Object.keys(logical).map((storageClass) => [storageClass, 0]))
   await walk(db, 'blobs', pace, (pages) => sql`
     select storage_class::text as storage_class, coalesce(sum(size_bytes), 0)::text as bytes from blobs where ${pages} group by storage_class`,
-    (row: { storage_class: string; bytes: string }) => physical.set(row.storage_class, (physical.get(row.storage_class) ?? 0) + Number(row.bytes)),
+    (row: { storage_class: string; bytes: string }) => void (physical[row.storage_class] = (physical[row.storage_class] ?? 0) + Number(row.bytes)),
   )
   // The collectable blobs are few and found through their own partial index.
   const [queue] = rowsOf<{ n: string }>(await db.execute(sql`select count(*)::text as n from ${blobs} where ${collectable(gcGraceSecs)}`))
+  return { objects: [...objectCounts.values()], logical, physical, gcQueue: Number(queue?.n ?? 0) }
+}
 
+function showStorage(snapshot: StorageSnapshot): void {
   objectsGauge.reset()
-  for (const { namespace, tenant, storageClass, n } of objectCounts.values()) objectsGauge.set({ namespace, tenant, storage_class: storageClass }, n)
+  for (const { namespace, tenant, storageClass, n } of snapshot.objects) objectsGauge.set({ namespace, tenant, storage_class: storageClass }, n)
   storageBytes.reset()
-  for (const [storageClass, bytes] of logical) storageBytes.set({ storage_class: storageClass, kind: 'logical' }, bytes)
-  for (const [storageClass, bytes] of physical) storageBytes.set({ storage_class: storageClass, kind: 'physical' }, bytes)
-  gcQueueDepth.set(Number(queue?.n ?? 0))
+  for (const [storageClass, bytes] of Object.entries(snapshot.logical)) storageBytes.set({ storage_class: storageClass, kind: 'logical' }, bytes)
+  for (const [storageClass, bytes] of Object.entries(snapshot.physical)) storageBytes.set({ storage_class: storageClass, kind: 'physical' }, bytes)
+  gcQueueDepth.set(snapshot.gcQueue)
 }
 
 /**

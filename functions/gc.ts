@@ -1,7 +1,8 @@
 import { Cron } from 'croner'
 import { Elysia, t } from 'elysia'
-import type { Db } from '../core/db/client'
-import { runGc, type GcSettings } from '../core/gc'
+import { perDatabase, type Db } from '../core/db/client'
+import { runGc, type GcResult, type GcSettings } from '../core/gc'
+import { claimSlot, SharedPass, tracked } from '../core/jobs'
 import { nextFiring, recordRun, type Schedule } from '../core/runs'
 import type { StorageRoots } from '../core/store/paths'
 import { principalOf } from '../core/auth/authenticate'
@@ -25,18 +26,26 @@ const GcResultSchema = t.Object({
   removed_orphan_files: t.Integer(),
 })
 
-/** One full pass, the same for the schedule and the admin route; logs one line. */
-export async function gcPass(deps: GcDeps, sweepOrphans: boolean) {
-  const started = performance.now()
-  const result = await recordRun(deps.db, 'gc', () => runGc(deps.db, deps.roots, { ...deps.settings, sweepOrphans })).catch((error) => {
-    gcFailures.inc()
-    throw error
+// A pass without the orphan sweep does not serve a caller who asks for one.
+const gcPasses = perDatabase(() => new SharedPass<{ sweepOrphans: boolean }, GcResult>((running, wanted) => running.sweepOrphans || !wanted.sweepOrphans))
+
+/**
+ * One full pass, the same for the schedule and the admin route; logs one line.
+ * Callers arriving while a pass runs in this process share it.
+ */
+export function gcPass(deps: GcDeps, sweepOrphans: boolean): Promise<GcResult> {
+  return gcPasses(deps.db).run({ sweepOrphans }, async () => {
+    const started = performance.now()
+    const result = await recordRun(deps.db, 'gc', () => runGc(deps.db, deps.roots, { ...deps.settings, sweepOrphans })).catch((error) => {
+      gcFailures.inc()
+      throw error
+    })
+    gcRuns.inc()
+    gcDeletedBlobs.inc(result.deleted_blobs)
+    gcReclaimedBytes.inc(result.reclaimed_bytes)
+    log.info({ msg: 'gc pass', duration_ms: Math.round(performance.now() - started), orphan_sweep: sweepOrphans, ...result })
+    return result
   })
-  gcRuns.inc()
-  gcDeletedBlobs.inc(result.deleted_blobs)
-  gcReclaimedBytes.inc(result.reclaimed_bytes)
-  log.info({ msg: 'gc pass', duration_ms: Math.round(performance.now() - started), ...result })
-  return result
 }
 
 /** POST /v1/admin/gc runs a full pass now, orphan sweep included. */
@@ -50,26 +59,31 @@ export const gcRoutes = (deps: GcDeps) =>
     detail: { summary: 'Run one garbage collection pass now', responses: errorResponses(...authErrors) },
   })
 
-const orphanSweepEveryMs = 3600_000
+const orphanSweepEverySecs = 3600
 
-/** Every GC_INTERVAL_SECS in each replica; walking every blob file for orphans only hourly. */
+/**
+ * Every GC_INTERVAL_SECS in each replica. The walk of every blob file for
+ * orphans rides on the first pass, in any replica, an hour or more after the
+ * last one began: the replica whose claim in the database moves the sweep on.
+ */
 export function scheduleGc(deps: GcDeps, intervalSecs: number): Schedule {
+  // When the last sweep began in any replica, as this one last learned it.
   let lastOrphanSweep = 0
-  const cron = new Cron('* * * * * *', { interval: intervalSecs, protect: true }, async () => {
-    const sweepOrphans = Date.now() - lastOrphanSweep >= orphanSweepEveryMs
+  const scheduledPass = async () => {
     try {
-      await gcPass(deps, sweepOrphans)
-      if (sweepOrphans) lastOrphanSweep = Date.now()
+      const sweep = await claimSlot(deps.db, 'orphan_sweep', new Date(), orphanSweepEverySecs)
+      lastOrphanSweep = sweep.slot.getTime()
+      await gcPass(deps, sweep.claimed)
     } catch (error) {
       // The next tick retries; the failure is on the status page and in the log.
       log.error({ msg: 'gc pass failed', error: String((error as Error)?.message ?? error) })
     }
-  })
+  }
+  const cron = new Cron('* * * * * *', { interval: intervalSecs, protect: true }, () => tracked(scheduledPass()))
   const nextPass = () => nextFiring(cron)
-  // The sweep rides on the first pass at least an hour after the last one.
   const nextOrphanSweep = () => {
     let pass = nextPass()
-    while (pass !== null && pass.getTime() - lastOrphanSweep < orphanSweepEveryMs) pass = cron.nextRun(pass)
+    while (pass !== null && pass.getTime() - lastOrphanSweep <= orphanSweepEverySecs * 1000) pass = cron.nextRun(pass)
     return pass
   }
   return { nextRuns: { gc: nextPass, reaper: nextPass, orphan_sweep: nextOrphanSweep }, stop: () => cron.stop() }

@@ -1,8 +1,9 @@
 import { Cron } from 'croner'
 import { Elysia, t } from 'elysia'
-import type { Db } from '../core/db/client'
+import { perDatabase, type Db } from '../core/db/client'
+import { claimSlot, scheduledSlot, SharedPass, tracked } from '../core/jobs'
 import { nextFiring, recordRun, type Schedule } from '../core/runs'
-import { runScrub } from '../core/scrub'
+import { runScrub, type ScrubResult } from '../core/scrub'
 import type { StorageRoots } from '../core/store/paths'
 import { principalOf } from '../core/auth/authenticate'
 import { recordAudit } from '../core/audit'
@@ -22,12 +23,17 @@ const ScrubResultSchema = t.Object({
   corrupt: t.Array(t.Object({ content_hash: t.String(), storage_class: t.String() })),
 })
 
-export async function scrubPass(deps: ScrubDeps) {
-  const started = performance.now()
-  const result = await recordRun(deps.db, 'scrub', () => runScrub(deps.db, deps.roots, deps.maxBytesPerSec))
-  scrubCorruptBlobs.inc(result.corrupt.length)
-  log.info({ msg: 'scrub pass', duration_ms: Math.round(performance.now() - started), checked: result.checked, corrupt: result.corrupt.length })
-  return result
+const scrubPasses = perDatabase(() => new SharedPass<void, ScrubResult>())
+
+/** One pass over every blob; callers arriving while a pass runs in this process share it. */
+export function scrubPass(deps: ScrubDeps): Promise<ScrubResult> {
+  return scrubPasses(deps.db).run(undefined, async () => {
+    const started = performance.now()
+    const result = await recordRun(deps.db, 'scrub', () => runScrub(deps.db, deps.roots, deps.maxBytesPerSec))
+    scrubCorruptBlobs.inc(result.corrupt.length)
+    log.info({ msg: 'scrub pass', duration_ms: Math.round(performance.now() - started), checked: result.checked, corrupt: result.corrupt.length })
+    return result
+  })
 }
 
 /** POST /v1/admin/scrub re-hashes every stored blob now. */
@@ -41,13 +47,15 @@ export const scrubRoutes = (deps: ScrubDeps) =>
     detail: { summary: 'Re-hash every stored blob now', responses: errorResponses(...authErrors) },
   })
 
+/** On SCRUB_CRON in every replica; the one whose claim in the database wins the scheduled time runs the pass. */
 export function scheduleScrub(deps: ScrubDeps, cron: string): Schedule {
-  const job = new Cron(cron, { protect: true }, async () => {
+  const scheduledPass = async () => {
     try {
-      await scrubPass(deps)
+      if ((await claimSlot(deps.db, 'scrub', scheduledSlot(job))).claimed) await scrubPass(deps)
     } catch (error) {
       log.error({ msg: 'scrub pass failed', error: String((error as Error)?.message ?? error) })
     }
-  })
+  }
+  const job = new Cron(cron, { protect: true }, () => tracked(scheduledPass()))
   return { nextRuns: { scrub: () => nextFiring(job) }, stop: () => job.stop() }
 }

@@ -78,6 +78,17 @@ export const backgroundRuns = pgTable('background_runs', {
   error: text('error'),
 })
 
+/**
+ * Background work the replicas share: the latest slot each job was claimed for
+ * (a scheduled time, or when a sweep began), so that one replica runs it per
+ * slot, and what the run found where other replicas need it (the storage gauges).
+ */
+export const jobClaims = pgTable('job_claims', {
+  job: text('job').primaryKey(),
+  slot: instant('slot').notNull(),
+  result: jsonb('result').$type<unknown>(),
+})
+
 /** API keys: only a SHA-256 of the secret is stored; the id is also the lookup part of the key. */
 export const apiKeys = pgTable(
   'api_keys',

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, utimesSync, writeFileSy
 import { randomBytes } from 'node:crypto'
 import { dirname } from 'node:path'
 import { eq, sql } from 'drizzle-orm'
-import { blobs, objects, type StorageClass } from '../../core/db/schema'
+import { auditEvents, blobs, objects, type StorageClass } from '../../core/db/schema'
 import { adminToken, backends, startServer, type TestServer } from '../support/server'
 import { blobRow } from '../support/assertions'
 import { holdAt } from '../../core/barriers'
@@ -249,29 +249,29 @@ describe.each(backends)('gc with no grace period on %s', (backend) => {
     expect(await blobRow(server, stuck!.hex)).toBeUndefined()
   })
 
-  test('a batch whose deletion fails puts its files back: the rows that survive keep their bytes', async () => {
+  test('requests arriving while a pass runs share it and its answer', async () => {
     await collectGarbage(server)
-    const object = await upload(server, unique('interrupted'), bytesOf(`interrupted ${unique('i')}`))
+    const object = await upload(server, unique('shared'), bytesOf(`shared pass ${unique('p')}`))
     await remove(server, object.id)
 
     const held = holdAt('gc:blob-unlinked')
-    const collecting = fetch(`${server.url}/v1/admin/gc`, { method: 'POST', headers: asAdmin })
+    const first = fetch(`${server.url}/v1/admin/gc`, { method: 'POST', headers: asAdmin })
     await held.reached
-    // The pass's session dies while it holds the batch: its transaction is rolled back.
-    const terminated = rowsOf<{ done: boolean }>(await server.database.db.execute(sql`
-      select pg_terminate_backend(pid) as done from pg_stat_activity
-      where datname = current_database() and state = 'idle in transaction' and pid <> pg_backend_pid()`))
-    expect(terminated).toEqual([{ done: true }])
+    const audited = () => server.database.db.$count(auditEvents, eq(auditEvents.action, 'admin.gc'))
+    const before = await audited()
+    const second = fetch(`${server.url}/v1/admin/gc`, { method: 'POST', headers: asAdmin })
+    // Each request is audited just before it asks for the pass.
+    while ((await audited()) === before) await Bun.sleep(5)
     held.release()
-    expect((await collecting).status).toBeGreaterThanOrEqual(500)
 
-    expect(await blobRow(server, object.hex)).toMatchObject({ refCount: 0 })
-    expect(existsSync(blobFile(server, object.hex))).toBe(true)
-    await expectEveryRowHasItsBytes(server)
-    expect(readdirSync(`${server.dataDir}/hot/tmp`)).toEqual([])
-    // The next pass collects it as usual.
-    expect(await collectGarbage(server)).toEqual({ ...noWork, deleted_blobs: 1, reclaimed_bytes: object.size })
-    expect(existsSync(blobFile(server, object.hex))).toBe(false)
+    const answers = await Promise.all([first, second].map(async (response) => {
+      expect((await response).status).toBe(200)
+      return (await response).json()
+    }))
+    expect(answers).toEqual([
+      { ...noWork, deleted_blobs: 1, reclaimed_bytes: object.size },
+      { ...noWork, deleted_blobs: 1, reclaimed_bytes: object.size },
+    ])
   })
 
   test('the pass is recorded for the status page', async () => {
@@ -294,6 +294,42 @@ describe.each(backends)('gc with no grace period on %s', (backend) => {
     expect(started).toBeGreaterThanOrEqual(before - 5)
     expect(finished).toBeGreaterThanOrEqual(started - 5)
     expect(finished).toBeLessThanOrEqual(Date.now() + 5)
+  })
+})
+
+describe.each(backends)('gc whose session dies on %s', (backend) => {
+  // A server of its own: the pool that loses a session is not shared with other tests.
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startServer(backend, { gc: { graceSecs: 0, tombstoneRetentionSecs: 0, stuckUploadTimeoutSecs: 3600 } })
+  }, 60_000)
+  afterAll(() => server.stop())
+
+  test('a batch whose deletion fails puts its files back: the rows that survive keep their bytes', async () => {
+    await collectGarbage(server)
+    const object = await upload(server, unique('interrupted'), bytesOf(`interrupted ${unique('i')}`))
+    await remove(server, object.id)
+
+    const held = holdAt('gc:blob-unlinked')
+    const collecting = fetch(`${server.url}/v1/admin/gc`, { method: 'POST', headers: asAdmin })
+    await held.reached
+    // The pass's session dies while it holds the batch: its transaction is rolled back.
+    const terminated = rowsOf<{ done: boolean }>(await server.database.db.execute(sql`
+      select pg_terminate_backend(pid) as done from pg_stat_activity
+      where datname = current_database() and state = 'idle in transaction' and pid <> pg_backend_pid()`))
+    expect(terminated).toEqual([{ done: true }])
+    held.release()
+    const failed = await collecting
+    expect(failed.status).toBeGreaterThanOrEqual(500)
+    await failed.text()
+
+    expect(await blobRow(server, object.hex)).toMatchObject({ refCount: 0 })
+    expect(existsSync(blobFile(server, object.hex))).toBe(true)
+    await expectEveryRowHasItsBytes(server)
+    expect(readdirSync(`${server.dataDir}/hot/tmp`)).toEqual([])
+    // The next pass collects it as usual.
+    expect(await collectGarbage(server)).toEqual({ ...noWork, deleted_blobs: 1, reclaimed_bytes: object.size })
+    expect(existsSync(blobFile(server, object.hex))).toBe(false)
   })
 })
 

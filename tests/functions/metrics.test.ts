@@ -7,6 +7,7 @@ import { tempDir } from '../support/temp'
 import { rmSync } from 'node:fs'
 import { captureLogs } from '../support/logs'
 import { configureLog } from '../../core/log'
+import { objectsGauge, refreshSharedStorageMetrics, storageWalkSlot } from '../../core/metrics'
 
 let counter = 0
 const unique = (prefix: string) => `${prefix}-${++counter}-${Math.random().toString(36).slice(2, 8)}`
@@ -185,6 +186,23 @@ describe.each(backends)('GET /metrics on %s', (backend) => {
       await server.refreshMetrics(batchPages)
       expect(gauges((await scrape(server)).samples)).toEqual(whole)
     }
+  })
+
+  test('replicas walk the database once per 30 s slot; the others show what that walk found', async () => {
+    const namespace = unique('shared-walk')
+    await upsert(server, namespace, 'a', unique('one'))
+    await upsert(server, namespace, 'b', unique('two'))
+    // Two pools on one database stand for two replicas refreshing at the same time.
+    const slot = storageWalkSlot()
+    const outcomes = await Promise.all([server.database.db, server.database.background].map((db) => refreshSharedStorageMetrics(db, 0, slot)))
+    expect(outcomes.sort()).toEqual(['read', 'walked'])
+
+    // A replica that did not walk shows the published gauges.
+    objectsGauge.reset()
+    expect(await refreshSharedStorageMetrics(server.database.db, 0, slot)).toBe('read')
+    expect(value((await scrape(server)).samples, 'juststorage_objects', { namespace, tenant: 'acme', storage_class: 'hot' })).toBe(2)
+    // The next slot is walked again, by whichever replica claims it first.
+    expect(await refreshSharedStorageMetrics(server.database.background, 0, new Date(slot.getTime() + 30_000))).toBe('walked')
   })
 
 })

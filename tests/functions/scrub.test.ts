@@ -3,7 +3,7 @@ import { chmodSync, readFileSync, symlinkSync, truncateSync, unlinkSync, writeFi
 import { randomBytes } from 'node:crypto'
 import { and, eq, sql } from 'drizzle-orm'
 import { holdAt } from '../../core/barriers'
-import { blobs, type StorageClass } from '../../core/db/schema'
+import { auditEvents, blobs, type StorageClass } from '../../core/db/schema'
 import { adminToken, backends, startServer, type TestServer } from '../support/server'
 import { blobRow, expectBytes } from '../support/assertions'
 
@@ -32,6 +32,11 @@ const byKey = (server: TestServer, namespace: string, key: string, method = 'GET
 
 const blobFile = (server: TestServer, hex: string, storageClass: StorageClass = 'hot') =>
   `${server.dataDir}/${storageClass}/sha256/${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`
+
+async function scrubCorruptTotal(server: TestServer): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text()
+  return Number(/^juststorage_scrub_corrupt_blobs_total (\d+)/m.exec(text)?.[1] ?? NaN)
+}
 
 async function expectCorrupt(response: Response) {
   expect(response.status).toBe(500)
@@ -243,6 +248,28 @@ describe.each(backends)('a heal during a scrub on %s', (backend) => {
     for (const { hex } of heals) expect(await blobRow(server, hex)).toMatchObject({ corruptAt: null })
     await expectBytes(await byId(server, fileObject.id), inFile)
     await expectBytes(await byId(server, inlineObject.id), inline)
+  })
+
+  test('requests arriving while a pass runs share it: one pass, one answer, counted once', async () => {
+    const body = new Uint8Array(randomBytes(4096))
+    await upload(server, unique('shared'), 'damaged', body)
+    flipBytes(blobFile(server, sha256(body)))
+    const countedBefore = await scrubCorruptTotal(server)
+
+    const held = holdAt('scrub:blob-checked')
+    const first = scrub(server)
+    await held.reached
+    const audited = () => server.database.db.$count(auditEvents, eq(auditEvents.action, 'admin.scrub'))
+    const before = await audited()
+    const second = scrub(server)
+    // Each request is audited just before it asks for the pass.
+    while ((await audited()) === before) await Bun.sleep(5)
+    held.release()
+
+    const [one, other] = await Promise.all([first, second])
+    expect(other).toEqual(one)
+    expect(one.corrupt).toContainEqual({ content_hash: `sha256:${sha256(body)}`, storage_class: 'hot' })
+    expect(await scrubCorruptTotal(server)).toBe(countedBefore + one.corrupt.length)
   })
 })
 
