@@ -10,7 +10,7 @@ import { ClusterError } from './core/db/cluster'
 import { DatabaseInUse } from './core/db/presence'
 import { ForeignBlobs, refuseForeignBlobs } from './core/foreign-blobs'
 import { errorFields, log } from './core/log'
-import { tracked } from './core/jobs'
+import { backgroundWorkSettled, tracked } from './core/jobs'
 import { refreshSharedStorageMetrics, storageWalkSlot } from './core/metrics'
 import { tempDirectory } from './core/store/paths'
 
@@ -79,14 +79,15 @@ const schedules = [
   gc,
   scrub,
   // Key usage times are written in batches rather than on every request.
-  new Cron('*/30 * * * * *', { protect: true }, () => deps.auth.lastUsed.flush(database.background).catch(() => {})),
+  new Cron('*/30 * * * * *', { protect: true }, () => tracked(deps.auth.lastUsed.flush(database.background)).catch(() => {})),
   // Object counts and stored bytes come from the database every 30 s, not per request.
   new Cron('*/30 * * * * *', { protect: true }, refreshMetrics),
 ]
 
 /**
  * Drain, then stop: readiness turns 503 and new uploads are refused at once,
- * while requests in flight (uploads and streaming downloads) get up to
+ * while requests in flight (uploads and streaming downloads) and background
+ * passes already running (GC, scrub, the metrics walk) get up to
  * SHUTDOWN_GRACE_SECS to finish; then connections close, the pool closes, exit 0.
  */
 async function shutdown(signal: string): Promise<void> {
@@ -97,6 +98,8 @@ async function shutdown(signal: string): Promise<void> {
   const deadline = Date.now() + config.shutdownGraceSecs * 1000
   // pendingRequests counts responses still being sent, so streamed downloads are waited for too.
   while ((app.server?.pendingRequests ?? 0) > 0 && Date.now() < deadline) await Bun.sleep(50)
+  // A pass cut off here loses nothing (GC puts back the files of a batch that fails), but a finished one is cleaner.
+  if (!(await backgroundWorkSettled(deadline))) log.warn({ msg: 'background work still running at the end of the grace period is cut off' })
   await app.stop(true)
   await metricsApp?.stop(true)
   await database.close()

@@ -1,7 +1,12 @@
 import { afterAll, describe, expect, test } from 'bun:test'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { dirname } from 'node:path'
+import { sql as drizzleSql } from 'drizzle-orm'
+import { openDatabase } from '../../core/db/client'
 import { connectPostgres } from '../../core/db/connect'
+import { blobs } from '../../core/db/schema'
+import { blobPath } from '../../core/store/paths'
 import { startChild } from '../support/child'
 import { sharedCluster } from '../support/server'
 
@@ -72,6 +77,55 @@ describe('graceful shutdown', () => {
       await sql.end()
     } finally {
       await child.stop()
+    }
+  }, 60_000)
+
+  test('SIGTERM during a scheduled GC pass lets the pass finish before the database closes', async () => {
+    const gcDir = mkdtempSync(`${tmpdir()}/juststorage-shutdown-gc-`)
+    const databaseUrl = await (await sharedCluster()).createDatabase(`shutdown_gc_${process.pid}`)
+    const roots = { hot: `${gcDir}/hot`, cold: `${gcDir}/cold` }
+    // Blobs unreferenced for an hour, each with its file: many batches of work for the next pass.
+    const seeding = await openDatabase({ databaseUrl, dataDir: gcDir, maxConnections: 2 })
+    const count = 5000
+    for (let first = 0; first < count; first += 1000) {
+      const rows = Array.from({ length: 1000 }, () => {
+        const hex = new Bun.CryptoHasher('sha256').update(crypto.randomUUID()).digest('hex')
+        const path = blobPath(roots, 'hot', hex)
+        mkdirSync(dirname(path), { recursive: true })
+        writeFileSync(path, hex)
+        return { storageClass: 'hot' as const, contentHash: `sha256:${hex}`, sizeBytes: 64, refCount: 0, unreferencedSince: drizzleSql`now() - interval '1 hour'` }
+      })
+      await seeding.db.insert(blobs).values(rows)
+    }
+    await seeding.close()
+
+    const sql = connectPostgres(databaseUrl, { max: 1 })
+    const remaining = async () => (await sql<{ n: number }[]>`select count(*)::int as n from blobs`)[0]!.n
+    const child = await startChild({ databaseUrl, dataDir: gcDir, env: { GC_INTERVAL_SECS: '1', GC_BATCH_SIZE: '50', GC_GRACE_SECS: '0', SHUTDOWN_GRACE_SECS: '20' } })
+    try {
+      // The scheduled pass has begun deleting.
+      for (let i = 0; (await remaining()) === count; i++) {
+        if (i > 1000) throw new Error('the scheduled GC pass never began')
+        await Bun.sleep(5)
+      }
+      expect(await child.kill('SIGTERM')).toBe(0)
+
+      const lines = child.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line))
+      const stopping = lines.findIndex((line) => line.msg === 'shutting down')
+      const pass = lines.findIndex((line) => line.msg === 'gc pass')
+      expect(stopping).toBeGreaterThanOrEqual(0)
+      // The pass ended, whole, after the signal and before the exit.
+      expect(pass).toBeGreaterThan(stopping)
+      expect(lines[pass]).toMatchObject({ deleted_blobs: expect.any(Number) })
+      // No row lost its file under it, and the pass got through every one.
+      const withoutFile = (await sql<{ content_hash: string }[]>`select content_hash from blobs`).filter((row) => !existsSync(blobPath(roots, 'hot', row.content_hash.slice('sha256:'.length))))
+      expect(withoutFile).toEqual([])
+      expect(await remaining()).toBe(0)
+      expect(readdirSync(`${roots.hot}/tmp`)).toEqual([])
+    } finally {
+      await sql.end()
+      await child.stop()
+      rmSync(gcDir, { recursive: true, force: true })
     }
   }, 60_000)
 })
