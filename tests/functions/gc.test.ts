@@ -303,7 +303,8 @@ describe.each(backends)('gc whose session dies on %s', (backend) => {
   beforeAll(async () => {
     server = await startServer(backend, { gc: { graceSecs: 0, tombstoneRetentionSecs: 0, stuckUploadTimeoutSecs: 3600 } })
   }, 60_000)
-  afterAll(() => server.stop())
+  // Closing the pools may wait out their 5 s timeout for the session that died.
+  afterAll(() => server.stop(), 15_000)
 
   test('a batch whose deletion fails puts its files back: the rows that survive keep their bytes', async () => {
     await collectGarbage(server)
