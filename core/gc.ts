@@ -11,6 +11,7 @@ import { blobs, objects, type StorageClass } from './db/schema'
 import { log } from './log'
 import { gcUnremovableFiles } from './metrics'
 import { recordRun } from './runs'
+import { TimeSlice } from './time-slice'
 import { fsyncDirectoryAsync } from './store/durable'
 import { blobPath, blobTreeDirectory, tempDirectory, tempPath, type StorageRoots } from './store/paths'
 import { moveToTrash, restoreFromTrash, trashedHex, trashPath } from './store/trash'
@@ -271,10 +272,13 @@ async function settleTrash(db: Db, roots: StorageRoots, storageClass: StorageCla
  */
 async function sweepOrphanFiles(db: Db, roots: StorageRoots, graceSecs: number): Promise<Pick<GcResult, 'removed_orphan_files'>> {
   let removed = 0
+  const slice = new TimeSlice()
   for (const storageClass of storageClasses) {
     const base = blobTreeDirectory(roots[storageClass])
     for (const level1 of entriesOf(base)) {
       for (const level2 of entriesOf(`${base}/${level1}`)) {
+        // A tree of many small directories is listed without a query between them.
+        await slice.yield()
         const dir = `${base}/${level1}/${level2}`
         const names = entriesOf(dir).filter((name) => /^[0-9a-f]{64}$/.test(name) && olderThan(`${dir}/${name}`, graceSecs))
         if (names.length === 0) continue

@@ -2,6 +2,7 @@ import { closeSync, fdatasync, openSync, unlinkSync, writeSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { ApiError } from '../errors'
 import { keepMemoryInBudget } from '../memory'
+import { TimeSlice } from '../time-slice'
 
 const fdatasyncAsync = promisify(fdatasync)
 
@@ -83,11 +84,15 @@ export async function writeStreamToFile(head: BodyHead, reader: ReadableStreamDe
   try {
     for (const chunk of head.chunks) append(chunk)
     // Synchronous writes land in the page cache; reading the next chunk only
-    // after the write is what gives the client backpressure.
+    // after the write is what gives the client backpressure. Chunks already
+    // buffered arrive without a turn of the event loop, so the loop is handed
+    // back every few milliseconds.
+    const slice = new TimeSlice()
     for (let end = head.done; !end; ) {
       const { done, value } = await readFromClient(reader)
       if (done) end = true
       else append(value)
+      await slice.yield()
     }
     await syncing
     if (syncFailure !== null) throw syncFailure
