@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { openCluster } from '../../core/db/cluster'
 import { connectPostgres } from '../../core/db/connect'
 import { embeddedDatabaseUrl } from '../../core/db/embedded'
-import { repoRoot, startChild, type Child } from '../support/child'
+import { repoRoot, runToExit, startChild, type Child } from '../support/child'
 import { tempDir } from '../support/temp'
 
 /**
@@ -60,16 +60,8 @@ async function download(child: Child, id: string): Promise<{ status: number; bod
   return { status: response.status, body: await response.text() }
 }
 
-/** Runs the service until it exits by itself (it refuses to start): exit code and what it printed. */
-async function refusal(dir: string, env: Record<string, string> = {}): Promise<{ code: number; output: string }> {
-  const environment: Record<string, string | undefined> = { ...process.env, DATA_DIR: dir, LISTEN_ADDR: '127.0.0.1:0', AUTH_DISABLED: 'true', ...env }
-  delete environment.DATABASE_URL
-  const proc = Bun.spawn([process.execPath, 'main.ts'], { cwd: repoRoot, env: environment, stdout: 'pipe', stderr: 'pipe' })
-  const exited = await Promise.race([proc.exited, Bun.sleep(30_000).then(() => 'still running' as const)])
-  if (exited === 'still running') proc.kill('SIGKILL')
-  const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()])
-  return { code: exited === 'still running' ? -1 : exited, output: out + err }
-}
+/** Runs the service on the embedded default until it exits by itself (it refuses to start). */
+const refusal = (dir: string) => runToExit(['main.ts'], { DATA_DIR: dir, DATABASE_URL: undefined, LISTEN_ADDR: '127.0.0.1:0', AUTH_DISABLED: 'true' })
 
 describe('embedded PostgreSQL', () => {
   test('the first start creates a cluster in <data dir>/pg, reached only through its socket, with fsync and checksums on', async () => {
@@ -136,13 +128,7 @@ describe('embedded PostgreSQL', () => {
     const dir = dataDir()
     const child = await start(dir)
     await upload(child, 'checked')
-    const fsck = async () => {
-      const environment: Record<string, string | undefined> = { ...process.env, DATA_DIR: dir }
-      delete environment.DATABASE_URL
-      const proc = Bun.spawn([process.execPath, 'scripts/fsck.ts'], { cwd: repoRoot, env: environment, stdout: 'pipe', stderr: 'pipe' })
-      const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
-      return { code, output: out + err }
-    }
+    const fsck = () => runToExit(['scripts/fsck.ts'], { DATA_DIR: dir, DATABASE_URL: undefined })
     const whileRunning = await fsck()
     expect(whileRunning.code).toBe(1)
     expect(whileRunning.output).toContain(`is in use by another process (juststorage pid ${child.pid})`)

@@ -1,6 +1,6 @@
 import { afterAll, expect, test } from 'bun:test'
 import { rmSync } from 'node:fs'
-import { repoRoot, startChild, type Child } from '../support/child'
+import { runToExit, startChild, type Child } from '../support/child'
 import { sharedCluster } from '../support/server'
 import { tempDir } from '../support/temp'
 
@@ -25,18 +25,12 @@ test('a second service on a port already in use refuses to start, and the first 
   }
   first = await startChild({ databaseUrl: await cluster.createDatabase(`listen_a_${process.pid}`), dataDir: dataDir() })
   const address = new URL(first.url).host
-  const environment: Record<string, string | undefined> = {
-    ...process.env,
-    DATA_DIR: dataDir(),
-    DATABASE_URL: await cluster.createDatabase(`listen_b_${process.pid}`),
-    LISTEN_ADDR: address,
-    AUTH_DISABLED: 'true',
-  }
-  const second = Bun.spawn([process.execPath, 'main.ts'], { cwd: repoRoot, env: environment, stdout: 'pipe', stderr: 'pipe' })
-  const exited = await Promise.race([second.exited, Bun.sleep(20_000).then(() => 'still running' as const)])
-  if (exited === 'still running') second.kill('SIGKILL')
-  const output = (await new Response(second.stdout).text()) + (await new Response(second.stderr).text())
-  expect({ exited, mentionsAddress: output.includes(`cannot listen on ${address.replace(/:\d+$/, '')}`) }).toEqual({ exited: 1, mentionsAddress: true })
+  const second = await runToExit(
+    ['main.ts'],
+    { DATA_DIR: dataDir(), DATABASE_URL: await cluster.createDatabase(`listen_b_${process.pid}`), LISTEN_ADDR: address, AUTH_DISABLED: 'true' },
+    20_000,
+  )
+  expect({ exited: second.code, mentionsAddress: second.output.includes(`cannot listen on ${address.replace(/:\d+$/, '')}`) }).toEqual({ exited: 1, mentionsAddress: true })
 
   // Every request reaches the first service: an object it stored is found each time.
   const response = await fetch(`${first.url}/v1/objects?namespace=listen&tenant_id=acme`, { method: 'POST', body: 'only here' })

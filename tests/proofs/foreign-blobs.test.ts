@@ -2,7 +2,7 @@ import { afterAll, expect, test } from 'bun:test'
 import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { blobFilesUnder } from '../../core/store/directories'
-import { repoRoot, startChild } from '../support/child'
+import { runToExit, startChild } from '../support/child'
 import { sharedCluster } from '../support/server'
 import { tempDir } from '../support/temp'
 
@@ -23,14 +23,9 @@ function dataDir(): string {
   return dir
 }
 
-async function run(script: string[], env: Record<string, string | undefined>): Promise<{ code: number | 'still running'; output: string }> {
-  const environment: Record<string, string | undefined> = { ...process.env, LISTEN_ADDR: '127.0.0.1:0', AUTH_DISABLED: 'true', ...env }
-  if (env.DATABASE_URL === undefined) delete environment.DATABASE_URL
-  const proc = Bun.spawn([process.execPath, ...script], { cwd: repoRoot, env: environment, stdout: 'pipe', stderr: 'pipe' })
-  const code = await Promise.race([proc.exited, Bun.sleep(30_000).then(() => 'still running' as const)])
-  if (code === 'still running') proc.kill('SIGKILL')
-  return { code, output: (await new Response(proc.stdout).text()) + (await new Response(proc.stderr).text()) }
-}
+/** An entry point on a data directory and database (undefined: the embedded default), until it exits. */
+const run = (script: string[], env: { DATA_DIR: string; DATABASE_URL?: string }) =>
+  runToExit(script, { LISTEN_ADDR: '127.0.0.1:0', AUTH_DISABLED: 'true', DATABASE_URL: undefined, ...env })
 
 /** Stores one object in a file (not inline) and stops; returns the blob file. */
 async function storeFile(dir: string, databaseUrl: string | undefined): Promise<string> {

@@ -2,7 +2,7 @@ import { afterAll, expect, test } from 'bun:test'
 import { rmSync } from 'node:fs'
 import { connectPostgres } from '../../core/db/connect'
 import { presenceLockId } from '../../core/db/presence'
-import { repoRoot, startChild, type Child } from '../support/child'
+import { runToExit as run, startChild, type Child } from '../support/child'
 import { sharedCluster } from '../support/server'
 import { tempDir } from '../support/temp'
 
@@ -23,13 +23,6 @@ function dataDir(): string {
   const dir = tempDir('juststorage-presence-')
   dirs.push(dir)
   return dir
-}
-
-async function run(script: string[], env: Record<string, string>, timeoutMs = 30_000): Promise<{ code: number | 'still running'; output: string }> {
-  const proc = Bun.spawn([process.execPath, ...script], { cwd: repoRoot, env: { ...process.env, ...env }, stdout: 'pipe', stderr: 'pipe' })
-  const code = await Promise.race([proc.exited, Bun.sleep(timeoutMs).then(() => 'still running' as const)])
-  if (code === 'still running') proc.kill('SIGKILL')
-  return { code, output: (await new Response(proc.stdout).text()) + (await new Response(proc.stderr).text()) }
 }
 
 test('fsck --repair refuses while any replica runs on the database, and runs once every replica stopped', async () => {

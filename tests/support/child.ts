@@ -121,3 +121,19 @@ export function freePort(): Promise<number> {
     })
   })
 }
+
+/**
+ * Runs one of the service's entry points (main.ts, scripts/fsck.ts) until it
+ * exits by itself, as when it refuses to start: its exit code, or 'still
+ * running' (then killed) past the bound, and what it printed. `env` goes over
+ * this process's environment; an undefined value unsets a variable.
+ */
+export async function runToExit(script: string[], env: Record<string, string | undefined>, timeoutMs = 30_000): Promise<{ code: number | 'still running'; output: string }> {
+  const environment: Record<string, string | undefined> = { ...process.env, ...env }
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete environment[name]
+  const proc = Bun.spawn([process.execPath, ...script], { cwd: repoRoot, env: environment, stdout: 'pipe', stderr: 'pipe' })
+  const code = await Promise.race([proc.exited, Bun.sleep(timeoutMs).then(() => 'still running' as const)])
+  if (code === 'still running') proc.kill('SIGKILL')
+  const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()])
+  return { code, output: out + err }
+}
