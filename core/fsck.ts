@@ -2,7 +2,7 @@ import { statSync } from 'node:fs'
 import { and, eq, sql } from 'drizzle-orm'
 import { rowsOf, type Db } from './db/client'
 import { anyOf } from './db/any-of'
-import { blobs, objects, type StorageClass } from './db/schema'
+import { blobs, objects, statusIs, type StorageClass } from './db/schema'
 import { isUuid } from './identifiers'
 import { blobPath, tempDirectory, type StorageRoots } from './store/paths'
 import { removeFile } from './store/writer'
@@ -83,7 +83,7 @@ export async function checkConsistency(db: Db, roots: StorageRoots): Promise<Fsc
     const tmp = tempDirectory(roots[storageClass])
     const names = entriesOf(tmp)
     const writing = new Set(
-      names.length === 0 ? [] : (await db.select({ id: objects.id }).from(objects).where(and(eq(objects.status, 'WRITING'), anyOf(objects.id, names.filter(isUuid), 'uuid')))).map((row) => row.id),
+      names.length === 0 ? [] : (await db.select({ id: objects.id }).from(objects).where(and(statusIs(objects.status, 'WRITING'), anyOf(objects.id, names.filter(isUuid), 'uuid')))).map((row) => row.id),
     )
     report.staleTempFiles.push(...names.filter((name) => !writing.has(name)).map((name) => `${tmp}/${name}`))
   }

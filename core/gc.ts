@@ -7,7 +7,7 @@ import { anyOf } from './db/any-of'
 import { collectable } from './db/collectable'
 import { rowsOf, type Db } from './db/client'
 import { isUuid } from './identifiers'
-import { blobs, objects, type StorageClass } from './db/schema'
+import { blobs, objects, statusIs, type StorageClass } from './db/schema'
 import { log } from './log'
 import { gcUnremovableFiles } from './metrics'
 import { recordRun } from './runs'
@@ -230,7 +230,7 @@ async function sweepTempFiles(db: Db, roots: StorageRoots, graceSecs: number): P
       const live = ids.length === 0 ? [] : await db
         .select({ id: objects.id })
         .from(objects)
-        .where(and(anyOf(objects.id, ids, 'uuid'), eq(objects.status, 'WRITING')))
+        .where(and(anyOf(objects.id, ids, 'uuid'), statusIs(objects.status, 'WRITING')))
       const liveIds = new Set(live.map((row) => row.id))
       for (const name of chunk) {
         if (liveIds.has(name)) continue

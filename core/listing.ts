@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gte, lt, lte, sql, type SQL } from 'drizzle-orm'
 import type { Db } from './db/client'
-import { objects, type ObjectRow, type StorageClass } from './db/schema'
+import { objects, statusIs, type ObjectRow, type StorageClass } from './db/schema'
 import { decodeCursor, encodeCursor, isDatabaseTime } from './cursor'
 import { isUuid, type Timestamp } from './identifiers'
 
@@ -51,7 +51,7 @@ export function listingQuery(db: Db, query: ListQuery) {
   const conditions: (SQL | undefined)[] = [
     eq(objects.tenantId, query.tenantId),
     eq(objects.namespace, query.namespace),
-    eq(objects.status, 'COMMITTED'),
+    statusIs(objects.status, 'COMMITTED'),
   ]
   if (query.cursor !== undefined) {
     const after = decodePosition(query.cursor, query.order)

@@ -1,7 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from './db/client'
 import { anyOf } from './db/any-of'
-import { objects, type StorageClass } from './db/schema'
+import { objects, statusIs, type StorageClass } from './db/schema'
 
 /** What a tenant stores: logical bytes as clients uploaded them, physical bytes as blobs on disk. */
 
@@ -61,7 +61,7 @@ export function usageQuery(db: Db, tenantId: string, namespaces?: string[]) {
     .where(
       and(
         eq(objects.tenantId, tenantId),
-        eq(objects.status, 'COMMITTED'),
+        statusIs(objects.status, 'COMMITTED'),
         namespaces === undefined ? undefined : anyOf(objects.namespace, namespaces),
       ),
     )

@@ -1,8 +1,16 @@
-import { sql } from 'drizzle-orm'
-import { bigint, check, customType, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { sql, type SQL } from 'drizzle-orm'
+import { type AnyPgColumn, bigint, check, customType, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
 
 export const objectStatus = pgEnum('object_status', ['WRITING', 'COMMITTED', 'DELETING', 'DELETED'])
 export const storageClass = pgEnum('storage_class', ['hot', 'cold'])
+
+/**
+ * `status = '<status>'` with the status written into the statement, never a
+ * parameter: only then can a prepared statement's generic plan use the partial
+ * indexes whose predicates name it (a parameter would make the planner plan
+ * every execution anew).
+ */
+export const statusIs = (column: AnyPgColumn, status: (typeof objectStatus.enumValues)[number]): SQL => sql`${column} = ${sql.raw(`'${status}'`)}`
 
 const instant = (name: string) => timestamp(name, { withTimezone: true, precision: 6, mode: 'string' })
 const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => 'bytea' })
