@@ -11,7 +11,7 @@ export async function issueApiKey(serviceUrl: string, adminToken: string, tenant
   const response = await fetch(`${serviceUrl}/v1/api-keys`, {
     method: 'POST',
     headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'bench', tenant_id: tenant, permissions: ['objects:read', 'objects:write'] }),
+    body: JSON.stringify({ name: 'bench', tenant_id: tenant, permissions: ['objects:read', 'objects:write', 'objects:delete'] }),
   })
   if (response.status !== 201) throw new Error(`creating the bench API key answered ${response.status}: ${await response.text()}`)
   header = `Bearer ${((await response.json()) as { key: string }).key}`

@@ -2,26 +2,21 @@
 import { backends, backendTitles, type Backend } from './service'
 import type { Limits } from './limits'
 import type { Machine } from './machine'
+import { smallPhases, smallPhaseTitles, type SmallPhase } from './small'
 
-/** Every number measured on each backend; all must be positive and finite. */
+/** Every number measured on one backend; all must be positive and finite. Bulk and list phases are not run over TCP (null). */
 export interface Measurements {
-  bulkUploadMiBps: number
-  bulkDownloadMiBps: number
-  smallUploadOpsPerSec: number
-  smallUploadP50Ms: number
-  smallUploadP99Ms: number
-  smallDownloadOpsPerSec: number
-  smallDownloadP50Ms: number
-  smallDownloadP99Ms: number
-  listDepth1P50Ms: number
-  listDepth1P99Ms: number
-  listDeepP50Ms: number
-  listDeepP99Ms: number
-  peakRssBulkUploadMiB: number
-  peakRssBulkDownloadMiB: number
-  peakRssSmallUploadMiB: number
-  peakRssSmallDownloadMiB: number
-  peakRssListMiB: number
+  bulk: { uploadMiBps: number; downloadMiBps: number; uploadPeakRssMiB: number; downloadPeakRssMiB: number } | null
+  small: Record<SmallPhase, { opsPerSec: number; p50Ms: number; p99Ms: number }>
+  smallPeakRssMiB: number
+  list: { depth1P50Ms: number; depth1P99Ms: number; deepP50Ms: number; deepP99Ms: number; peakRssMiB: number } | null
+}
+
+/** Every number of a backend's measurements, by a dotted name, for the check that each came out; a phase not run has none. */
+export function measuredNumbers(measured: Measurements): [string, number][] {
+  const flat = (prefix: string, value: unknown): [string, number][] =>
+    value === null ? [] : typeof value === 'object' ? Object.entries(value).flatMap(([name, inner]) => flat(prefix ? `${prefix}.${name}` : name, inner)) : [[prefix, value as number]]
+  return flat('', measured)
 }
 
 export interface Sizes {
@@ -62,10 +57,11 @@ export interface Results {
 
 interface Row {
   label: string
-  key: keyof Measurements
+  /** The number, or null where the backend does not measure it. */
+  value: (measured: Measurements) => number | null
   /** The limit this number is compared with, when there is one. */
   limit?: (limits: Limits) => number
-  /** Against PostgreSQL's number, the limit and the other measurements: the ratio shown and whether the target holds. */
+  /** Against the number, the limit and the other measurements: the ratio shown and whether the target holds. */
   target?: { text: string; judge: (value: number, limit: number | undefined, all: Measurements) => { ok: boolean; ratio?: number } }
 }
 
@@ -76,37 +72,47 @@ const atLeastOfLimit = (share: number) => ({
 const atLeast = (floor: number, unit: string) => ({ text: `≥ ${floor.toLocaleString('en-US')} ${unit}`, judge: (value: number) => ({ ok: value >= floor }) })
 const atMost = (ceiling: number, unit: string) => ({ text: `≤ ${ceiling} ${unit}`, judge: (value: number) => ({ ok: value <= ceiling }) })
 
+/** What each 4 KiB phase must reach: uploads 5,000/s, replacing and deletes 4,000/s, reads by key within 10 % of reads by id. */
+const smallTargets: Record<SmallPhase, { ops: Row['target']; p99?: Row['target'] }> = {
+  post: { ops: atLeast(5000, 'ops/s'), p99: atMost(10, 'ms') },
+  'post-key': { ops: atLeast(5000, 'ops/s'), p99: atMost(10, 'ms') },
+  'put-new': { ops: atLeast(5000, 'ops/s'), p99: atMost(10, 'ms') },
+  replace: { ops: atLeast(4000, 'ops/s'), p99: atMost(10, 'ms') },
+  'delete-by-key': { ops: atLeast(4000, 'ops/s') },
+  'get-by-id': { ops: atLeast(8000, 'ops/s') },
+  'get-by-key': {
+    ops: { text: '≥ 0.9 × GET by id', judge: (value, _, all) => ({ ok: value >= 0.9 * all.small['get-by-id'].opsPerSec, ratio: value / all.small['get-by-id'].opsPerSec }) },
+  },
+}
+
 function rows(sizes: Sizes): Row[] {
   const bulk = sizes.bulkBytes >= 2 ** 30 ? `${sizes.bulkBytes / 2 ** 30} GiB` : `${sizes.bulkBytes / 2 ** 20} MiB`
   const depth = sizes.listDepth.toLocaleString('en-US')
-  const rss = (phase: string, key: keyof Measurements): Row => ({ label: `peak RSS, ${phase} (MiB)`, key, target: atMost(150, 'MiB') })
-  return [
-    { label: `${bulk} upload (MiB/s)`, key: 'bulkUploadMiBps', limit: (l) => l.bareUploadMiBps, target: atLeastOfLimit(0.9) },
-    { label: `${bulk} download (MiB/s)`, key: 'bulkDownloadMiBps', limit: (l) => l.bareDownloadMiBps, target: atLeastOfLimit(0.9) },
+  const rss = (phase: string, value: Row['value']): Row => ({ label: `peak RSS, ${phase} (MiB)`, value, target: atMost(150, 'MiB') })
+  const small = smallPhases.flatMap((phase): Row[] => [
     {
-      label: `4 KiB upload, ${sizes.smallConcurrency} connections (ops/s)`,
-      key: 'smallUploadOpsPerSec',
-      limit: (l) => l.durablePutOpsPerSec,
-      target: { ...atLeast(2700, 'ops/s'), judge: (value, limit) => ({ ok: value >= 2700, ratio: value / limit! }) },
+      label: `4 KiB ${smallPhaseTitles[phase]}, ${sizes.smallConcurrency} connections (ops/s)`,
+      value: (m) => m.small[phase].opsPerSec,
+      target: smallTargets[phase].ops,
     },
-    { label: '4 KiB upload p50 (ms)', key: 'smallUploadP50Ms' },
-    { label: '4 KiB upload p99 (ms)', key: 'smallUploadP99Ms', target: atMost(10, 'ms') },
-    { label: `4 KiB download, ${sizes.smallConcurrency} connections (ops/s)`, key: 'smallDownloadOpsPerSec', target: atLeast(8000, 'ops/s') },
-    { label: '4 KiB download p50 (ms)', key: 'smallDownloadP50Ms' },
-    { label: '4 KiB download p99 (ms)', key: 'smallDownloadP99Ms' },
-    { label: 'list page at depth 1, p50 (ms)', key: 'listDepth1P50Ms' },
-    { label: 'list page at depth 1, p99 (ms)', key: 'listDepth1P99Ms', target: atMost(10, 'ms') },
+    { label: `4 KiB ${smallPhaseTitles[phase]}, p99 (ms)`, value: (m) => m.small[phase].p99Ms, target: smallTargets[phase].p99 },
+  ])
+  return [
+    { label: `${bulk} upload (MiB/s)`, value: (m) => m.bulk?.uploadMiBps ?? null, limit: (l) => l.bareUploadMiBps, target: atLeastOfLimit(0.9) },
+    { label: `${bulk} download (MiB/s)`, value: (m) => m.bulk?.downloadMiBps ?? null, limit: (l) => l.bareDownloadMiBps, target: atLeastOfLimit(0.9) },
+    ...small,
+    { label: 'list page at depth 1, p50 (ms)', value: (m) => m.list?.depth1P50Ms ?? null },
+    { label: 'list page at depth 1, p99 (ms)', value: (m) => m.list?.depth1P99Ms ?? null, target: atMost(10, 'ms') },
     {
       label: `list page at depth ${depth}, p50 (ms)`,
-      key: 'listDeepP50Ms',
-      target: { text: '≤ 1.2 × depth 1', judge: (value, _, all) => ({ ok: value <= 1.2 * all.listDepth1P50Ms, ratio: value / all.listDepth1P50Ms }) },
+      value: (m) => m.list?.deepP50Ms ?? null,
+      target: { text: '≤ 1.2 × depth 1', judge: (value, _, all) => ({ ok: value <= 1.2 * all.list!.depth1P50Ms, ratio: value / all.list!.depth1P50Ms }) },
     },
-    { label: `list page at depth ${depth}, p99 (ms)`, key: 'listDeepP99Ms', target: atMost(10, 'ms') },
-    rss(`${bulk} upload`, 'peakRssBulkUploadMiB'),
-    rss(`${bulk} download`, 'peakRssBulkDownloadMiB'),
-    rss('4 KiB upload', 'peakRssSmallUploadMiB'),
-    rss('4 KiB download', 'peakRssSmallDownloadMiB'),
-    rss(`list (${sizes.listObjects.toLocaleString('en-US')} objects)`, 'peakRssListMiB'),
+    { label: `list page at depth ${depth}, p99 (ms)`, value: (m) => m.list?.deepP99Ms ?? null, target: atMost(10, 'ms') },
+    rss(`${bulk} upload`, (m) => m.bulk?.uploadPeakRssMiB ?? null),
+    rss(`${bulk} download`, (m) => m.bulk?.downloadPeakRssMiB ?? null),
+    rss('4 KiB phases', (m) => m.smallPeakRssMiB),
+    rss(`list (${sizes.listObjects.toLocaleString('en-US')} objects)`, (m) => m.list?.peakRssMiB ?? null),
   ]
 }
 
@@ -115,10 +121,11 @@ export function checkTargets(sizes: Sizes, limitsBeside: (backend: Backend) => L
   return rows(sizes)
     .filter((row) => row.target)
     .flatMap((row) =>
-      backends.map((backend) => {
-        const value = measurements[backend][row.key]
+      backends.flatMap((backend) => {
+        const value = row.value(measurements[backend])
+        if (value === null) return []
         const verdict = row.target!.judge(value, row.limit?.(limitsBeside(backend)), measurements[backend])
-        return { measurement: row.label, backend, value, target: row.target!.text, ratio: verdict.ratio ?? null, ok: verdict.ok }
+        return [{ measurement: row.label, backend, value, target: row.target!.text, ratio: verdict.ratio ?? null, ok: verdict.ok }]
       }),
     )
 }
@@ -129,14 +136,17 @@ export const tableHeader = `| measurement | ${backends.map((b) => backendTitles[
 
 export function markdownTable(results: Results): string {
   const lines = [tableHeader, `|---|${backends.map(() => '---:|').join('')}---:|---:|---|---|`]
-  // Ratio and verdict per backend, in the column order.
+  // Ratio and verdict per backend that measures the row, in the column order.
   const perBackend = (checks: TargetCheck[], cell: (check: TargetCheck) => string) => checks.map(cell).join(' / ')
   for (const row of rows(results.sizes)) {
     const checks = backends.map((b) => results.targets.find((t) => t.measurement === row.label && t.backend === b)).filter((t) => t !== undefined)
     const limit = row.limit?.(results.limits)
     const cells = [
       row.label,
-      ...backends.map((b) => number(results.measurements[b][row.key])),
+      ...backends.map((b) => {
+        const value = row.value(results.measurements[b])
+        return value === null ? '—' : number(value)
+      }),
       limit === undefined ? '' : number(limit),
       checks.some((c) => c.ratio !== null) ? perBackend(checks, (c) => c.ratio?.toFixed(2) ?? '') : '',
       checks[0]?.target ?? '',
@@ -146,6 +156,7 @@ export function markdownTable(results: Results): string {
   }
   const emptyBackends = backends.map(() => '').join(' | ')
   const limitOnly = (label: string, value: number) => `| ${label} | ${emptyBackends} | ${number(value)} |  |  |  |`
+  lines.push(limitOnly('durable 4 KiB puts, bare (ops/s)', results.limits.durablePutOpsPerSec))
   lines.push(limitOnly('upload client ceiling, server discards (MiB/s)', results.limits.uploadClientMiBps))
   lines.push(limitOnly('SHA-256 in process (MiB/s)', results.limits.sha256MiBps))
   const pss = backends.map((b) => results.databasePeakPssMiB[b]).map((v) => (v === null ? 'n/a' : number(v)))

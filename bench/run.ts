@@ -12,7 +12,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { dirname } from 'node:path'
 import type { Child } from '../tests/support/child'
-import { startPostgres, type PostgresCluster } from '../tests/support/postgres'
+import { startPostgres } from '../tests/support/postgres'
 import { measureBulk, median, type BulkResult } from './bulk'
 import { blobPath } from '../core/store/paths'
 import { measureLimits, type Limits } from './limits'
@@ -20,16 +20,17 @@ import { measureList, seedListObjects } from './list'
 import { currentLoadAverage, describeMachine } from './machine'
 import { parseOptions, type BenchOptions } from './options'
 import { ensureTool, settleDisks } from './processes'
-import { checkTargets, describeRun, markdownTable, type Measurements, type Results } from './report'
-import { backends, backendTitles, freshInstance, startService, type Backend, type Instance } from './service'
+import { checkTargets, describeRun, markdownTable, measuredNumbers, type Measurements, type Results } from './report'
+import { backends, backendTitles, freshInstance, startService, type Backend, type BenchCluster, type Instance } from './service'
 import { clusterPssMiB } from './rss'
-import { measureSmall } from './small'
+import { measureSmall, smallPhases, type SmallResult } from './small'
 
 const progress = (message: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`)
 
 interface BackendRun {
   measurements: Measurements
   databasePeakPssMiB: number | null
+  /** The bare runs made beside this backend's bulk phases (none over TCP). */
   bare: BulkResult['bare']
   verification: Results['verification'][Backend]
   details: unknown
@@ -60,65 +61,77 @@ async function withService<T>(service: Child, clusterDir: string | undefined, pe
   }
 }
 
-async function measureBackend(backend: Backend, options: BenchOptions, cluster: PostgresCluster): Promise<BackendRun> {
+/** Over TCP only the 4 KiB phases run: the transport is what they compare, and the bulk and list phases would only repeat the socket's. */
+async function measureBackend(backend: Backend, options: BenchOptions, cluster: BenchCluster): Promise<BackendRun> {
   const title = backendTitles[backend]
+  const full = backend !== 'postgres-tcp'
   await settleDisks(options.smoke ? 2 : 30)
   const instance = await freshInstance(backend, options.workRoot, cluster)
   const service = await startService(instance)
-  // The embedded default's cluster lives in the data directory; the other backend uses the bench's own cluster.
+  // The embedded default's cluster lives in the data directory; the other backends use the bench's own cluster.
   const clusterDir = (of: Instance) => (backend === 'embedded' ? `${of.dataDir}/pg` : cluster.dir)
   const peak = { databasePssMiB: null as number | null }
   const { bulk, small } = await withService(service, clusterDir(instance), peak, async () => {
-    progress(`${title}: ${options.bulkBytes / 2 ** 20} MiB uploads × ${options.bulkRepetitions}, downloads × ${options.bulkRepetitions * options.bulkDownloadRounds}, each beside the bare pipeline`)
-    const roots = { hot: `${instance.dataDir}/hot`, cold: `${instance.dataDir}/cold` }
-    const bulk = await measureBulk(service, options, (hex) => blobPath(roots, 'hot', hex))
-    progress(`${title}: letting the disk settle`)
-    await settleDisks(options.smoke ? 2 : 30)
-    progress(`${title}: 4 KiB uploads and downloads, ${options.smallSecs} s each`)
+    let bulk: BulkResult | null = null
+    if (full) {
+      progress(`${title}: ${options.bulkBytes / 2 ** 20} MiB uploads × ${options.bulkRepetitions}, downloads × ${options.bulkRepetitions * options.bulkDownloadRounds}, each beside the bare pipeline`)
+      const roots = { hot: `${instance.dataDir}/hot`, cold: `${instance.dataDir}/cold` }
+      bulk = await measureBulk(service, options, (hex) => blobPath(roots, 'hot', hex))
+      progress(`${title}: letting the disk settle`)
+      await settleDisks(options.smoke ? 2 : 30)
+    }
+    progress(`${title}: 4 KiB writes, deletes and reads, ${options.smallSecs} s each`)
     const small = await measureSmall(service, options, instance.dataDir)
     return { bulk, small }
   })
   rmSync(instance.dataDir, { recursive: true, force: true })
 
-  progress(`${title}: seeding ${options.listObjects.toLocaleString('en-US')} objects for listing`)
-  const listInstance = await freshInstance(backend, options.workRoot, cluster)
-  await seedListObjects(listInstance, options.listObjects)
-  await settleDisks(options.smoke ? 2 : 30)
-  const listService = await startService(listInstance)
-  progress(`${title}: list pages at depth 1 and ${options.listDepth.toLocaleString('en-US')}`)
-  const list = await withService(listService, clusterDir(listInstance), peak, () => measureList(listService, options))
-  rmSync(listInstance.dataDir, { recursive: true, force: true })
+  let list: Awaited<ReturnType<typeof measureList>> | null = null
+  if (full) {
+    progress(`${title}: seeding ${options.listObjects.toLocaleString('en-US')} objects for listing`)
+    const listInstance = await freshInstance(backend, options.workRoot, cluster)
+    await seedListObjects(listInstance, options.listObjects)
+    await settleDisks(options.smoke ? 2 : 30)
+    const listService = await startService(listInstance)
+    progress(`${title}: list pages at depth 1 and ${options.listDepth.toLocaleString('en-US')}`)
+    list = await withService(listService, clusterDir(listInstance), peak, () => measureList(listService, options))
+    rmSync(listInstance.dataDir, { recursive: true, force: true })
+  }
 
   return {
     measurements: {
-      bulkUploadMiBps: bulk.uploadMiBps,
-      bulkDownloadMiBps: bulk.downloadMiBps,
-      smallUploadOpsPerSec: small.upload.requestsPerSec,
-      smallUploadP50Ms: small.upload.p50Ms,
-      smallUploadP99Ms: small.upload.p99Ms,
-      smallDownloadOpsPerSec: small.download.requestsPerSec,
-      smallDownloadP50Ms: small.download.p50Ms,
-      smallDownloadP99Ms: small.download.p99Ms,
-      listDepth1P50Ms: list.depth1.p50Ms,
-      listDepth1P99Ms: list.depth1.p99Ms,
-      listDeepP50Ms: list.deep.p50Ms,
-      listDeepP99Ms: list.deep.p99Ms,
-      peakRssBulkUploadMiB: bulk.uploadPeakRssMiB,
-      peakRssBulkDownloadMiB: bulk.downloadPeakRssMiB,
-      peakRssSmallUploadMiB: small.uploadPeakRssMiB,
-      peakRssSmallDownloadMiB: small.downloadPeakRssMiB,
-      peakRssListMiB: list.peakRssMiB,
+      bulk: bulk && {
+        uploadMiBps: bulk.uploadMiBps,
+        downloadMiBps: bulk.downloadMiBps,
+        uploadPeakRssMiB: bulk.uploadPeakRssMiB,
+        downloadPeakRssMiB: bulk.downloadPeakRssMiB,
+      },
+      small: smallMeasurements(small),
+      smallPeakRssMiB: Math.max(...smallPhases.map((phase) => small.phases[phase].peakRssMiB)),
+      list: list && {
+        depth1P50Ms: list.depth1.p50Ms,
+        depth1P99Ms: list.depth1.p99Ms,
+        deepP50Ms: list.deep.p50Ms,
+        deepP99Ms: list.deep.p99Ms,
+        peakRssMiB: list.peakRssMiB,
+      },
     },
     databasePeakPssMiB: peak.databasePssMiB,
-    bare: bulk.bare,
+    bare: bulk?.bare ?? { upload: [], download: [] },
     verification: {
       // Every upload's answer, and the first download of each uploaded blob, re-hashed.
-      bulkHashesChecked: 2 * bulk.runs.upload.length,
+      bulkHashesChecked: bulk ? 2 * bulk.runs.upload.length : 0,
       smallUploadsReadBack: small.verified.uploads,
       smallDownloadsReadBack: small.verified.downloads,
     },
     details: { bulk, small, list },
   }
+}
+
+function smallMeasurements(small: SmallResult): Measurements['small'] {
+  return Object.fromEntries(
+    smallPhases.map((phase) => [phase, { opsPerSec: small.phases[phase].requestsPerSec, p50Ms: small.phases[phase].p50Ms, p99Ms: small.phases[phase].p99Ms }]),
+  ) as Measurements['small']
 }
 
 async function main(options: BenchOptions): Promise<Results> {
@@ -128,7 +141,8 @@ async function main(options: BenchOptions): Promise<Results> {
   ensureTool('wrk', 'wrk')
   ensureTool('curl', 'curl')
   mkdirSync(options.workRoot, { recursive: true })
-  const cluster = await startPostgres()
+  const server = await startPostgres()
+  const cluster: BenchCluster = { ...server, tcpUrl: await server.listenOnTcp() }
   try {
     progress(`limits: SHA-256, the upload client's ceiling, durable 4 KiB puts`)
     const standalone = await measureLimits(options)
@@ -136,17 +150,15 @@ async function main(options: BenchOptions): Promise<Results> {
     for (const backend of backends) runs[backend] = await measureBackend(backend, options, cluster)
     const bare = { upload: backends.flatMap((b) => runs[b].bare.upload), download: backends.flatMap((b) => runs[b].bare.download) }
     // The disk drifts within a run: each backend is judged against the bare runs made beside it; the table's limits are PostgreSQL's.
-    const limitsBeside = (backend: Backend): Limits => ({
-      ...standalone,
-      bareUploadMiBps: median(runs[backend].bare.upload.map((r) => r.mibps)),
-      bareDownloadMiBps: median(runs[backend].bare.download.map((r) => r.mibps)),
-      runs: bare,
-    })
+    const limitsBeside = (backend: Backend): Limits => {
+      const beside = runs[backend].bare.upload.length > 0 ? runs[backend].bare : runs.postgres.bare
+      return { ...standalone, bareUploadMiBps: median(beside.upload.map((r) => r.mibps)), bareDownloadMiBps: median(beside.download.map((r) => r.mibps)), runs: bare }
+    }
     const limits = limitsBeside('postgres')
 
     const measurements = Object.fromEntries(backends.map((b) => [b, runs[b].measurements])) as Results['measurements']
     for (const backend of backends) {
-      for (const [name, value] of Object.entries(measurements[backend])) {
+      for (const [name, value] of measuredNumbers(measurements[backend])) {
         if (!(Number.isFinite(value) && value > 0)) throw new Error(`${backendTitles[backend]}: ${name} came out as ${value}`)
       }
     }

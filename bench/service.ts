@@ -6,9 +6,13 @@ import { childAdminToken, startChild, type Child } from '../tests/support/child'
 import { issueApiKey } from './credential'
 import type { PostgresCluster } from '../tests/support/postgres'
 
-export type Backend = 'postgres' | 'embedded'
-export const backends: Backend[] = ['postgres', 'embedded']
-export const backendTitles: Record<Backend, string> = { postgres: 'PostgreSQL', embedded: 'embedded' }
+/** A PostgreSQL server through its Unix socket and through TCP, and the embedded default. */
+export type Backend = 'postgres' | 'postgres-tcp' | 'embedded'
+export const backends: Backend[] = ['postgres', 'postgres-tcp', 'embedded']
+export const backendTitles: Record<Backend, string> = { postgres: 'PostgreSQL', 'postgres-tcp': 'PostgreSQL, TCP', embedded: 'embedded' }
+
+/** The bench's PostgreSQL server, reachable through its socket and, by tcpUrl, through TCP. */
+export type BenchCluster = PostgresCluster & { tcpUrl: (databaseUrl: string) => string }
 
 export const tenant = 'bench'
 
@@ -21,12 +25,13 @@ export interface Instance {
 
 let instances = 0
 
-export async function freshInstance(backend: Backend, workRoot: string, cluster: PostgresCluster): Promise<Instance> {
+export async function freshInstance(backend: Backend, workRoot: string, cluster: BenchCluster): Promise<Instance> {
   const name = `${backend}-${++instances}`
   const dataDir = join(workRoot, name)
   mkdirSync(dataDir, { recursive: true })
-  // The server runs beside the service here, so it is reached through its Unix socket, as a co-located deployment would.
-  const databaseUrl = backend === 'postgres' ? await cluster.createDatabase(`bench_${instances}`) : undefined
+  // The server runs beside the service here: reached through its Unix socket, as a co-located deployment would, or through TCP, as across machines.
+  const onServer = backend === 'embedded' ? undefined : await cluster.createDatabase(`bench_${instances}`)
+  const databaseUrl = onServer !== undefined && backend === 'postgres-tcp' ? cluster.tcpUrl(onServer) : onServer
   return { backend, dataDir, databaseUrl }
 }
 

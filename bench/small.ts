@@ -1,7 +1,10 @@
 /**
- * 4 KiB objects under load: wrk with 16 connections uploads distinct bodies,
- * then downloads seeded objects round-robin. Any error response or socket
- * error fails the phase; afterwards a sample is read back and checked byte for byte.
+ * 4 KiB objects under load, written and read every way users do: wrk with 16
+ * connections uploads distinct bodies without a key, with a new key by POST
+ * and by PUT, and replacing existing keys; deletes by key; downloads seeded
+ * objects by id and by key. Any error response or socket error fails the phase;
+ * afterwards the stored objects are counted and a sample is read back and
+ * checked byte for byte.
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -14,16 +17,81 @@ import { runWrk, type WrkResult, type WrkRun } from './wrk'
 
 const objectBytes = 4096
 
+/** Every 4 KiB phase, in the order they run. */
+export const smallPhases = ['post', 'post-key', 'put-new', 'replace', 'delete-by-key', 'get-by-id', 'get-by-key'] as const
+export type SmallPhase = (typeof smallPhases)[number]
+
+export const smallPhaseTitles: Record<SmallPhase, string> = {
+  post: 'POST without a key',
+  'post-key': 'POST with a new key',
+  'put-new': 'PUT by key, new keys',
+  replace: 'PUT by key, replacing',
+  'delete-by-key': 'DELETE by key',
+  'get-by-id': 'GET by id',
+  'get-by-key': 'GET by key',
+}
+
+export type PhaseResult = WrkResult & { peakRssMiB: number }
+
 export interface SmallResult {
-  upload: WrkResult
-  download: WrkResult
-  uploadPeakRssMiB: number
-  downloadPeakRssMiB: number
-  /** Objects read back and compared after each phase. */
+  phases: Record<SmallPhase, PhaseResult>
+  /** Objects read back and compared after the write and read phases. */
   verified: { uploads: number; downloads: number }
 }
 
+/** Keys cycled by the replacing phase: enough that 16 connections rarely wait for one another's key. */
+const replacedKeys = 1000
+
 const sha256 = (bytes: Uint8Array) => new Bun.CryptoHasher('sha256').update(bytes).digest('hex')
+
+export async function measureSmall(service: Child, options: BenchOptions, workDir: string): Promise<SmallResult> {
+  const spec = (script: string, args: string[], seconds: number): WrkRun => ({ url: service.url, script, args, seconds, connections: options.smallConcurrency })
+  const phases = {} as Record<SmallPhase, PhaseResult>
+  const timed = async (phase: SmallPhase, run: WrkRun) => {
+    const { result, peakRssMiB } = await withPeakRss(service.pid, () => wrkPhase(run, smallPhaseTitles[phase]))
+    phases[phase] = { ...result, peakRssMiB }
+    return result
+  }
+  const write = (mode: string, namespace: string, seconds: number) => spec('write.lua', [mode, tenant, namespace, authorization(), String(replacedKeys)], seconds)
+  const objectsIn = (namespace: string) => countObjects(service.url, namespace)
+
+  await wrkPhase(write('post', 'small-warm', options.warmupSecs), 'warm-up')
+  const posted = await timed('post', write('post', 'small-post', options.smallSecs))
+  expectCount('POST without a key', await objectsIn('small-post'), posted.requests, options.smallConcurrency)
+  const keyed = await timed('post-key', write('post-key', 'small-post-key', options.smallSecs))
+  expectCount('POST with a key', await objectsIn('small-post-key'), keyed.requests, options.smallConcurrency)
+  const put = await timed('put-new', write('put-new', 'small-put', options.smallSecs))
+  expectCount('PUT by key', await objectsIn('small-put'), put.requests, options.smallConcurrency)
+
+  // The warm-up creates every key the timed phase then replaces.
+  await wrkPhase(write('replace', 'small-replace', Math.max(options.warmupSecs, 2)), 'replacing warm-up')
+  if ((await objectsIn('small-replace')) !== replacedKeys) throw new Error(`the replacing warm-up left ${await objectsIn('small-replace')} of ${replacedKeys} keys`)
+  await timed('replace', write('replace', 'small-replace', options.smallSecs))
+  if ((await objectsIn('small-replace')) !== replacedKeys) throw new Error(`replacing changed the number of keys to ${await objectsIn('small-replace')}`)
+  const uploadsChecked = (await verifyStored(service.url, 'small-post', options)) + (await verifyStored(service.url, 'small-replace', options))
+
+  // Deletes take the keys the two keyed phases stored, alternating.
+  const deletable = interleave(await keyPaths(service.url, 'small-post-key'), await keyPaths(service.url, 'small-put'))
+  const deleteFile = join(workDir, 'small-deletes.txt')
+  writeFileSync(deleteFile, deletable.join('\n') + '\n')
+  const before = (await objectsIn('small-post-key')) + (await objectsIn('small-put'))
+  const deleted = await timed('delete-by-key', spec('paths.lua', [deleteFile, 'DELETE', authorization()], options.smallSecs))
+  if (deleted.requests > deletable.length) throw new Error(`DELETE by key ran out of keys: ${deleted.requests} deletes of ${deletable.length} keys`)
+  const after = (await objectsIn('small-post-key')) + (await objectsIn('small-put'))
+  expectCount('DELETE by key', before - after, deleted.requests, options.smallConcurrency)
+
+  const seeded = await seedObjects(service.url, options.smallSeeded, options.smallConcurrency)
+  const byId = join(workDir, 'small-ids.txt')
+  const byKey = join(workDir, 'small-keys.txt')
+  writeFileSync(byId, seeded.map((o) => `/v1/objects/${o.id}?tenant_id=${tenant}`).join('\n') + '\n')
+  writeFileSync(byKey, seeded.map((o) => `/v1/objects/by-key/small-seed/${tenant}/${o.key}`).join('\n') + '\n')
+  await wrkPhase(spec('paths.lua', [byId, 'GET', authorization()], options.warmupSecs), 'download warm-up')
+  await timed('get-by-id', spec('paths.lua', [byId, 'GET', authorization()], options.smallSecs))
+  await timed('get-by-key', spec('paths.lua', [byKey, 'GET', authorization()], options.smallSecs))
+  const downloadsChecked = await verifyDownloads(service.url, seeded, options.smallVerified)
+
+  return { phases, verified: { uploads: uploadsChecked, downloads: downloadsChecked } }
+}
 
 async function wrkPhase(spec: WrkRun, phase: string): Promise<WrkResult> {
   const { output, ...result } = await runWrk(spec)
@@ -33,27 +101,27 @@ async function wrkPhase(spec: WrkRun, phase: string): Promise<WrkResult> {
   return result
 }
 
-export async function measureSmall(service: Child, options: BenchOptions, workDir: string): Promise<SmallResult> {
-  const wrk = (script: string, args: string[], seconds: number): WrkRun => ({ url: service.url, script, args, seconds, connections: options.smallConcurrency })
+/** Every answered request took effect; a few more may have while wrk stopped. */
+function expectCount(phase: string, counted: number, answered: number, inFlight: number): void {
+  if (counted < answered || counted > answered + inFlight) throw new Error(`${phase}: wrk got ${answered} answers but ${counted} objects changed`)
+}
 
-  await wrkPhase(wrk('upload.lua', [tenant, 'small-0', authorization()], options.warmupSecs), '4 KiB upload warm-up')
-  const upload = await withPeakRss(service.pid, () => wrkPhase(wrk('upload.lua', [tenant, 'small-1', authorization()], options.smallSecs), '4 KiB upload'))
-  const uploadsChecked = await verifyUploads(service.url, 'small-1', upload.result.requests, options)
+/** The by-key path of every object in a namespace, from its listing. */
+async function keyPaths(base: string, namespace: string): Promise<string[]> {
+  const paths: string[] = []
+  let cursor: string | null = null
+  do {
+    const page: { objects: { key: string }[]; next_cursor: string | null } = await getJson(
+      `${base}/v1/objects?tenant_id=${tenant}&namespace=${namespace}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    )
+    paths.push(...page.objects.map((o) => `/v1/objects/by-key/${namespace}/${tenant}/${encodeURIComponent(o.key)}`))
+    cursor = page.next_cursor
+  } while (cursor)
+  return paths
+}
 
-  const seeded = await seedObjects(service.url, options.smallSeeded, options.smallConcurrency)
-  const idsFile = join(workDir, 'small-ids.txt')
-  writeFileSync(idsFile, seeded.map((o) => o.id).join('\n') + '\n')
-  await wrkPhase(wrk('download.lua', [idsFile, tenant, authorization()], options.warmupSecs), '4 KiB download warm-up')
-  const download = await withPeakRss(service.pid, () => wrkPhase(wrk('download.lua', [idsFile, tenant, authorization()], options.smallSecs), '4 KiB download'))
-  const downloadsChecked = await verifyDownloads(service.url, seeded, options.smallVerified)
-
-  return {
-    upload: upload.result,
-    download: download.result,
-    uploadPeakRssMiB: upload.peakRssMiB,
-    downloadPeakRssMiB: download.peakRssMiB,
-    verified: { uploads: uploadsChecked, downloads: downloadsChecked },
-  }
+function interleave<T>(a: T[], b: T[]): T[] {
+  return Array.from({ length: Math.max(a.length, b.length) }, (_, i) => [a[i], b[i]]).flat().filter((x): x is T => x !== undefined)
 }
 
 async function getJson<T>(url: string): Promise<T> {
@@ -68,17 +136,13 @@ async function getBytes(url: string): Promise<Uint8Array> {
   return new Uint8Array(await response.arrayBuffer())
 }
 
-/**
- * Every answered upload is a stored object (a few more may have committed while
- * wrk stopped), and a sample of them reads back as the 4 KiB wrk sent, hashing
- * to the object's content_hash.
- */
-async function verifyUploads(base: string, namespace: string, answered: number, options: BenchOptions): Promise<number> {
+async function countObjects(base: string, namespace: string): Promise<number> {
   const usage = await getJson<{ by_namespace: { namespace: string; objects: number }[] }>(`${base}/v1/usage?tenant_id=${tenant}`)
-  const stored = usage.by_namespace.filter((row) => row.namespace === namespace).reduce((sum, row) => sum + row.objects, 0)
-  if (stored < answered || stored > answered + options.smallConcurrency) {
-    throw new Error(`4 KiB upload: wrk got ${answered} answers but ${stored} objects are stored in ${namespace}`)
-  }
+  return usage.by_namespace.filter((row) => row.namespace === namespace).reduce((sum, row) => sum + row.objects, 0)
+}
+
+/** A sample of a namespace reads back as the 4 KiB wrk sent, hashing to each object's content_hash. */
+async function verifyStored(base: string, namespace: string, options: BenchOptions): Promise<number> {
   const page = await getJson<{ objects: { id: string; content_hash: string; size_bytes: number }[] }>(
     `${base}/v1/objects?tenant_id=${tenant}&namespace=${namespace}&limit=${Math.min(options.smallVerified, 1000)}`,
   )
@@ -94,20 +158,21 @@ async function verifyUploads(base: string, namespace: string, answered: number, 
 
 interface Seeded {
   id: string
+  key: string
   hex: string
 }
 
-/** Uploads `count` distinct random 4 KiB objects, `concurrency` at a time, checking each answer's hash. */
+/** Uploads `count` distinct random 4 KiB objects with keys, `concurrency` at a time, checking each answer's hash. */
 async function seedObjects(base: string, count: number, concurrency: number): Promise<Seeded[]> {
   const seeded: Seeded[] = []
   let next = 0
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < count) {
-        next++
+        const key = `seed-${next++}`
         const body = crypto.getRandomValues(new Uint8Array(objectBytes))
         const hex = sha256(body)
-        const response = await fetch(`${base}/v1/objects?tenant_id=${tenant}&namespace=small-seed`, {
+        const response = await fetch(`${base}/v1/objects?tenant_id=${tenant}&namespace=small-seed&key=${key}`, {
           method: 'POST',
           body,
           headers: authorized({ 'content-type': 'application/octet-stream' }),
@@ -115,18 +180,21 @@ async function seedObjects(base: string, count: number, concurrency: number): Pr
         const answer = (await response.json()) as { id: string; content_hash: string }
         if (response.status !== 201) throw new Error(`seeding 4 KiB objects: ${response.status} ${JSON.stringify(answer)}`)
         if (answer.content_hash !== `sha256:${hex}`) throw new Error(`seeding 4 KiB objects: sent sha256:${hex}, stored ${answer.content_hash}`)
-        seeded.push({ id: answer.id, hex })
+        seeded.push({ id: answer.id, key, hex })
       }
     }),
   )
   return seeded
 }
 
+/** A sample of the seeded objects reads back right, by id and by key. */
 async function verifyDownloads(base: string, seeded: Seeded[], sample: number): Promise<number> {
   const picks = Array.from({ length: Math.min(sample, seeded.length) }, () => seeded[Math.floor(Math.random() * seeded.length)]!)
   for (const object of picks) {
-    const bytes = await getBytes(`${base}/v1/objects/${object.id}?tenant_id=${tenant}`)
-    if (bytes.byteLength !== objectBytes || sha256(bytes) !== object.hex) throw new Error(`4 KiB download: object ${object.id} read back wrong bytes`)
+    for (const path of [`/v1/objects/${object.id}?tenant_id=${tenant}`, `/v1/objects/by-key/small-seed/${tenant}/${object.key}`]) {
+      const bytes = await getBytes(`${base}${path}`)
+      if (bytes.byteLength !== objectBytes || sha256(bytes) !== object.hex) throw new Error(`4 KiB download: ${path} read back wrong bytes`)
+    }
   }
-  return picks.length
+  return 2 * picks.length
 }

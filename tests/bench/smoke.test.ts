@@ -1,39 +1,21 @@
 import { expect, test } from 'bun:test'
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { tableHeader, type Measurements, type Results } from '../../bench/report'
+import { measuredNumbers, tableHeader, type Results } from '../../bench/report'
+import { smallPhases } from '../../bench/small'
 import { repoRoot } from '../support/child'
 import { tempDir } from '../support/temp'
 
 /**
- * The benchmark harness end to end at toy sizes: every phase runs on both
- * backends, every number comes out, and every hash check ran.
+ * The benchmark harness end to end at toy sizes: every phase runs on every
+ * backend (over TCP, the 4 KiB phases only), every number comes out, and every
+ * hash check ran.
  */
-
-const measurementNames: (keyof Measurements)[] = [
-  'bulkUploadMiBps',
-  'bulkDownloadMiBps',
-  'smallUploadOpsPerSec',
-  'smallUploadP50Ms',
-  'smallUploadP99Ms',
-  'smallDownloadOpsPerSec',
-  'smallDownloadP50Ms',
-  'smallDownloadP99Ms',
-  'listDepth1P50Ms',
-  'listDepth1P99Ms',
-  'listDeepP50Ms',
-  'listDeepP99Ms',
-  'peakRssBulkUploadMiB',
-  'peakRssBulkDownloadMiB',
-  'peakRssSmallUploadMiB',
-  'peakRssSmallDownloadMiB',
-  'peakRssListMiB',
-]
 
 const positiveFinite = (value: unknown) => typeof value === 'number' && Number.isFinite(value) && value > 0
 
 test(
-  'bun bench/run.ts --smoke measures every phase on PostgreSQL and the embedded default and verifies the bytes',
+  'bun bench/run.ts --smoke measures every phase on PostgreSQL (socket and TCP) and the embedded default and verifies the bytes',
   async () => {
     const dir = tempDir('juststorage-bench-')
     const jsonPath = join(dir, 'results.json')
@@ -49,12 +31,16 @@ test(
 
       const results = JSON.parse(readFileSync(jsonPath, 'utf8')) as Results
       expect(results.smoke).toBe(true)
-      for (const backend of ['postgres', 'embedded'] as const) {
+      for (const backend of ['postgres', 'postgres-tcp', 'embedded'] as const) {
         const measured = results.measurements[backend]
-        expect(Object.keys(measured).sort()).toEqual([...measurementNames].sort())
-        for (const name of measurementNames) expect({ backend, name, ok: positiveFinite(measured[name]) }).toEqual({ backend, name, ok: true })
+        expect(Object.keys(measured.small).sort()).toEqual([...smallPhases].sort())
+        const full = backend !== 'postgres-tcp'
+        expect({ backend, bulk: measured.bulk !== null, list: measured.list !== null }).toEqual({ backend, bulk: full, list: full })
+        const numbers = measuredNumbers(measured)
+        expect(numbers.length).toBe(smallPhases.length * 3 + 1 + (full ? 9 : 0))
+        for (const [name, value] of numbers) expect({ backend, name, ok: positiveFinite(value) }).toEqual({ backend, name, ok: true })
         const checked = results.verification[backend]
-        expect(checked.bulkHashesChecked).toBe(2 * results.sizes.bulkRepetitions)
+        expect(checked.bulkHashesChecked).toBe(full ? 2 * results.sizes.bulkRepetitions : 0)
         expect(checked.smallUploadsReadBack).toBeGreaterThan(0)
         expect(checked.smallDownloadsReadBack).toBeGreaterThan(0)
       }

@@ -22,6 +22,8 @@ export interface PostgresCluster {
   pause(): Promise<void>;
   /** Start a paused server again, on the same socket. */
   resume(): Promise<void>;
+  /** Opens a TCP port on 127.0.0.1 besides the socket (a restart); the URL of a database through it. */
+  listenOnTcp(): Promise<(databaseUrl: string) => string>;
 }
 
 export async function startPostgres(): Promise<PostgresCluster> {
@@ -36,6 +38,8 @@ export async function startPostgres(): Promise<PostgresCluster> {
       createDatabase: (name) => createDatabase(external, name),
       pause: unsupported,
       resume: unsupported,
+      // A server given by URL is reached as the URL says.
+      listenOnTcp: async () => (databaseUrl) => databaseUrl,
     };
   }
 
@@ -77,6 +81,25 @@ export async function startPostgres(): Promise<PostgresCluster> {
     async resume() {
       await cluster.start();
       running = true;
+    },
+    async listenOnTcp() {
+      const sql = connectPostgres(url, { max: 1 });
+      let port: number;
+      try {
+        port = Number((await sql`show port`)[0]!.port);
+        await sql.unsafe(`alter system set listen_addresses = '127.0.0.1'`);
+      } finally {
+        await sql.end();
+      }
+      await cluster.stop("fast");
+      await cluster.start();
+      return (databaseUrl) => {
+        const u = new URL(databaseUrl);
+        u.hostname = "127.0.0.1";
+        u.port = String(port);
+        u.searchParams.delete("host");
+        return u.toString();
+      };
     },
   };
 }
