@@ -19,7 +19,7 @@ const SearchBody = Type.Object(
     tenant_id: Type.Optional(Type.String()),
     limit: Type.Optional(Type.Integer()),
     cursor: Type.Optional(Type.String()),
-    order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
+    order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc'), Type.Literal('relevance')])),
     key_prefix: Type.Optional(Type.String()),
     key_contains: Type.Optional(Type.String()),
     content_type: Type.Optional(Type.String()),
@@ -29,6 +29,7 @@ const SearchBody = Type.Object(
     created_after: Type.Optional(Type.String()),
     created_before: Type.Optional(Type.String()),
     metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    text: Type.Optional(Type.String()),
   },
   { additionalProperties: false },
 )
@@ -45,6 +46,8 @@ export const searchRoutes = (store: ObjectStore) =>
       const tenant = body.tenant_id ?? elsewhere
       if (body.namespace === undefined) throw new ApiError('invalid_namespace', 'namespace is required')
       const namespace = parseNamespace(body.namespace)
+      const text = body.text === undefined ? undefined : parseSearchText(body.text)
+      if (body.order === 'relevance' && text === undefined) throw new ApiError('bad_request', 'order relevance needs a text to rank by')
       const page = await listObjects(store.db, {
         tenantId: authorizeObjects(principalOf(request), 'objects:read', { tenant: tenant === undefined ? undefined : parseTenant(tenant), namespace }),
         namespace,
@@ -60,6 +63,7 @@ export const searchRoutes = (store: ObjectStore) =>
         createdAfter: optionalTime(body.created_after, 'created_after'),
         createdBefore: optionalTime(body.created_before, 'created_before'),
         metadata: body.metadata,
+        text,
       })
       return pageJson(page)
     },
@@ -67,6 +71,14 @@ export const searchRoutes = (store: ObjectStore) =>
       parse: strictJson(SearchBody),
       body: SearchBody,
       response: { 200: PageSchema },
-      detail: { summary: 'Search objects by key, type, class, size, time and metadata', responses: errorResponses(400, ...authErrors, 415) },
+      detail: { summary: 'Search objects by key, type, class, size, time, metadata and words (full text)', responses: errorResponses(400, ...authErrors, 415) },
     },
   )
+
+/** 1–1000 characters with at least one word: punctuation and white space only separate words. */
+function parseSearchText(text: string): string {
+  if (text.length < 1 || text.length > 1000) throw new ApiError('bad_request', 'text must be 1 to 1000 characters')
+  if (/\u0000/.test(text)) throw new ApiError('bad_request', 'text must not contain NUL')
+  if (!/[^\p{P}\p{S}\s]/u.test(text)) throw new ApiError('bad_request', 'text has no words to search for')
+  return text
+}

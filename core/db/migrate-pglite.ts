@@ -28,8 +28,9 @@ const batchPages = 8
 export async function migratePgliteStore(dataDir: string): Promise<{ tables: TableReport[]; keptAt: string }> {
   const meta = pgliteStoreDir(dataDir)
   if (!existsSync(`${meta}/PG_VERSION`)) throw new ClusterError(`${meta} holds no PGlite store: nothing to migrate`)
-  const { PGlite } = await loadPglite()
-  const client = await PGlite.create(meta)
+  const { PGlite, pg_trgm } = await loadPglite()
+  // Brought to the current schema before the copy, whose search indexes need pg_trgm.
+  const client = await PGlite.create(meta, { extensions: { pg_trgm } })
   try {
     const source = drizzle(client) as unknown as Db
     await migrate(drizzle(client), { migrationsFolder })
@@ -49,9 +50,9 @@ export async function migratePgliteStore(dataDir: string): Promise<{ tables: Tab
   }
 }
 
-async function loadPglite(): Promise<typeof import('@electric-sql/pglite')> {
+async function loadPglite() {
   try {
-    return await import('@electric-sql/pglite')
+    return { ...(await import('@electric-sql/pglite')), ...(await import('@electric-sql/pglite/contrib/pg_trgm')) }
   } catch {
     throw new ClusterError('reading a PGlite store needs the package @electric-sql/pglite: run npm ci (it is a development dependency) in a checkout of the service')
   }

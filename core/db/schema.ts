@@ -74,6 +74,16 @@ export const objects = pgTable(
     // Garbage collection finishes deletes and purges tombstones by age.
     index('objects_deleted_idx').on(table.status, table.updatedAt).where(sql`${table.status} in ('DELETING', 'DELETED')`),
     index('objects_blob_idx').on(table.storageClass, table.contentHash),
+    // Searches: each common filter has an index, so a search matching nothing reads nothing.
+    // key_prefix is a range of objects_live_key_idx (keys compare bytewise: COLLATE "C").
+    index('objects_content_type_idx')
+      .on(table.tenantId, table.namespace, sql`lower(${table.contentType})`, table.createdAt, table.id)
+      .where(sql`${table.status} = 'COMMITTED'`),
+    index('objects_metadata_idx').using('gin', table.metadata.op('jsonb_path_ops')).where(sql`${table.status} = 'COMMITTED'`),
+    index('objects_key_trigram_idx')
+      .using('gin', table.key.op('gin_trgm_ops'))
+      .where(sql`${table.status} = 'COMMITTED' and ${table.key} is not null`),
+    index('objects_words_idx').using('gin', sql`object_words(${table.key}, ${table.metadata})`).where(sql`${table.status} = 'COMMITTED'`),
   ],
 )
 

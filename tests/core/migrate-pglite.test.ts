@@ -2,6 +2,7 @@ import { afterAll, expect, test } from 'bun:test'
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import { drizzle } from 'drizzle-orm/pglite'
 import { migrate } from 'drizzle-orm/pglite/migrator'
 import { connectPostgres } from '../../core/db/connect'
@@ -32,7 +33,7 @@ const filed = crypto.getRandomValues(new Uint8Array(100_000))
 const createdAt = '2026-03-04 05:06:07.123456+00'
 
 async function makePgliteStore(): Promise<void> {
-  const client = await PGlite.create(join(dataDir, 'meta'))
+  const client = await PGlite.create(join(dataDir, 'meta'), { extensions: { pg_trgm } })
   try {
     await migrate(drizzle(client), { migrationsFolder })
     await client.query(`insert into blobs (storage_class, content_hash, size_bytes, ref_count, inline_data) values ('hot', $1, $2, 1, $3)`, [`sha256:${sha256(inline)}`, inline.byteLength, inline])

@@ -187,6 +187,61 @@ describe.each(backends)('POST /v1/objects/search on %s', (backend) => {
     expect(await search({ metadata: {} })).toEqual(newestFirst(...seeds.map((s) => s.key ?? null)))
   })
 
+  test('text finds every word, case-insensitively, among the words of the key and the metadata string values', async () => {
+    // Keys split at punctuation: logs/app/2024.txt holds logs, app, 2024 and txt.
+    expect(await search({ text: 'logs' })).toEqual(newestFirst('logs/app/2024.txt', 'logs/db/2024.txt', 'Logs/upper.txt'))
+    expect(await search({ text: 'LOGS 2024' })).toEqual(newestFirst('logs/app/2024.txt', 'logs/db/2024.txt'))
+    expect(await search({ text: 'app/2024.txt' })).toEqual(['logs/app/2024.txt'])
+    expect(await search({ text: 'cat png' })).toEqual(['images/cat.png'])
+    // Metadata string values at any depth, arrays too; numbers, booleans and property names are not words.
+    expect(await search({ text: 'prod' })).toEqual(newestFirst('logs/app/2024.txt', 'images/cat.png'))
+    expect(await search({ text: 'eu x' })).toEqual(['logs/app/2024.txt'])
+    expect(await search({ text: 'team' })).toEqual([])
+    expect(await search({ text: 'logs prod dev' })).toEqual([])
+    // Whole words, not patterns or prefixes.
+    expect(await search({ text: 'log' })).toEqual([])
+    expect(await search({ text: 'lo%' })).toEqual([])
+    expect(await search({ text: 'logs', key_prefix: 'logs/db' })).toEqual(['logs/db/2024.txt'])
+  })
+
+  test('order relevance ranks the better match first and pages through every match once', async () => {
+    const ranked = 'ranked'
+    const put = async (key: string, metadata: Record<string, unknown>) => {
+      const res = await fetch(`${server.url}/v1/objects?namespace=${ranked}&tenant_id=${tenant}&key=${encodeURIComponent(key)}`, {
+        method: 'POST',
+        body: 'r',
+        headers: { 'x-metadata': JSON.stringify(metadata) },
+      })
+      expect(res.status).toBe(201)
+    }
+    await put('weights/model.bin', { about: 'model model model weights' })
+    for (let i = 0; i < 5; i++) await put(`other-${i}`, { about: `a model of ${i}` })
+    const first = await post({ namespace: ranked, tenant_id: tenant, text: 'model', order: 'relevance', limit: 2 })
+    expect(first.res.status).toBe(200)
+    expect(first.body.objects[0]!.key).toBe('weights/model.bin')
+    const seen = first.body.objects.map((o) => o.key)
+    let cursor = first.body.next_cursor
+    while (cursor) {
+      const next = await post({ namespace: ranked, tenant_id: tenant, text: 'model', order: 'relevance', limit: 2, cursor })
+      expect(next.res.status).toBe(200)
+      seen.push(...next.body.objects.map((o) => o.key))
+      cursor = next.body.next_cursor
+    }
+    expect([...seen].sort()).toEqual(['other-0', 'other-1', 'other-2', 'other-3', 'other-4', 'weights/model.bin'])
+    // A relevance cursor is no cursor of the time order, nor the other way round.
+    const timeCursor = (await post({ namespace: ranked, tenant_id: tenant, text: 'model', limit: 2 })).body.next_cursor
+    await expectError({ namespace: ranked, tenant_id: tenant, text: 'model', order: 'relevance', cursor: timeCursor }, 400, 'invalid_cursor')
+    await expectError({ namespace: ranked, tenant_id: tenant, text: 'model', cursor: first.body.next_cursor }, 400, 'invalid_cursor')
+  })
+
+  test('a text that is empty, too long or only punctuation, or relevance without a text → 400', async () => {
+    await expectError({ namespace, tenant_id: tenant, text: '' }, 400, 'bad_request')
+    await expectError({ namespace, tenant_id: tenant, text: 'w'.repeat(1001) }, 400, 'bad_request')
+    await expectError({ namespace, tenant_id: tenant, text: '!?/ -' }, 400, 'bad_request')
+    await expectError({ namespace, tenant_id: tenant, order: 'relevance' }, 400, 'bad_request')
+    expect((await post({ namespace, tenant_id: tenant, text: 'w'.repeat(1000) })).res.status).toBe(200)
+  })
+
   test('filters combine with AND', async () => {
     expect(await search({ key_prefix: 'logs/', storage_class: 'cold' })).toEqual(['logs/db/2024.txt'])
     expect(await search({ key_prefix: 'logs/', metadata: { env: 'dev' }, content_type: 'text/plain', min_size: 20, max_size: 20 })).toEqual(['logs/db/2024.txt'])
