@@ -1,7 +1,8 @@
 /**
- * Listing one namespace of a million objects: the first page, and a page
- * `listDepth` objects deep reached by following cursors, each timed over many
- * sequential requests. The rows are written straight into the database before
+ * Listing and searching one namespace of a million objects: the first page, a
+ * page `listDepth` objects deep reached by following cursors, searches by each
+ * indexed filter that match nothing and that match 1 % of the objects, and the
+ * tenant's usage, each timed over many sequential requests. The rows are written straight into the database before
  * the service starts (over HTTP a million uploads would take longer than the rest).
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -26,10 +27,25 @@ export interface ListResult {
   depth1: Latency
   deep: Latency
   depth: number
+  searches: Record<SearchKind, { none: Latency; onePercent: Latency }>
+  usage: Latency
   peakRssMiB: number
 }
 
-const keyOf = (i: number) => `item/${String(i).padStart(7, '0')}`
+/** Every hundredth object is a hit for every search: its key holds "hit", its content type is text/plain, its tag t0. */
+const keyOf = (i: number) => `item/${i % 100 === 0 ? 'hit' : 'run'}/${String(i).padStart(7, '0')}`
+
+export const searchKinds = ['key_prefix', 'key_contains', 'content_type', 'metadata', 'text'] as const
+export type SearchKind = (typeof searchKinds)[number]
+
+/** Each search's filters: matching no object, and matching 1 % of them. */
+const searchFilters: Record<SearchKind, { none: Record<string, unknown>; onePercent: Record<string, unknown> }> = {
+  key_prefix: { none: { key_prefix: 'item/none/' }, onePercent: { key_prefix: 'item/hit/' } },
+  key_contains: { none: { key_contains: '/none/' }, onePercent: { key_contains: '/hit/' } },
+  content_type: { none: { content_type: 'image/png' }, onePercent: { content_type: 'text/plain' } },
+  metadata: { none: { metadata: { tag: 'absent' } }, onePercent: { metadata: { tag: 't0' } } },
+  text: { none: { text: 'absent' }, onePercent: { text: 't0' } },
+}
 
 /**
  * `count` COMMITTED objects 1 ms apart, all referencing one 4 KiB blob (row and
@@ -50,9 +66,9 @@ export async function seedListObjects(instance: Instance, count: number): Promis
     for (let first = 1; first <= count; first += batchRows) {
       const last = Math.min(count, first + batchRows - 1)
       await db.execute(sql`
-        insert into objects (id, namespace, tenant_id, key, status, storage_class, content_hash, size_bytes, content_type, created_at, updated_at)
-        select gen_random_uuid(), ${namespace}, ${tenant}, 'item/' || lpad(i::text, 7, '0'), 'COMMITTED', 'hot', ${contentHash}, 4096,
-               'application/octet-stream', t, t
+        insert into objects (id, namespace, tenant_id, key, status, storage_class, content_hash, size_bytes, content_type, created_at, updated_at, metadata)
+        select gen_random_uuid(), ${namespace}, ${tenant}, 'item/' || (case when i % 100 = 0 then 'hit' else 'run' end) || '/' || lpad(i::text, 7, '0'),
+               'COMMITTED', 'hot', ${contentHash}, 4096, case when i % 100 = 0 then 'text/plain' else 'application/octet-stream' end, t, t, jsonb_build_object('tag', 't' || (i % 100))
         from generate_series(${first}::int, ${last}::int) as i,
              lateral (select timestamptz '2026-01-01 00:00:00+00' + i * interval '1 millisecond') as stamp(t)`)
     }
@@ -72,9 +88,12 @@ interface Page {
   next_cursor: string | null
 }
 
-async function getPage(url: string): Promise<{ page: Page; ms: number }> {
+async function getPage(url: string, search?: Record<string, unknown>): Promise<{ page: Page; ms: number }> {
   const started = performance.now()
-  const response = await fetch(url, { headers: authorized() })
+  const response = await fetch(
+    url,
+    search === undefined ? { headers: authorized() } : { method: 'POST', body: JSON.stringify(search), headers: authorized({ 'content-type': 'application/json' }) },
+  )
   const page = (await response.json()) as Page
   const ms = performance.now() - started
   if (response.status !== 200) throw new Error(`GET ${url} answered ${response.status}: ${JSON.stringify(page)}`)
@@ -113,7 +132,37 @@ export async function measureList(service: Child, options: BenchOptions): Promis
       cursor = page.next_cursor
     }
     const deep = await timePage(`${base}&cursor=${encodeURIComponent(cursor!)}`, options.listObjects - options.listDepth)
-    return { depth1, deep }
+
+    const hits = Math.floor(options.listObjects / 100)
+    /** Times a search's first page; it must hold exactly the expected hits, newest first. */
+    const timeSearch = async (filters: Record<string, unknown>, expected: number): Promise<Latency> => {
+      const samples: number[] = []
+      const body = { namespace, tenant_id: tenant, limit: size, ...filters }
+      for (let i = 0; i < options.listWarmup + options.listTimed; i++) {
+        const { page, ms } = await getPage(`${service.url}/v1/objects/search`, body)
+        const keys = page.objects.map((o) => o.key)
+        const first = keyOf(100 * hits)
+        if (keys.length !== Math.min(size, expected) || (expected > 0 && (keys[0] !== first || keys.some((k) => !k?.includes('/hit/'))))) {
+          throw new Error(`search ${JSON.stringify(filters)} answered ${keys.length} objects starting at ${keys[0]}; expected ${Math.min(size, expected)} hits from ${first}`)
+        }
+        if (i >= options.listWarmup) samples.push(ms)
+      }
+      return { p50Ms: percentile(samples, 50), p99Ms: percentile(samples, 99) }
+    }
+    const searches = {} as ListResult['searches']
+    for (const kind of searchKinds) {
+      searches[kind] = { none: await timeSearch(searchFilters[kind].none, 0), onePercent: await timeSearch(searchFilters[kind].onePercent, hits) }
+    }
+
+    const usageSamples: number[] = []
+    for (let i = 0; i < options.listWarmup + options.listTimed; i++) {
+      const started = performance.now()
+      const response = await fetch(`${service.url}/v1/usage?tenant_id=${tenant}`, { headers: authorized() })
+      const usage = (await response.json()) as { objects: number }
+      if (response.status !== 200 || usage.objects < options.listObjects) throw new Error(`usage answered ${response.status}: ${JSON.stringify(usage)}`)
+      if (i >= options.listWarmup) usageSamples.push(performance.now() - started)
+    }
+    return { depth1, deep, searches, usage: { p50Ms: percentile(usageSamples, 50), p99Ms: percentile(usageSamples, 99) } }
   })
   return { ...result, depth: options.listDepth, peakRssMiB }
 }

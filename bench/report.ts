@@ -2,6 +2,7 @@
 import { backends, backendTitles, type Backend } from './service'
 import type { Limits } from './limits'
 import type { Machine } from './machine'
+import { searchKinds, type SearchKind } from './list'
 import { smallPhases, smallPhaseTitles, type SmallPhase } from './small'
 
 /** Every number measured on one backend; all must be positive and finite. Bulk and list phases are not run over TCP (null). */
@@ -9,7 +10,16 @@ export interface Measurements {
   bulk: { uploadMiBps: number; downloadMiBps: number; uploadPeakRssMiB: number; downloadPeakRssMiB: number } | null
   small: Record<SmallPhase, { opsPerSec: number; p50Ms: number; p99Ms: number }>
   smallPeakRssMiB: number
-  list: { depth1P50Ms: number; depth1P99Ms: number; deepP50Ms: number; deepP99Ms: number; peakRssMiB: number } | null
+  list: {
+    depth1P50Ms: number
+    depth1P99Ms: number
+    deepP50Ms: number
+    deepP99Ms: number
+    /** p99 of each search's first page, matching nothing and matching 1 % of the namespace. */
+    searchP99Ms: Record<SearchKind, { none: number; onePercent: number }>
+    usageP99Ms: number
+    peakRssMiB: number
+  } | null
 }
 
 /** Every number of a backend's measurements, by a dotted name, for the check that each came out; a phase not run has none. */
@@ -109,6 +119,14 @@ function rows(sizes: Sizes): Row[] {
       target: { text: '≤ 1.2 × depth 1', judge: (value, _, all) => ({ ok: value <= 1.2 * all.list!.depth1P50Ms, ratio: value / all.list!.depth1P50Ms }) },
     },
     { label: `list page at depth ${depth}, p99 (ms)`, value: (m) => m.list?.deepP99Ms ?? null, target: atMost(10, 'ms') },
+    ...searchKinds.flatMap((kind): Row[] =>
+      (['none', 'onePercent'] as const).map((share) => ({
+        label: `search by ${kind} matching ${share === 'none' ? 'nothing' : '1 %'}, p99 (ms)`,
+        value: (m) => m.list?.searchP99Ms[kind][share] ?? null,
+        target: atMost(kind === 'key_contains' ? 200 : 50, 'ms'),
+      })),
+    ),
+    { label: `usage of a tenant of ${sizes.listObjects.toLocaleString('en-US')} objects, p99 (ms)`, value: (m) => m.list?.usageP99Ms ?? null, target: atMost(50, 'ms') },
     rss(`${bulk} upload`, (m) => m.bulk?.uploadPeakRssMiB ?? null),
     rss(`${bulk} download`, (m) => m.bulk?.downloadPeakRssMiB ?? null),
     rss('4 KiB phases', (m) => m.smallPeakRssMiB),

@@ -16,7 +16,7 @@ import { startPostgres } from '../tests/support/postgres'
 import { measureBulk, median, type BulkResult } from './bulk'
 import { blobPath } from '../core/store/paths'
 import { measureLimits, type Limits } from './limits'
-import { measureList, seedListObjects } from './list'
+import { measureList, searchKinds, seedListObjects, type SearchKind } from './list'
 import { currentLoadAverage, describeMachine } from './machine'
 import { parseOptions, type BenchOptions } from './options'
 import { ensureTool, settleDisks } from './processes'
@@ -113,6 +113,10 @@ async function measureBackend(backend: Backend, options: BenchOptions, cluster: 
         depth1P99Ms: list.depth1.p99Ms,
         deepP50Ms: list.deep.p50Ms,
         deepP99Ms: list.deep.p99Ms,
+        searchP99Ms: Object.fromEntries(
+          searchKinds.map((kind) => [kind, { none: list!.searches[kind].none.p99Ms, onePercent: list!.searches[kind].onePercent.p99Ms }]),
+        ) as Record<SearchKind, { none: number; onePercent: number }>,
+        usageP99Ms: list.usage.p99Ms,
         peakRssMiB: list.peakRssMiB,
       },
     },

@@ -5,8 +5,11 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm;--> statement-breakpoint
 -- string values', split at punctuation and white space (so "models/gpt-v1.bin"
 -- holds models, gpt, v1 and bin), as the 'simple' configuration reads them:
 -- lowercased, no stemming and no stop words.
+-- Its cost is set high, as it is: otherwise a search by text matching nothing
+-- is planned as a walk of the whole namespace computing it for every row, in
+-- the hope of finding a page of matches early, instead of a probe of its index.
 CREATE FUNCTION "object_words"("p_key" text, "p_metadata" jsonb) RETURNS tsvector
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE COST 10000 AS $$
 	SELECT to_tsvector('simple', regexp_replace(
 		coalesce(p_key, '') || ' ' || coalesce((SELECT string_agg(v #>> '{}', ' ') FROM jsonb_path_query(p_metadata, 'strict $.** ? (@.type() == "string")') v), ''),
 		'[[:punct:][:space:]]+', ' ', 'g'))

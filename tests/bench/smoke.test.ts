@@ -2,6 +2,7 @@ import { expect, test } from 'bun:test'
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { measuredNumbers, tableHeader, type Results } from '../../bench/report'
+import { searchKinds } from '../../bench/list'
 import { smallPhases } from '../../bench/small'
 import { repoRoot } from '../support/child'
 import { tempDir } from '../support/temp'
@@ -37,7 +38,8 @@ test(
         const full = backend !== 'postgres-tcp'
         expect({ backend, bulk: measured.bulk !== null, list: measured.list !== null }).toEqual({ backend, bulk: full, list: full })
         const numbers = measuredNumbers(measured)
-        expect(numbers.length).toBe(smallPhases.length * 3 + 1 + (full ? 9 : 0))
+        // 4 bulk numbers; list: 4 page latencies, 2 per search kind, usage and the peak RSS.
+        expect(numbers.length).toBe(smallPhases.length * 3 + 1 + (full ? 4 + 4 + 2 * searchKinds.length + 2 : 0))
         for (const [name, value] of numbers) expect({ backend, name, ok: positiveFinite(value) }).toEqual({ backend, name, ok: true })
         const checked = results.verification[backend]
         expect(checked.bulkHashesChecked).toBe(full ? 2 * results.sizes.bulkRepetitions : 0)

@@ -14,7 +14,7 @@ import { startServer, type TestServer } from '../support/server'
  * 'COMMITTED' no partial index qualifies, and every by-key read was planned
  * anew each time (half the rate of reads by id).
  */
-describe('generic plans on postgres', () => {
+describe('query plans on postgres', () => {
   let server: TestServer
   beforeAll(async () => {
     server = await startServer('postgres')
@@ -47,6 +47,13 @@ describe('generic plans on postgres', () => {
   test('a read by id probes the primary key', async () => {
     const scans = await genericScans(readableQuery(server.database.db, 'id').getSQL())
     expect(scans[0]).toEqual({ type: 'Index Scan', index: 'objects_pkey' })
+  })
+
+  test('no query of the service starts parallel workers: their start costs a request more than a page or row read, and background scans leave the other cores to requests', async () => {
+    for (const pool of [server.database.db, server.database.background]) {
+      const [row] = rowsOf<{ max_parallel_workers_per_gather: string }>(await pool.execute(sql`show max_parallel_workers_per_gather`))
+      expect(row!.max_parallel_workers_per_gather).toBe('0')
+    }
   })
 
   test('a list page walks the listing index', async () => {
