@@ -50,8 +50,8 @@ export async function runGc(db: Db, roots: StorageRoots, settings: GcSettings): 
   // The reaper and the orphan sweep show on the status page as jobs of their own.
   Object.assign(result, await recordRun(db, 'reaper', () => reapStuckUploads(db, roots, settings)))
   await collectBlobs(db, roots, settings, result)
-  await finishDeletes(db)
-  await purgeTombstones(db, settings.tombstoneRetentionSecs)
+  await finishDeletes(db, settings.batchSize)
+  await purgeTombstones(db, settings.tombstoneRetentionSecs, settings.batchSize)
   result.removed_temp_files = await sweepTempFiles(db, roots, settings.graceSecs)
   if (settings.sweepOrphans) Object.assign(result, await recordRun(db, 'orphan_sweep', () => sweepOrphanFiles(db, roots, settings.graceSecs)))
   return result
@@ -190,21 +190,43 @@ async function putBack(trashed: TrashedFile[]): Promise<void> {
   await syncDirectories(trashed.map((file) => dirname(file.path)))
 }
 
-/** A deleted object's blob work is done once its blob is either collected or referenced again. */
-async function finishDeletes(db: Db): Promise<void> {
-  await db.execute(sql`
-    update ${objects} set status = 'DELETED', updated_at = now()
-    where ${objects.status} = 'DELETING' and not exists (
-      select 1 from ${blobs}
-      where ${blobs.storageClass} = ${objects.storageClass} and ${blobs.contentHash} = ${objects.contentHash} and ${blobs.refCount} = 0)`)
+/**
+ * A deleted object's blob work is done once its blob is either collected or
+ * referenced again. In batches, each its own short statement, so that a
+ * backlog of a million deletes never becomes one long transaction.
+ */
+async function finishDeletes(db: Db, batchSize: number): Promise<void> {
+  for (;;) {
+    const finished = rowsOf(
+      await db.execute(sql`
+        update ${objects} set status = 'DELETED', updated_at = now()
+        where ${objects.id} in (
+          select ${objects.id} from ${objects}
+          where ${objects.status} = 'DELETING' and not exists (
+            select 1 from ${blobs}
+            where ${blobs.storageClass} = ${objects.storageClass} and ${blobs.contentHash} = ${objects.contentHash} and ${blobs.refCount} = 0)
+          limit ${batchSize} for update skip locked)
+        returning ${objects.id}`),
+    )
+    if (finished.length < batchSize) return
+  }
 }
 
-async function purgeTombstones(db: Db, retentionSecs: number): Promise<void> {
-  // <=, not <: PGlite's clock ticks in milliseconds, so a delete finished by the
-  // statement just before can carry this very now(); retention 0 must still purge it.
-  await db.execute(sql`
-    delete from ${objects}
-    where ${objects.status} = 'DELETED' and ${objects.updatedAt} <= now() - make_interval(secs => ${retentionSecs})`)
+async function purgeTombstones(db: Db, retentionSecs: number, batchSize: number): Promise<void> {
+  for (;;) {
+    // <=, not <: PGlite's clock ticks in milliseconds, so a delete finished by the
+    // statement just before can carry this very now(); retention 0 must still purge it.
+    const purged = rowsOf(
+      await db.execute(sql`
+        delete from ${objects}
+        where ${objects.id} in (
+          select ${objects.id} from ${objects}
+          where ${objects.status} = 'DELETED' and ${objects.updatedAt} <= now() - make_interval(secs => ${retentionSecs})
+          limit ${batchSize} for update skip locked)
+        returning ${objects.id}`),
+    )
+    if (purged.length < batchSize) return
+  }
 }
 
 function olderThan(path: string, graceSecs: number): boolean {

@@ -138,6 +138,21 @@ describe.each(backends)('gc with no grace period on %s', (backend) => {
     expect(await collectGarbage(server)).toEqual(noWork)
   })
 
+  test('one pass finishes and purges more deletes than a batch holds (batches of 2)', async () => {
+    await collectGarbage(server)
+    const namespace = unique('backlog')
+    const kept = await upload(server, namespace, bytesOf(`kept ${namespace}`))
+    const shared = await Promise.all(Array.from({ length: 5 }, () => upload(server, namespace, bytesOf(`kept ${namespace}`))))
+    const own = await Promise.all(Array.from({ length: 5 }, (_, i) => upload(server, namespace, bytesOf(`own ${i} ${namespace}`))))
+    for (const object of [...shared, ...own]) await remove(server, object.id)
+
+    const result = await collectGarbage(server)
+    expect(result.deleted_blobs).toBe(5)
+    for (const object of [...shared, ...own]) expect(await objectStatus(server, object.id)).toBeUndefined()
+    expect(await objectStatus(server, kept.id)).toBe('COMMITTED')
+    expect((await blobRow(server, kept.hex))?.refCount).toBe(1)
+  })
+
   test('a blob another object still references is never collected', async () => {
     await collectGarbage(server)
     const namespace = unique('dedup')
