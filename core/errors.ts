@@ -51,10 +51,15 @@ const unavailableConnectionCodes = new Set([
   'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
 ])
 
+/** The SQLSTATEs the database's own functions raise (commit_object), with messages written for the client. */
+const refusalSqlStates: Record<string, ErrorCode> = { JSKEY: 'key_exists', JSPRE: 'precondition_failed', JSGON: 'unavailable' }
+
 /** Turns any thrown value into the ApiError the client sees; internals never leak. */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error
   const code = (error as { code?: unknown })?.code
+  const refusal = typeof code === 'string' ? refusalSqlStates[code] : undefined
+  if (refusal) return new ApiError(refusal, (error as Error).message, refusal === 'unavailable' ? { 'retry-after': '1' } : {})
   if (code === 'ENOSPC' || code === 'EDQUOT') return new ApiError('insufficient_storage', 'The storage volume is full')
   // A connect to a socket path that is gone (a stopped server) fails with ENOENT: the database's, not a blob's.
   const connecting = (error as { syscall?: unknown })?.syscall === 'connect'

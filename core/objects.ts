@@ -4,7 +4,7 @@ import { and, eq, sql } from 'drizzle-orm'
 import { perDatabase, rowsOf, type Db, type Tx } from './db/client'
 import { auditEvents, blobs, objects, statusIs, type ObjectRow, type StorageClass } from './db/schema'
 import { barrier } from './barriers'
-import { ApiError, type ErrorCode } from './errors'
+import { ApiError } from './errors'
 import { log } from './log'
 import { ensureParentDirectory, fsyncDirectory } from './store/durable'
 import { blobPath, hexOf, tempPath, type StorageRoots } from './store/paths'
@@ -158,19 +158,12 @@ async function commitUpload(store: ObjectStore, id: string, request: UploadReque
         return committed
       })
     } catch (error) {
-      const code = sqlStateOf(error)
-      const refusal = code === undefined ? undefined : commitRefusals[code]
-      if (refusal) throw new ApiError(refusal, messageOf(error), refusal === 'unavailable' ? { 'retry-after': '1' } : undefined)
+      // commit_object's refusals (a held key, a failed precondition) become API errors in toApiError.
+      const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code
       if (attempt >= 3 || !code || !retryableSqlStates.has(code) || ('temp' in bytes && !existsSync(bytes.temp))) throw error
     }
   }
 }
-
-/** The SQLSTATEs commit_object raises, and the errors they are. */
-const commitRefusals: Record<string, ErrorCode> = { JSKEY: 'key_exists', JSPRE: 'precondition_failed', JSGON: 'unavailable' }
-
-const sqlStateOf = (error: unknown): string | undefined => (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code
-const messageOf = (error: unknown): string => (error as { cause?: Error }).cause?.message ?? (error as Error).message
 
 /** The key policy as commit_object takes it: its name, and the entity tags If-Match allows (null: any). */
 function policyArguments(policy: KeyPolicy): { name: string; etags: string[] | null } {
