@@ -277,9 +277,10 @@ export async function isCommitted(db: Db, id: string): Promise<boolean> {
 }
 
 /**
- * Deletes a committed object in one statement: invisible and its key free from
- * the commit on, its reference dropped (the bytes go with garbage collection),
- * the delete audited. The object row is locked before the blob row, as in a commit.
+ * Deletes a committed object in one statement: locked, then released by
+ * release_object (migrations/0006) as a replace releases the object it
+ * replaces, so it is invisible and its key free from the commit on and its
+ * bytes go with garbage collection; the delete audited.
  */
 export async function deleteObject(db: Db, selector: ObjectSelector, by: { actor: string; requestId: string }): Promise<void> {
   const result = await db.execute(sql`
@@ -287,17 +288,10 @@ export async function deleteObject(db: Db, selector: ObjectSelector, by: { actor
       select ${objects.id}, ${objects.tenantId}, ${objects.storageClass}, ${objects.contentHash} from ${objects}
       where ${visibleObject(selectorForm(selector), selector)}
       for update),
-    released as (
-      -- DELETING until garbage collection has settled its blob; then DELETED, then purged.
-      update ${objects} set status = 'DELETING', updated_at = now() from target where ${objects.id} = target.id),
-    dropped as (
-      update ${blobs} set ref_count = ${blobs.refCount} - 1,
-        unreferenced_since = case when ${blobs.refCount} = 1 then now() else ${blobs.unreferencedSince} end
-      from target where ${blobs.storageClass} = target.storage_class and ${blobs.contentHash} = target.content_hash),
     audited as (
       insert into ${auditEvents} (actor, tenant_id, action, target, request_id)
       select ${by.actor}, target.tenant_id, 'object.delete', target.id::text, ${by.requestId} from target)
-    select id from target`)
+    select id, release_object(id, storage_class, content_hash) from target`)
   if (rowsOf(result).length === 0) throw new ApiError('not_found', 'No such object')
 }
 

@@ -1,6 +1,17 @@
 -- A commit runs as one statement: one round trip and one WAL flush, with every
 -- lock taken inside the database (core/objects.ts explains the rules).
 
+-- Makes a committed object invisible and drops its blob reference (a replace
+-- and a delete both do), the object row and then the blob row locked: it stays
+-- DELETING until garbage collection has settled its blob, then DELETED, then purged.
+CREATE FUNCTION "release_object"("p_id" uuid, "p_storage_class" "storage_class", "p_content_hash" text) RETURNS void
+LANGUAGE sql AS $$
+	UPDATE objects SET status = 'DELETING', updated_at = now() WHERE id = p_id;
+	UPDATE blobs SET ref_count = ref_count - 1,
+		unreferenced_since = CASE WHEN ref_count = 1 THEN now() ELSE unreferenced_since END
+	WHERE storage_class = p_storage_class AND content_hash = p_content_hash;
+$$;
+--> statement-breakpoint
 -- Commits an upload's verified bytes: locks the key (when there is one) and its
 -- live object, checks the key policy, locks the previous and the target blob
 -- rows in one global order, releases the previous object, adds the reference
@@ -73,11 +84,7 @@ BEGIN
 	END IF;
 
 	IF current_id IS NOT NULL THEN
-		-- DELETING until garbage collection has settled its blob; then DELETED, then purged.
-		UPDATE objects SET status = 'DELETING', updated_at = now() WHERE id = current_id;
-		UPDATE blobs SET ref_count = ref_count - 1,
-			unreferenced_since = CASE WHEN ref_count = 1 THEN now() ELSE unreferenced_since END
-		WHERE storage_class = current_class AND content_hash = current_hash;
+		PERFORM release_object(current_id, current_class, current_hash);
 	END IF;
 
 	IF NOT referenced THEN
