@@ -19,6 +19,8 @@ export interface FsckReport {
   wrongSizes: { storage_class: StorageClass; content_hash: string; expected: number; actual: number }[]
   orphanFiles: string[]
   staleTempFiles: string[]
+  /** Namespaces whose usage counters disagree with their committed objects. */
+  wrongUsage: { tenant_id: string; namespace: string; storage_class: StorageClass }[]
 }
 
 export const isClean = (report: FsckReport): boolean =>
@@ -27,7 +29,8 @@ export const isClean = (report: FsckReport): boolean =>
     report.missingFiles.length +
     report.wrongSizes.length +
     report.orphanFiles.length +
-    report.staleTempFiles.length ===
+    report.staleTempFiles.length +
+    report.wrongUsage.length ===
   0
 
 const storageClasses: StorageClass[] = ['hot', 'cold']
@@ -42,6 +45,7 @@ export async function checkConsistency(db: Db, roots: StorageRoots): Promise<Fsc
     wrongSizes: [],
     orphanFiles: [],
     staleTempFiles: [],
+    wrongUsage: [],
   }
   report.wrongRefCounts = rowsOf<FsckReport['wrongRefCounts'][number]>(
     await db.execute(sql`
@@ -56,6 +60,17 @@ export async function checkConsistency(db: Db, roots: StorageRoots): Promise<Fsc
       select o.id as object_id, o.storage_class, o.content_hash from ${objects} o
       where o.status = 'COMMITTED' and not exists (
         select 1 from ${blobs} b where b.storage_class = o.storage_class and b.content_hash = o.content_hash)`),
+  )
+  report.wrongUsage = rowsOf<FsckReport['wrongUsage'][number]>(
+    await db.execute(sql`
+      with counted as (
+        select tenant_id, namespace, storage_class, sum(objects) as objects, sum(logical_bytes) as logical_bytes,
+          sum(physical_bytes) as physical_bytes, sum(tenant_physical_bytes) as tenant_physical_bytes
+        from usage_counters group by tenant_id, namespace, storage_class
+        having sum(objects) <> 0 or sum(logical_bytes) <> 0 or sum(physical_bytes) <> 0 or sum(tenant_physical_bytes) <> 0)
+      select tenant_id, namespace, storage_class from counted c full join exact_usage() e using (tenant_id, namespace, storage_class)
+      where (c.objects, c.logical_bytes, c.physical_bytes, c.tenant_physical_bytes)
+        is distinct from (e.objects, e.logical_bytes, e.physical_bytes, e.tenant_physical_bytes)`),
   )
   const [counts] = rowsOf<{ objects: number }>(await db.execute(sql`select count(*)::int as objects from ${objects} where status = 'COMMITTED'`))
   report.objectsChecked = counts?.objects ?? 0
@@ -90,7 +105,7 @@ export async function checkConsistency(db: Db, roots: StorageRoots): Promise<Fsc
   return report
 }
 
-/** Fixes what is safe while no server runs: reference counts, orphan files, stale temp files. */
+/** Fixes what is safe while no server runs: reference counts, usage counters, orphan files, stale temp files. */
 export async function repair(db: Db, report: FsckReport): Promise<void> {
   for (const blob of report.wrongRefCounts) {
     await db
@@ -101,6 +116,7 @@ export async function repair(db: Db, report: FsckReport): Promise<void> {
       })
       .where(and(eq(blobs.storageClass, blob.storage_class), eq(blobs.contentHash, blob.content_hash)))
   }
+  if (report.wrongUsage.length > 0) await db.execute(sql`select recount_usage()`)
   for (const path of [...report.orphanFiles, ...report.staleTempFiles]) removeFile(path)
 }
 

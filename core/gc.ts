@@ -12,6 +12,7 @@ import { log } from './log'
 import { gcUnremovableFiles } from './metrics'
 import { recordRun } from './runs'
 import { TimeSlice } from './time-slice'
+import { foldUsageCounters } from './usage'
 import { fsyncDirectoryAsync } from './store/durable'
 import { blobPath, blobTreeDirectory, tempDirectory, tempPath, type StorageRoots } from './store/paths'
 import { moveToTrash, restoreFromTrash, trashedHex, trashPath } from './store/trash'
@@ -19,8 +20,8 @@ import { entriesOf } from './store/directories'
 
 /**
  * Garbage collection: reaps stuck uploads, deletes blobs unreferenced for the
- * grace period, finishes deletes, purges old tombstones and removes crash
- * leftovers. Every step is safe to run in several replicas at once: blob rows
+ * grace period, finishes deletes, purges old tombstones, folds the usage
+ * counters of closed connections and removes crash leftovers. Every step is safe to run in several replicas at once: blob rows
  * are claimed with FOR UPDATE SKIP LOCKED, the same row lock an upload's commit
  * takes, so a blob is never collected while a commit references it. File work
  * runs off the event loop, and unlinks and directory syncs run outside
@@ -52,6 +53,7 @@ export async function runGc(db: Db, roots: StorageRoots, settings: GcSettings): 
   await collectBlobs(db, roots, settings, result)
   await finishDeletes(db, settings.batchSize)
   await purgeTombstones(db, settings.tombstoneRetentionSecs, settings.batchSize)
+  await foldUsageCounters(db)
   result.removed_temp_files = await sweepTempFiles(db, roots, settings.graceSecs)
   if (settings.sweepOrphans) Object.assign(result, await recordRun(db, 'orphan_sweep', () => sweepOrphanFiles(db, roots, settings.graceSecs)))
   return result

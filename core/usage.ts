@@ -1,7 +1,8 @@
 import { and, eq, sql } from 'drizzle-orm'
-import type { Db } from './db/client'
+import type { AnyPgColumn } from 'drizzle-orm/pg-core'
+import { rowsOf, type Db } from './db/client'
 import { anyOf } from './db/any-of'
-import { objects, statusIs, type StorageClass } from './db/schema'
+import { objects, statusIs, usageCounters, type StorageClass } from './db/schema'
 
 /** What a tenant stores: logical bytes as clients uploaded them, physical bytes as blobs on disk. */
 
@@ -22,64 +23,60 @@ export interface Usage {
 }
 
 /**
- * The committed objects of a tenant, summed per namespace and storage class.
- * `namespaces` (a principal's allow-list) limits what is counted: a restricted
- * credential learns nothing about the namespaces it may not use.
+ * The committed objects of a tenant, per namespace and storage class, from the
+ * usage counters that every commit and release keeps (migrations/0008): a few
+ * rows, however many objects. `namespaces` (a principal's allow-list) limits
+ * what is counted: a restricted credential learns nothing about the namespaces
+ * it may not use. Its total is deduplicated across its own namespaces only, which
+ * the counters cannot tell past one namespace: then the blobs are counted anew.
  */
 export async function tenantUsage(db: Db, tenantId: string, namespaces?: string[]): Promise<Usage> {
-  const rows = namespaces?.length === 0 ? [] : await usageQuery(db, tenantId, namespaces)
+  if (namespaces?.length === 0) return { tenantId, objects: 0, logicalBytes: 0, physicalBytes: 0, byNamespace: [] }
+  const rows = await usageQuery(db, tenantId, namespaces)
   const byNamespace = rows.map(({ tenantPhysicalBytes: _, ...row }) => row)
-  return {
-    tenantId,
-    objects: sum(rows, 'objects'),
-    logicalBytes: sum(rows, 'logicalBytes'),
-    physicalBytes: sum(rows, 'tenantPhysicalBytes'),
-    byNamespace,
-  }
+  const physicalBytes =
+    namespaces === undefined ? sum(rows, 'tenantPhysicalBytes') : namespaces.length === 1 ? sum(rows, 'physicalBytes') : await distinctBlobBytes(db, tenantId, namespaces)
+  return { tenantId, objects: sum(rows, 'objects'), logicalBytes: sum(rows, 'logicalBytes'), physicalBytes, byNamespace }
 }
 
-/**
- * One pass over the tenant's committed objects (the listing index's
- * tenant_id, namespace prefix), grouped first by blob within each namespace
- * and class, so each row counts a blob once. A blob the tenant holds in several
- * namespaces is charged to the tenant total through one of them only, picked
- * by a window over the blob, so the total is deduplicated across namespaces.
- * Exported so tests can EXPLAIN exactly what runs.
- */
+/** The counter rows of a tenant summed per namespace and class. Exported so tests can EXPLAIN exactly what runs. */
 export function usageQuery(db: Db, tenantId: string, namespaces?: string[]) {
-  const perBlob = db
-    .select({
-      namespace: objects.namespace,
-      storageClass: objects.storageClass,
-      objects: sql<string>`count(*)`.as('objects'),
-      logical: sql<string>`sum(${objects.sizeBytes})`.as('logical'),
-      // Equal hashes mean equal bytes, so every reference has the blob's size.
-      size: sql<string>`max(${objects.sizeBytes})`.as('size'),
-      firstReference: sql<boolean>`row_number() over (partition by ${objects.storageClass}, ${objects.contentHash}) = 1`.as('first_reference'),
-    })
+  const total = (column: AnyPgColumn) => sql`sum(${column})`.mapWith(Number)
+  return (
+    db
+      .select({
+        namespace: usageCounters.namespace,
+        storageClass: usageCounters.storageClass,
+        objects: total(usageCounters.objects),
+        logicalBytes: total(usageCounters.logicalBytes),
+        physicalBytes: total(usageCounters.physicalBytes),
+        tenantPhysicalBytes: total(usageCounters.tenantPhysicalBytes),
+      })
+      .from(usageCounters)
+      .where(and(eq(usageCounters.tenantId, tenantId), namespaces === undefined ? undefined : anyOf(usageCounters.namespace, namespaces)))
+      .groupBy(usageCounters.namespace, usageCounters.storageClass)
+      // A namespace whose objects are all gone keeps zeroed rows until they are folded away: it has no usage.
+      .having(sql`sum(${usageCounters.objects}) > 0`)
+      // Byte order, the same on every server whatever its collation; the enum compared as text (cold before hot).
+      .orderBy(sql`${usageCounters.namespace} collate "C"`, sql`${usageCounters.storageClass}::text collate "C"`)
+  )
+}
+
+/** The bytes of the distinct blobs (per storage class) the committed objects of some namespaces reference. */
+async function distinctBlobBytes(db: Db, tenantId: string, namespaces: string[]): Promise<number> {
+  const blobs = db
+    .selectDistinct({ storageClass: objects.storageClass, contentHash: objects.contentHash, size: objects.sizeBytes })
     .from(objects)
-    .where(
-      and(
-        eq(objects.tenantId, tenantId),
-        statusIs(objects.status, 'COMMITTED'),
-        namespaces === undefined ? undefined : anyOf(objects.namespace, namespaces),
-      ),
-    )
-    .groupBy(objects.namespace, objects.storageClass, objects.contentHash)
-    .as('per_blob')
-  return db
-    .select({
-      namespace: perBlob.namespace,
-      storageClass: perBlob.storageClass,
-      objects: sql`sum(${perBlob.objects})`.mapWith(Number),
-      logicalBytes: sql`sum(${perBlob.logical})`.mapWith(Number),
-      physicalBytes: sql`sum(${perBlob.size})`.mapWith(Number),
-      tenantPhysicalBytes: sql`coalesce(sum(${perBlob.size}) filter (where ${perBlob.firstReference}), 0)`.mapWith(Number),
-    })
-    .from(perBlob)
-    .groupBy(perBlob.namespace, perBlob.storageClass)
-    // Byte order, the same on every server whatever its collation; the enum compared as text (cold before hot).
-    .orderBy(sql`${perBlob.namespace} collate "C"`, sql`${perBlob.storageClass}::text collate "C"`)
+    .where(and(eq(objects.tenantId, tenantId), anyOf(objects.namespace, namespaces), statusIs(objects.status, 'COMMITTED')))
+    .as('blobs')
+  const [row] = await db.select({ bytes: sql`coalesce(sum(${blobs.size}), 0)`.mapWith(Number) }).from(blobs)
+  return row?.bytes ?? 0
+}
+
+/** Folds the counter rows of closed database connections into one per namespace and class; answers how many were folded. */
+export async function foldUsageCounters(db: Db): Promise<number> {
+  const [row] = rowsOf<{ folded: number }>(await db.execute(sql`select fold_usage_counters() as folded`))
+  return row?.folded ?? 0
 }
 
 function sum<K extends string>(rows: Record<K, number>[], field: K): number {

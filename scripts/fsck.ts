@@ -41,6 +41,7 @@ function print(report: FsckReport): void {
     ['blob files of the wrong size', report.wrongSizes],
     ['blob files with no row (orphans)', report.orphanFiles],
     ['temp files with no upload in progress', report.staleTempFiles],
+    ['namespaces whose usage counters differ from their objects', report.wrongUsage],
   ]
   for (const [what, items] of problems) {
     console.info(`${items.length === 0 ? 'ok  ' : 'FAIL'} ${items.length} ${what}`)

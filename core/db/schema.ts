@@ -73,7 +73,8 @@ export const objects = pgTable(
     index('objects_writing_idx').on(table.updatedAt).where(sql`${table.status} = 'WRITING'`),
     // Garbage collection finishes deletes and purges tombstones by age.
     index('objects_deleted_idx').on(table.status, table.updatedAt).where(sql`${table.status} in ('DELETING', 'DELETED')`),
-    index('objects_blob_idx').on(table.storageClass, table.contentHash),
+    // The objects of a blob; with the tenant and namespace, whether a tenant or a namespace still holds it (usage counts it once).
+    index('objects_blob_idx').on(table.storageClass, table.contentHash, table.tenantId, table.namespace),
     // Searches: each common filter has an index, so a search matching nothing reads nothing.
     // key_prefix is a range of objects_live_key_idx (keys compare bytewise: COLLATE "C").
     index('objects_content_type_idx')
@@ -85,6 +86,31 @@ export const objects = pgTable(
       .where(sql`${table.status} = 'COMMITTED' and ${table.key} is not null`),
     index('objects_words_idx').using('gin', sql`object_words(${table.key}, ${table.metadata})`).where(sql`${table.status} = 'COMMITTED'`),
   ],
+)
+
+/**
+ * Running usage totals per tenant, namespace and storage class, kept by
+ * commit_object and release_object (migrations/0008) so that usage reads a few
+ * rows instead of the tenant's objects. Each database connection adds to its own
+ * row (slot = its backend pid), so concurrent commits never wait on one another;
+ * garbage collection folds the rows of closed connections into slot 0. The
+ * tenant's figure is the sum of the rows.
+ */
+export const usageCounters = pgTable(
+  'usage_counters',
+  {
+    tenantId: text('tenant_id').notNull(),
+    namespace: text('namespace').notNull(),
+    storageClass: storageClass('storage_class').notNull(),
+    slot: integer('slot').notNull(),
+    objects: bigint('objects', { mode: 'number' }).notNull().default(0),
+    logicalBytes: bigint('logical_bytes', { mode: 'number' }).notNull().default(0),
+    // Each blob the namespace references counted once.
+    physicalBytes: bigint('physical_bytes', { mode: 'number' }).notNull().default(0),
+    // Each blob the tenant references counted once, in the namespace that made it the tenant's.
+    tenantPhysicalBytes: bigint('tenant_physical_bytes', { mode: 'number' }).notNull().default(0),
+  },
+  (table) => [primaryKey({ columns: [table.tenantId, table.namespace, table.storageClass, table.slot] })],
 )
 
 /** The last run of each background job, for the admin status page. */

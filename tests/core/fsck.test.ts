@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, unlin
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { dirname } from 'node:path'
-import { and, eq } from 'drizzle-orm'
+import { and, eq, sql } from 'drizzle-orm'
 import { openDatabase } from '../../core/db/client'
 import { blobs, objects, type StorageClass } from '../../core/db/schema'
 import { checkConsistency, isClean, repair } from '../../core/fsck'
@@ -37,7 +37,7 @@ function writeFile(path: string, content: string | Uint8Array) {
   writeFileSync(path, content)
 }
 
-const noProblems = { wrongRefCounts: [], missingBlobRows: [], missingFiles: [], wrongSizes: [], orphanFiles: [], staleTempFiles: [] }
+const noProblems = { wrongRefCounts: [], missingBlobRows: [], missingFiles: [], wrongSizes: [], orphanFiles: [], staleTempFiles: [], wrongUsage: [] }
 
 describe.each(backends)('fsck on %s', (backend) => {
   let server: TestServer
@@ -80,6 +80,8 @@ describe.each(backends)('fsck on %s', (backend) => {
     truncateSync(blobFile(roots, truncated.hex, 'cold'), 10)
     // GC unlinks an unreferenced blob's file before deleting its row: not a problem.
     unlinkSync(blobFile(roots, unreferenced.hex))
+    // Usage counters that have drifted from the objects: one object too many.
+    await db.execute(sql`update usage_counters set objects = objects + 1 where tenant_id = 'acme' and namespace = ${namespace} and storage_class = 'cold'`)
 
     const report = await checkConsistency(db, roots)
     expect(isClean(report)).toBe(false)
@@ -94,6 +96,7 @@ describe.each(backends)('fsck on %s', (backend) => {
     expect(report.wrongSizes).toEqual([{ storage_class: 'cold', content_hash: truncated.hash, expected: truncated.size, actual: 10 }])
     expect(report.orphanFiles).toEqual([orphan])
     expect(report.staleTempFiles.sort()).toEqual(staleTemps.sort())
+    expect(report.wrongUsage).toEqual([{ tenant_id: 'acme', namespace, storage_class: 'cold' }])
 
     await repair(db, report)
     const after = await checkConsistency(db, roots)
@@ -102,6 +105,7 @@ describe.each(backends)('fsck on %s', (backend) => {
       wrongRefCounts: [],
       orphanFiles: [],
       staleTempFiles: [],
+      wrongUsage: [],
     })
     expect(isClean(after)).toBe(false)
     const [fixed] = await db.select().from(blobs).where(and(eq(blobs.storageClass, 'hot'), eq(blobs.contentHash, miscounted.hash)))

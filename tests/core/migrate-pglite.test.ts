@@ -88,6 +88,10 @@ test('npm run migrate-pglite copies every row, verified by counts and checksums,
   const listed = await (await fetch(`${child.url}/v1/objects?namespace=docs&tenant_id=acme`)).json()
   expect(listed.objects.map((o: { key: string; metadata: unknown }) => [o.key, o.metadata])).toEqual([['notes/a b+c.txt', { lang: 'en', tags: ['x'] }]])
 
+  const usage = await (await fetch(`${child.url}/v1/usage?tenant_id=acme`)).json()
+  const stored = inline.byteLength + filed.byteLength
+  expect(usage).toMatchObject({ objects: 2, logical_bytes: stored, physical_bytes: stored })
+
   // A delete is audited after the copied events: the identity continues past them.
   expect((await fetch(`${child.url}/v1/objects/00000000-0000-4000-8000-000000000001`, { method: 'DELETE' })).status).toBe(204)
   const sql = connectPostgres(embeddedDatabaseUrl(dataDir), { max: 1 })
