@@ -278,7 +278,7 @@ export async function isCommitted(db: Db, id: string): Promise<boolean> {
 
 /**
  * Deletes a committed object in one statement: locked, then released by
- * release_object (migrations/0006) as a replace releases the object it
+ * release_object (migrations/0008) as a replace releases the object it
  * replaces, so it is invisible and its key free from the commit on and its
  * bytes go with garbage collection; the delete audited.
  */

@@ -45,18 +45,18 @@ BEGIN
 END
 $$;
 --> statement-breakpoint
--- Adds an object to (sign 1) or takes it from (sign -1) its tenant's counters,
--- in the row of this connection. The caller holds the blob row's lock, under
--- which every object of the blob is committed and released, so whether another
--- committed object of the blob remains in the namespace or the tenant is exact.
--- A blob with no other reference (shared false) needs no look.
-CREATE FUNCTION "count_usage"(
+-- The bytes an object adds to its namespace's and its tenant's physical bytes
+-- (or takes from them when it goes): its size, unless another committed object
+-- of the namespace or the tenant holds its blob. The caller holds the blob row's
+-- lock, under which every object of the blob is committed and released, so the
+-- answer is exact. A blob with no other reference (shared false) needs no look.
+CREATE FUNCTION "blob_bytes"(
 	"p_id" uuid, "p_tenant_id" text, "p_namespace" text, "p_storage_class" storage_class,
-	"p_content_hash" text, "p_size_bytes" bigint, "p_sign" integer, "p_shared" boolean
-) RETURNS void
+	"p_content_hash" text, "p_size_bytes" bigint, "p_shared" boolean,
+	OUT "namespace_bytes" bigint, OUT "tenant_bytes" bigint
+)
 LANGUAGE plpgsql AS $$
 DECLARE
-	bytes bigint := p_sign * coalesce(p_size_bytes, 0);
 	in_namespace boolean := false;
 	in_tenant boolean := false;
 BEGIN
@@ -68,14 +68,32 @@ BEGIN
 			WHERE o.storage_class = p_storage_class AND o.content_hash = p_content_hash AND o.tenant_id = p_tenant_id
 				AND o.status = 'COMMITTED' AND o.id <> p_id);
 	END IF;
-	INSERT INTO usage_counters AS u (tenant_id, namespace, storage_class, slot, objects, logical_bytes, physical_bytes, tenant_physical_bytes)
-	VALUES (p_tenant_id, p_namespace, p_storage_class, pg_backend_pid(), p_sign, bytes,
-		CASE WHEN in_namespace THEN 0 ELSE bytes END, CASE WHEN in_tenant THEN 0 ELSE bytes END)
-	ON CONFLICT (tenant_id, namespace, storage_class, slot) DO UPDATE SET
-		objects = u.objects + excluded.objects,
-		logical_bytes = u.logical_bytes + excluded.logical_bytes,
-		physical_bytes = u.physical_bytes + excluded.physical_bytes,
-		tenant_physical_bytes = u.tenant_physical_bytes + excluded.tenant_physical_bytes;
+	namespace_bytes := CASE WHEN in_namespace THEN 0 ELSE coalesce(p_size_bytes, 0) END;
+	tenant_bytes := CASE WHEN in_tenant THEN 0 ELSE coalesce(p_size_bytes, 0) END;
+END
+$$;
+--> statement-breakpoint
+-- Adds to the counters of a namespace and class, in this connection's row: an
+-- update of a row that exists after the first write, an insert only before.
+CREATE FUNCTION "add_usage"(
+	"p_tenant_id" text, "p_namespace" text, "p_storage_class" storage_class,
+	"p_objects" bigint, "p_logical_bytes" bigint, "p_physical_bytes" bigint, "p_tenant_physical_bytes" bigint
+) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE usage_counters SET objects = objects + p_objects, logical_bytes = logical_bytes + p_logical_bytes,
+		physical_bytes = physical_bytes + p_physical_bytes, tenant_physical_bytes = tenant_physical_bytes + p_tenant_physical_bytes
+	WHERE tenant_id = p_tenant_id AND namespace = p_namespace AND storage_class = p_storage_class AND slot = pg_backend_pid();
+	IF NOT FOUND THEN
+		INSERT INTO usage_counters AS u (tenant_id, namespace, storage_class, slot, objects, logical_bytes, physical_bytes, tenant_physical_bytes)
+		VALUES (p_tenant_id, p_namespace, p_storage_class, pg_backend_pid(), p_objects, p_logical_bytes, p_physical_bytes, p_tenant_physical_bytes)
+		-- Folding may have just removed the row it updated.
+		ON CONFLICT (tenant_id, namespace, storage_class, slot) DO UPDATE SET
+			objects = u.objects + excluded.objects,
+			logical_bytes = u.logical_bytes + excluded.logical_bytes,
+			physical_bytes = u.physical_bytes + excluded.physical_bytes,
+			tenant_physical_bytes = u.tenant_physical_bytes + excluded.tenant_physical_bytes;
+	END IF;
 END
 $$;
 --> statement-breakpoint
@@ -110,8 +128,15 @@ LANGUAGE sql AS $$
 	SELECT count(*)::integer FROM moved
 $$;
 --> statement-breakpoint
--- release_object (0006) now also takes the object from its tenant's usage.
-CREATE OR REPLACE FUNCTION "release_object"("p_id" uuid, "p_storage_class" "storage_class", "p_content_hash" text) RETURNS void
+-- release_object (0006) now also takes the object from its tenant's usage:
+-- itself (p_count), or by answering what it takes, for a replacing commit to
+-- count the replace in one change.
+DROP FUNCTION "release_object"(uuid, "storage_class", text);
+--> statement-breakpoint
+CREATE FUNCTION "release_object"(
+	"p_id" uuid, "p_storage_class" "storage_class", "p_content_hash" text, "p_count" boolean DEFAULT true,
+	OUT "size_bytes" bigint, OUT "namespace_bytes" bigint, OUT "tenant_bytes" bigint
+)
 LANGUAGE plpgsql AS $$
 DECLARE
 	released objects%ROWTYPE;
@@ -122,7 +147,12 @@ BEGIN
 		unreferenced_since = CASE WHEN ref_count = 1 THEN now() ELSE unreferenced_since END
 	WHERE storage_class = p_storage_class AND content_hash = p_content_hash
 	RETURNING ref_count INTO remaining;
-	PERFORM count_usage(p_id, released.tenant_id, released.namespace, p_storage_class, p_content_hash, released.size_bytes, -1, coalesce(remaining, 0) > 0);
+	size_bytes := coalesce(released.size_bytes, 0);
+	SELECT b.namespace_bytes, b.tenant_bytes INTO namespace_bytes, tenant_bytes
+	FROM blob_bytes(p_id, released.tenant_id, released.namespace, p_storage_class, p_content_hash, size_bytes, coalesce(remaining, 0) > 0) b;
+	IF p_count THEN
+		PERFORM add_usage(released.tenant_id, released.namespace, p_storage_class, -1, -size_bytes, -namespace_bytes, -tenant_bytes);
+	END IF;
 END
 $$;
 --> statement-breakpoint
@@ -143,6 +173,8 @@ DECLARE
 	keeps boolean;
 	referenced boolean := false;
 	visible timestamptz;
+	released record;
+	added record;
 BEGIN
 	IF p_key IS NOT NULL THEN
 		-- Serialises writers of one key, including those that create it ('/' occurs in no tenant or namespace).
@@ -193,7 +225,7 @@ BEGIN
 	END IF;
 
 	IF current_id IS NOT NULL THEN
-		PERFORM release_object(current_id, current_class, current_hash);
+		SELECT * INTO released FROM release_object(current_id, current_class, current_hash, false);
 	END IF;
 
 	IF NOT referenced THEN
@@ -218,7 +250,17 @@ BEGIN
 		INSERT INTO objects (id, namespace, tenant_id, key, status, storage_class, content_hash, size_bytes, content_type, metadata, created_at, updated_at)
 		VALUES (p_id, p_namespace, p_tenant_id, p_key, 'COMMITTED', p_storage_class, p_content_hash, p_size_bytes, p_content_type, p_metadata, visible, visible);
 	END IF;
-	PERFORM count_usage(p_id, p_tenant_id, p_namespace, p_storage_class, p_content_hash, p_size_bytes, 1, NOT referenced);
+	SELECT * INTO added FROM blob_bytes(p_id, p_tenant_id, p_namespace, p_storage_class, p_content_hash, p_size_bytes, NOT referenced);
+	-- A replace within one class is one change of the namespace's counters.
+	IF current_id IS NOT NULL AND current_class <> p_storage_class THEN
+		PERFORM add_usage(p_tenant_id, p_namespace, current_class, -1, -released.size_bytes, -released.namespace_bytes, -released.tenant_bytes);
+		PERFORM add_usage(p_tenant_id, p_namespace, p_storage_class, 1, p_size_bytes, added.namespace_bytes, added.tenant_bytes);
+	ELSIF current_id IS NOT NULL THEN
+		PERFORM add_usage(p_tenant_id, p_namespace, p_storage_class, 0, p_size_bytes - released.size_bytes,
+			added.namespace_bytes - released.namespace_bytes, added.tenant_bytes - released.tenant_bytes);
+	ELSE
+		PERFORM add_usage(p_tenant_id, p_namespace, p_storage_class, 1, p_size_bytes, added.namespace_bytes, added.tenant_bytes);
+	END IF;
 	RETURN QUERY SELECT visible::text, current_id IS NOT NULL, keeps;
 END
 $$;
