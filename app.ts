@@ -30,9 +30,13 @@ import { refuseDeclaredOversize } from './core/http/json-body'
 import { routePattern, type RouteList } from './core/http/route-pattern'
 import { configureLog, errorFields, log } from './core/log'
 import { watchStorageRoots } from './core/metrics'
+import { fileBlobStores } from './core/store/fs'
+import type { StorageRoots } from './core/store/paths'
 
 export interface AppDeps {
   store: ObjectStore
+  /** The directories of the storage classes, for readiness and the disk figures of status and metrics. */
+  roots: StorageRoots
   /** The database pool for GC and scrub passes, apart from the one serving requests. */
   background: Db
   draining: () => boolean
@@ -110,7 +114,7 @@ export function createApp(deps: AppDeps, nextRuns: NextRuns = {}) {
       set.headers['content-type'] = 'application/json'
       return { error: apiError.message, code: apiError.code, request_id: set.headers['x-request-id'] as string }
     })
-    .use(healthRoutes({ db: deps.store.db, roots: deps.store.roots, draining: deps.draining }))
+    .use(healthRoutes({ db: deps.store.db, roots: deps.roots, draining: deps.draining }))
     .use(openapiRoutes())
     .use(swaggerRoutes())
     .use(uploadRoutes(deps.store, deps.limits.uploads))
@@ -123,16 +127,18 @@ export function createApp(deps: AppDeps, nextRuns: NextRuns = {}) {
     .use(auditRoutes(deps.store.db))
     .use(gcRoutes(gcDeps(deps)))
     .use(scrubRoutes(scrubDeps(deps)))
-    .use(adminStatusRoutes({ db: deps.store.db, roots: deps.store.roots, gcGraceSecs: deps.gc.graceSecs, nextRuns }))
+    .use(adminStatusRoutes({ db: deps.store.db, roots: deps.roots, gcGraceSecs: deps.gc.graceSecs, nextRuns }))
   return app
 }
 
 /** Everything the app needs, built from the configuration and an open database. */
 export async function assembleDeps(config: Config, database: Database, draining: () => boolean): Promise<AppDeps> {
   configureLog(config.logLevel)
-  watchStorageRoots({ hot: config.hotRoot, cold: config.coldRoot })
+  const roots = { hot: config.hotRoot, cold: config.coldRoot }
+  watchStorageRoots(roots)
   return {
-    store: { db: database.db, roots: { hot: config.hotRoot, cold: config.coldRoot }, maxUploadBytes: config.maxUploadBytes, inlineMaxBytes: config.inlineMaxBytes },
+    store: { db: database.db, blobs: fileBlobStores(roots), maxUploadBytes: config.maxUploadBytes, inlineMaxBytes: config.inlineMaxBytes },
+    roots,
     background: database.background,
     draining,
     auth: {
@@ -160,11 +166,11 @@ export async function assembleDeps(config: Config, database: Database, draining:
 }
 
 export function gcDeps(deps: AppDeps): GcDeps {
-  return { db: deps.background, roots: deps.store.roots, settings: deps.gc }
+  return { db: deps.background, stores: deps.store.blobs, settings: deps.gc }
 }
 
 export function scrubDeps(deps: AppDeps): ScrubDeps {
-  return { db: deps.background, roots: deps.store.roots, maxBytesPerSec: deps.scrubMaxBytesPerSec }
+  return { db: deps.background, stores: deps.store.blobs, maxBytesPerSec: deps.scrubMaxBytesPerSec }
 }
 
 const isUpload = (method: string, path: string) =>

@@ -1,6 +1,3 @@
-import { statSync } from 'node:fs'
-import { unlink } from 'node:fs/promises'
-import { dirname } from 'node:path'
 import { and, eq, sql } from 'drizzle-orm'
 import { barrier } from './barriers'
 import { anyOf } from './db/any-of'
@@ -13,20 +10,18 @@ import { gcUnremovableFiles } from './metrics'
 import { recordRun } from './runs'
 import { TimeSlice } from './time-slice'
 import { foldUsageCounters } from './usage'
-import { fsyncDirectoryAsync } from './store/durable'
-import { blobPath, blobTreeDirectory, tempDirectory, tempPath, type StorageRoots } from './store/paths'
-import { moveToTrash, restoreFromTrash, trashedHex, trashPath } from './store/trash'
-import { entriesOf } from './store/directories'
+import type { BlobStore, BlobStores, Leftover, Removal } from './store/blob-store'
 
 /**
  * Garbage collection: reaps stuck uploads, deletes blobs unreferenced for the
  * grace period, finishes deletes, purges old tombstones, folds the usage
  * counters of closed connections and removes crash leftovers. Every step is safe to run in several replicas at once: blob rows
  * are claimed with FOR UPDATE SKIP LOCKED, the same row lock an upload's commit
- * takes, so a blob is never collected while a commit references it. File work
- * runs off the event loop, and unlinks and directory syncs run outside
- * transactions (see store/trash). A file that cannot be removed is counted,
- * logged and left for a later pass; it never stops the pass.
+ * takes, so a blob is never collected while a commit references it. A blob
+ * leaves its store in two steps (store/blob-store's takeOut): out of reach
+ * under the row lock, gone for good after the row's deletion commits. A blob
+ * that cannot be removed is counted, logged and left for a later pass; it never
+ * stops the pass.
  */
 
 export interface GcSettings {
@@ -46,48 +41,28 @@ export interface GcResult {
   removed_orphan_files: number
 }
 
-export async function runGc(db: Db, roots: StorageRoots, settings: GcSettings): Promise<GcResult> {
+export async function runGc(db: Db, stores: BlobStores, settings: GcSettings): Promise<GcResult> {
   const result: GcResult = { deleted_blobs: 0, reclaimed_bytes: 0, reaped_uploads: 0, removed_temp_files: 0, removed_orphan_files: 0 }
   // The reaper and the orphan sweep show on the status page as jobs of their own.
-  Object.assign(result, await recordRun(db, 'reaper', () => reapStuckUploads(db, roots, settings)))
-  await collectBlobs(db, roots, settings, result)
+  Object.assign(result, await recordRun(db, 'reaper', () => reapStuckUploads(db, stores, settings)))
+  await collectBlobs(db, stores, settings, result)
   await finishDeletes(db, settings.batchSize)
   await purgeTombstones(db, settings.tombstoneRetentionSecs, settings.batchSize)
   await foldUsageCounters(db)
-  result.removed_temp_files = await sweepTempFiles(db, roots, settings.graceSecs)
-  if (settings.sweepOrphans) Object.assign(result, await recordRun(db, 'orphan_sweep', () => sweepOrphanFiles(db, roots, settings.graceSecs)))
+  result.removed_temp_files = await sweepLeftovers(db, stores, settings.graceSecs)
+  if (settings.sweepOrphans) Object.assign(result, await recordRun(db, 'orphan_sweep', () => sweepOrphanBlobs(db, stores, settings.graceSecs)))
   return result
 }
 
 const storageClasses: StorageClass[] = ['hot', 'cold']
 
-/** Unlinks a leftover file; false when it was gone already or cannot be removed (counted and logged, for a later pass). */
-async function removeLeftover(path: string): Promise<boolean> {
-  try {
-    await unlink(path)
-    return true
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') unremovable(path, error)
-    return false
-  }
-}
-
-function unremovable(path: string, error: unknown): void {
+function unremovable(store: BlobStore, hex: string, error: unknown): void {
   gcUnremovableFiles.inc()
-  log.warn({ msg: 'gc could not remove a file; it is left for a later pass', path, error: String((error as Error)?.message ?? error) })
-}
-
-/** Makes the removals of a batch durable; a failure loses nothing (a file that comes back is a leftover for a later pass). */
-async function syncDirectories(dirs: Iterable<string>): Promise<void> {
-  await Promise.all(
-    [...new Set(dirs)].map((dir) =>
-      fsyncDirectoryAsync(dir).catch((error) => log.warn({ msg: 'gc could not sync a directory', path: dir, error: String((error as Error)?.message ?? error) })),
-    ),
-  )
+  log.warn({ msg: 'gc could not remove a blob; it is left for a later pass', store: store.location, hex, error: String((error as Error)?.message ?? error) })
 }
 
 /** Uploads in WRITING past the timeout lose their reservation; a still-running one then fails at commit. */
-async function reapStuckUploads(db: Db, roots: StorageRoots, settings: GcSettings): Promise<Pick<GcResult, 'reaped_uploads'>> {
+async function reapStuckUploads(db: Db, stores: BlobStores, settings: GcSettings): Promise<Pick<GcResult, 'reaped_uploads'>> {
   let reaped = 0
   for (;;) {
     const rows = await db.execute(sql`
@@ -97,7 +72,7 @@ async function reapStuckUploads(db: Db, roots: StorageRoots, settings: GcSetting
         limit ${settings.batchSize} for update skip locked)
       returning ${objects.id}, ${objects.storageClass}`)
     const reapedRows = rowsOf<{ id: string; storage_class: StorageClass }>(rows)
-    await Promise.all(reapedRows.map((row) => removeLeftover(tempPath(roots, row.storage_class, row.id))))
+    await Promise.all(reapedRows.map((row) => stores[row.storage_class].discard(row.id).catch((error) => unremovable(stores[row.storage_class], row.id, error))))
     reaped += reapedRows.length
     if (reapedRows.length < settings.batchSize) return { reaped_uploads: reaped }
   }
@@ -110,24 +85,18 @@ interface ClaimedBlob {
   unreferencedSince: string | null
 }
 
-/** A blob file taken out of the tree while its row is locked. */
-interface TrashedFile {
-  path: string
-  trash: string
-}
-
 /**
  * Deletes collectable blobs batch by batch, in the order they became
- * unreferenced, each batch after the one before (so a blob whose file cannot
- * be moved is passed over, not met again and again). A blob's file leaves the
- * tree under its row lock, the row is deleted, and only after that commits is
- * the file unlinked. If the batch fails, its files go back before the error
- * is passed on: no row is left whose file the pass removed.
+ * unreferenced, each batch after the one before (so a blob that cannot be
+ * taken out is passed over, not met again and again). A blob leaves its store
+ * under its row lock, the row is deleted, and only after that commits is the
+ * removal finished. If the batch fails, its blobs go back before the error is
+ * passed on: no row is left whose bytes the pass removed.
  */
-async function collectBlobs(db: Db, roots: StorageRoots, settings: GcSettings, result: GcResult): Promise<void> {
+async function collectBlobs(db: Db, stores: BlobStores, settings: GcSettings, result: GcResult): Promise<void> {
   let after: ClaimedBlob | undefined
   for (;;) {
-    const trashed: TrashedFile[] = []
+    const removals: Removal[] = []
     let batch: { claimed: ClaimedBlob[]; deleted: ClaimedBlob[] }
     try {
       batch = await db.transaction(async (tx) => {
@@ -143,7 +112,7 @@ async function collectBlobs(db: Db, roots: StorageRoots, settings: GcSettings, r
           .orderBy(blobs.unreferencedSince, blobs.storageClass, blobs.contentHash)
           .limit(settings.batchSize)
           .for('update', { skipLocked: true })
-        const movable = await Promise.all(claimed.map((blob) => takeOutOfTree(roots, blob, trashed)))
+        const movable = await Promise.all(claimed.map((blob) => takeOut(stores[blob.storageClass], blob.contentHash, removals)))
         if (claimed.length > 0) await barrier('gc:blob-unlinked')
         const deleted = claimed.filter((_, i) => movable[i])
         for (const storageClass of storageClasses) {
@@ -153,11 +122,10 @@ async function collectBlobs(db: Db, roots: StorageRoots, settings: GcSettings, r
         return { claimed, deleted }
       })
     } catch (error) {
-      await putBack(trashed)
+      await putBack(removals)
       throw error
     }
-    await Promise.all(trashed.map((file) => removeLeftover(file.trash)))
-    await syncDirectories(trashed.flatMap((file) => [dirname(file.path), dirname(file.trash)]))
+    await Promise.all(removals.map((removal) => removal.finish()))
     result.deleted_blobs += batch.deleted.length
     result.reclaimed_bytes += batch.deleted.reduce((sum, blob) => sum + blob.sizeBytes, 0)
     if (batch.claimed.length < settings.batchSize) return
@@ -165,31 +133,22 @@ async function collectBlobs(db: Db, roots: StorageRoots, settings: GcSettings, r
   }
 }
 
-/**
- * Moves a claimed blob's file to the trash; true when its row may go (moved, or
- * no file: inline bytes). A file that cannot be moved keeps its row.
- */
-async function takeOutOfTree(roots: StorageRoots, blob: ClaimedBlob, trashed: TrashedFile[]): Promise<boolean> {
-  const hex = blob.contentHash.slice('sha256:'.length)
-  const path = blobPath(roots, blob.storageClass, hex)
-  const trash = trashPath(roots, blob.storageClass, hex)
+/** Takes a claimed blob out of its store; true when its row may go (taken, or nothing to take: inline bytes). One that cannot be taken keeps its row. */
+async function takeOut(store: BlobStore, contentHash: string, removals: Removal[]): Promise<boolean> {
+  const hex = contentHash.slice('sha256:'.length)
   try {
-    if (await moveToTrash(path, trash)) trashed.push({ path, trash })
+    const removal = await store.takeOut(hex)
+    if (removal) removals.push(removal)
     return true
   } catch (error) {
-    unremovable(path, error)
+    unremovable(store, hex, error)
     return false
   }
 }
 
-/** Returns a failed batch's files to the tree; one that cannot go back stays in the trash for the temp sweep to restore. */
-async function putBack(trashed: TrashedFile[]): Promise<void> {
-  await Promise.all(
-    trashed.map((file) =>
-      restoreFromTrash(file.trash, file.path).catch((error) => log.error({ msg: 'gc could not put a blob file back', path: file.path, trash: file.trash, error: String((error as Error)?.message ?? error) })),
-    ),
-  )
-  await syncDirectories(trashed.map((file) => dirname(file.path)))
+/** Returns a failed batch's blobs; one that cannot go back is left for the leftover sweep to restore. */
+async function putBack(removals: Removal[]): Promise<void> {
+  await Promise.all(removals.map((removal) => removal.undo().catch((error) => log.error({ msg: 'gc could not put a blob back', error: String((error as Error)?.message ?? error) }))))
 }
 
 /**
@@ -231,35 +190,27 @@ async function purgeTombstones(db: Db, retentionSecs: number, batchSize: number)
   }
 }
 
-function olderThan(path: string, graceSecs: number): boolean {
-  try {
-    return Date.now() - statSync(path).mtimeMs >= graceSecs * 1000
-  } catch {
-    return false
-  }
-}
-
 /**
- * Temp files whose upload is no longer WRITING (crashed, reaped or finished)
- * are leftovers; so is the trash of a pass, unless the blob's row survived.
+ * What uploads and passes left behind: staged bytes whose upload is no longer
+ * WRITING (crashed, reaped or finished) go; so do blobs a pass took out,
+ * unless their row survived.
  */
-async function sweepTempFiles(db: Db, roots: StorageRoots, graceSecs: number): Promise<number> {
+async function sweepLeftovers(db: Db, stores: BlobStores, graceSecs: number): Promise<number> {
   let removed = 0
   for (const storageClass of storageClasses) {
-    const dir = tempDirectory(roots[storageClass])
-    const names = entriesOf(dir).filter((name) => olderThan(`${dir}/${name}`, graceSecs))
-    for (let i = 0; i < names.length; i += 500) {
-      const chunk = names.slice(i, i + 500)
-      const ids = chunk.filter(isUuid)
+    const old: Leftover[] = []
+    for await (const leftover of stores[storageClass].leftovers()) if (leftover.ageMs >= graceSecs * 1000) old.push(leftover)
+    for (let i = 0; i < old.length; i += 500) {
+      const chunk = old.slice(i, i + 500)
+      const ids = chunk.flatMap((leftover) => (leftover.kind === 'staged' && leftover.uploadId !== null && isUuid(leftover.uploadId) ? [leftover.uploadId] : []))
       const live = ids.length === 0 ? [] : await db
         .select({ id: objects.id })
         .from(objects)
         .where(and(anyOf(objects.id, ids, 'uuid'), statusIs(objects.status, 'WRITING')))
       const liveIds = new Set(live.map((row) => row.id))
-      for (const name of chunk) {
-        if (liveIds.has(name)) continue
-        const hex = trashedHex(name)
-        const gone = hex === null ? await removeLeftover(`${dir}/${name}`) : await settleTrash(db, roots, storageClass, hex, `${dir}/${name}`)
+      for (const leftover of chunk) {
+        if (leftover.kind === 'staged' && leftover.uploadId !== null && liveIds.has(leftover.uploadId)) continue
+        const gone = leftover.kind === 'staged' ? await leftover.remove() : await settleTakenOut(db, storageClass, leftover)
         if (gone) removed++
       }
     }
@@ -268,13 +219,13 @@ async function sweepTempFiles(db: Db, roots: StorageRoots, graceSecs: number): P
 }
 
 /**
- * A trashed blob file found after its pass: gone with its row, unless the row
- * survived (a pass that failed, or stopped between the move and its commit)
- * and the tree has no file for it; then it goes back. A row locked now belongs
- * to a pass in flight, which settles its own trash. True when unlinked.
+ * A blob taken out by a pass, found after it: gone with its row, unless the row
+ * survived (a pass that failed, or stopped between taking it out and its
+ * commit); then it goes back, unless the store holds a fresh copy. A row locked
+ * now belongs to a pass in flight, which settles its own. True when removed.
  */
-async function settleTrash(db: Db, roots: StorageRoots, storageClass: StorageClass, hex: string, trash: string): Promise<boolean> {
-  const row = and(eq(blobs.storageClass, storageClass), eq(blobs.contentHash, `sha256:${hex}`))
+async function settleTakenOut(db: Db, storageClass: StorageClass, leftover: Extract<Leftover, { kind: 'taken-out' }>): Promise<boolean> {
+  const row = and(eq(blobs.storageClass, storageClass), eq(blobs.contentHash, `sha256:${leftover.hex}`))
   const outcome = await db.transaction(async (tx) => {
     const [seen] = await tx.select({ inline: sql<boolean>`${blobs.inlineData} is not null` }).from(blobs).where(row)
     if (!seen) return 'remove'
@@ -282,48 +233,47 @@ async function settleTrash(db: Db, roots: StorageRoots, storageClass: StorageCla
     if (!locked) return 'skip'
     if (locked.inline) return 'remove'
     // Under the row lock: a commit placing its own copy waits, and a copy already there is kept.
-    await restoreFromTrash(trash, blobPath(roots, storageClass, hex))
+    await leftover.restore()
     return 'restored'
   })
-  if (outcome === 'restored') await syncDirectories([dirname(blobPath(roots, storageClass, hex)), dirname(trash)])
-  return outcome === 'remove' && (await removeLeftover(trash))
+  return outcome === 'remove' && (await leftover.remove())
 }
 
 /**
- * Blob files with no row are leftovers of commits that renamed and then failed.
- * To tell them from a commit in flight, claim the row by inserting it: an
- * uncommitted insert by a commit makes ours wait and then conflict.
+ * Stored blobs with no row are leftovers of commits that placed their bytes and
+ * then failed. To tell them from a commit in flight, claim the row by inserting
+ * it: an uncommitted insert by a commit makes ours wait and then conflict.
  */
-async function sweepOrphanFiles(db: Db, roots: StorageRoots, graceSecs: number): Promise<Pick<GcResult, 'removed_orphan_files'>> {
+async function sweepOrphanBlobs(db: Db, stores: BlobStores, graceSecs: number): Promise<Pick<GcResult, 'removed_orphan_files'>> {
   let removed = 0
   const slice = new TimeSlice()
   for (const storageClass of storageClasses) {
-    const base = blobTreeDirectory(roots[storageClass])
-    for (const level1 of entriesOf(base)) {
-      for (const level2 of entriesOf(`${base}/${level1}`)) {
-        // A tree of many small directories is listed without a query between them.
-        await slice.yield()
-        const dir = `${base}/${level1}/${level2}`
-        const names = entriesOf(dir).filter((name) => /^[0-9a-f]{64}$/.test(name) && olderThan(`${dir}/${name}`, graceSecs))
-        if (names.length === 0) continue
-        const known = await db
-          .select({ contentHash: blobs.contentHash })
-          .from(blobs)
-          .where(and(eq(blobs.storageClass, storageClass), anyOf(blobs.contentHash, names.map((hex) => `sha256:${hex}`))))
-        const knownHashes = new Set(known.map((row) => row.contentHash))
-        for (const hex of names) {
-          if (knownHashes.has(`sha256:${hex}`)) continue
-          if (await removeIfOrphan(db, roots, storageClass, hex)) removed++
-        }
-      }
+    const store = stores[storageClass]
+    let batch: string[] = []
+    const sweep = async () => {
+      const known = await db
+        .select({ contentHash: blobs.contentHash })
+        .from(blobs)
+        .where(and(eq(blobs.storageClass, storageClass), anyOf(blobs.contentHash, batch.map((hex) => `sha256:${hex}`))))
+      const knownHashes = new Set(known.map((row) => row.contentHash))
+      for (const hex of batch) if (!knownHashes.has(`sha256:${hex}`) && (await removeIfOrphan(db, store, storageClass, hex))) removed++
+      batch = []
     }
+    for await (const blob of store.blobs()) {
+      // A large store is listed without holding the event loop.
+      await slice.yield()
+      if (blob.ageMs < graceSecs * 1000) continue
+      batch.push(blob.hex)
+      if (batch.length >= 500) await sweep()
+    }
+    if (batch.length > 0) await sweep()
   }
   return { removed_orphan_files: removed }
 }
 
-/** Moves an orphan to the trash under the claimed row, and unlinks it once the claim is over. */
-async function removeIfOrphan(db: Db, roots: StorageRoots, storageClass: StorageClass, hex: string): Promise<boolean> {
-  const trashed: TrashedFile[] = []
+/** Takes an orphan out under the claimed row, and finishes its removal once the claim is over. */
+async function removeIfOrphan(db: Db, store: BlobStore, storageClass: StorageClass, hex: string): Promise<boolean> {
+  const removals: Removal[] = []
   let removed = false
   try {
     await db.transaction(async (tx) => {
@@ -333,13 +283,12 @@ async function removeIfOrphan(db: Db, roots: StorageRoots, storageClass: Storage
         .onConflictDoNothing()
         .returning({ contentHash: blobs.contentHash })
       if (claimed.length === 0) return
-      await takeOutOfTree(roots, { storageClass, contentHash: `sha256:${hex}`, sizeBytes: 0, unreferencedSince: null }, trashed)
+      await takeOut(store, `sha256:${hex}`, removals)
       await tx.delete(blobs).where(and(eq(blobs.storageClass, storageClass), eq(blobs.contentHash, `sha256:${hex}`)))
     })
   } finally {
-    // The file had no row when it was claimed: it is garbage whether or not the claim's removal committed.
-    for (const file of trashed) removed = await removeLeftover(file.trash)
-    await syncDirectories(trashed.flatMap((file) => [dirname(file.path), dirname(file.trash)]))
+    // The blob had no row when it was claimed: it is garbage whether or not the claim's removal committed.
+    for (const removal of removals) removed = await removal.finish()
   }
   return removed
 }

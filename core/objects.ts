@@ -1,14 +1,11 @@
-import { existsSync, renameSync } from 'node:fs'
-import { dirname } from 'node:path'
 import { and, eq, sql } from 'drizzle-orm'
 import { perDatabase, rowsOf, type Db, type Tx } from './db/client'
 import { auditEvents, blobs, objects, statusIs, type ObjectRow, type StorageClass } from './db/schema'
 import { barrier } from './barriers'
 import { ApiError } from './errors'
 import { log } from './log'
-import { ensureParentDirectory, fsyncDirectory } from './store/durable'
-import { blobPath, hexOf, tempPath, type StorageRoots } from './store/paths'
-import { collectBytes, readHead, readWhole, removeFile, writeStreamToFile, type BodyHead, type WrittenFile } from './store/writer'
+import type { BlobStore, BlobStores } from './store/blob-store'
+import { collectBytes, readHead, readWhole, type BodyHead, type WrittenFile } from './store/writer'
 
 /**
  * The object lifecycle: reserve → write → commit, replace, delete. This is the
@@ -17,7 +14,7 @@ import { collectBytes, readHead, readWhole, removeFile, writeStreamToFile, type 
 
 export interface ObjectStore {
   db: Db
-  roots: StorageRoots
+  blobs: BlobStores
   maxUploadBytes: number
   /** Bodies up to this size are kept in the blob row instead of a file (0: never). */
   inlineMaxBytes: number
@@ -82,15 +79,16 @@ async function commitSmall(store: ObjectStore, request: UploadRequest, small: Wr
 
 async function uploadFile(store: ObjectStore, request: UploadRequest, head: BodyHead, reader: ReadableStreamDefaultReader<Uint8Array>): Promise<UploadResult> {
   const id = crypto.randomUUID()
-  const temp = tempPath(store.roots, request.storageClass, id)
+  const blobs = store.blobs[request.storageClass]
   await reserveUpload(store.db, id, request)
   try {
-    const written = await writeStreamToFile(head, reader, temp, store.maxUploadBytes)
+    const written = await blobs.stage(id, head, reader, store.maxUploadBytes)
     try {
       checkReceived(request, written)
-      return await commitUpload(store, id, request, written, { temp })
+      return await commitUpload(store, id, request, written, { staged: blobs })
     } finally {
-      removeFile(temp)
+      // Placed by the commit, or not wanted: a dedup hit, or a failure.
+      await blobs.discard(id)
     }
   } catch (error) {
     await abandonUpload(store.db, id)
@@ -135,8 +133,8 @@ async function abandonUpload(db: Db, id: string): Promise<void> {
 
 const retryableSqlStates = new Set(['40P01', '40001'])
 
-/** Where a verified body is: a synced temp file (its upload reserved), or the small body itself. */
-type Bytes = { temp: string } | { inline: Uint8Array }
+/** Where a verified body is: staged durably in its class's store (its upload reserved), or the small body itself. */
+type Bytes = { staged: BlobStore } | { inline: Uint8Array }
 
 /**
  * Commits verified bytes with commit_object (migrations/0006): one statement,
@@ -154,13 +152,13 @@ async function commitUpload(store: ObjectStore, id: string, request: UploadReque
       return await store.db.transaction(async (tx) => {
         const committed = await commitStatement(tx, id, request, written, null)
         await barrier('commit:blobs-locked')
-        if (!committed.keepsOwnBytes) placeBlobFile(blobPath(store.roots, request.storageClass, written.hex), bytes.temp)
+        if (!committed.keepsOwnBytes) await bytes.staged.place(id, written.hex)
         return committed
       })
     } catch (error) {
       // commit_object's refusals (a held key, a failed precondition) become API errors in toApiError.
       const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code
-      if (attempt >= 3 || !code || !retryableSqlStates.has(code) || ('temp' in bytes && !existsSync(bytes.temp))) throw error
+      if (attempt >= 3 || !code || !retryableSqlStates.has(code) || ('staged' in bytes && !(await bytes.staged.isStaged(id)))) throw error
     }
   }
 }
@@ -191,19 +189,6 @@ async function commitStatement(db: Db | Tx, id: string, request: UploadRequest, 
 }
 
 export const etagOf = (contentHash: string): string => `"${contentHash}"`
-
-/**
- * Renames the verified temp file to the blob's path, over any file there: that
- * file may have been damaged in place since it was written, and a rename is
- * atomic (a reader of the old file keeps it) and cheap next to the sync already
- * paid. It also replaces a leftover from a crashed commit, and makes new and
- * duplicate content take the same time.
- */
-function placeBlobFile(finalPath: string, temp: string): void {
-  ensureParentDirectory(finalPath)
-  renameSync(temp, finalPath)
-  fsyncDirectory(dirname(finalPath))
-}
 
 export interface ObjectSelector {
   /** null: every tenant, for an admin naming none; only with an id, which is unique across tenants. */
@@ -293,8 +278,4 @@ export async function deleteObject(db: Db, selector: ObjectSelector, by: { actor
       select ${by.actor}, target.tenant_id, 'object.delete', target.id::text, ${by.requestId} from target)
     select id, release_object(id, storage_class, content_hash) from target`)
   if (rowsOf(result).length === 0) throw new ApiError('not_found', 'No such object')
-}
-
-export function blobPathOf(roots: StorageRoots, object: ObjectRow): string {
-  return blobPath(roots, object.storageClass, hexOf(object.contentHash!))
 }

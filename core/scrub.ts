@@ -3,7 +3,7 @@ import { barrier } from './barriers'
 import type { Db } from './db/client'
 import { log } from './log'
 import { blobs, type StorageClass } from './db/schema'
-import { blobPath, type StorageRoots } from './store/paths'
+import type { BlobStore, BlobStores } from './store/blob-store'
 
 /** Re-hashes every stored blob (file or inline bytes) at a bounded rate; marks those missing, changed or unreadable, clears marks of intact ones. */
 
@@ -14,7 +14,7 @@ export interface ScrubResult {
 
 const pageSize = 100
 
-export async function runScrub(db: Db, roots: StorageRoots, maxBytesPerSec: number): Promise<ScrubResult> {
+export async function runScrub(db: Db, stores: BlobStores, maxBytesPerSec: number): Promise<ScrubResult> {
   const result: ScrubResult = { checked: 0, corrupt: [] }
   const throttle = new Throttle(maxBytesPerSec)
   let after: { storageClass: StorageClass; contentHash: string } | undefined
@@ -29,7 +29,7 @@ export async function runScrub(db: Db, roots: StorageRoots, maxBytesPerSec: numb
       const hex = blob.contentHash.slice('sha256:'.length)
       const intact = blob.inline
         ? await bytesMatch(blob.inline, hex, blob.sizeBytes, throttle)
-        : await fileMatches(blobPath(roots, blob.storageClass, hex), hex, blob.sizeBytes, throttle)
+        : await storedMatches(stores[blob.storageClass], hex, blob.sizeBytes, throttle)
       result.checked++
       await barrier('scrub:blob-checked')
       if (intact) {
@@ -43,19 +43,18 @@ export async function runScrub(db: Db, roots: StorageRoots, maxBytesPerSec: numb
   }
 }
 
-/** Whether a blob file holds its bytes. One that cannot be read (permissions, I/O errors) cannot be served either: it counts as damaged, and the pass goes on. */
-async function fileMatches(path: string, hex: string, sizeBytes: number, throttle: Throttle): Promise<boolean> {
+/** Whether a stored blob holds its bytes. One that cannot be read (permissions, I/O errors) cannot be served either: it counts as damaged, and the pass goes on. */
+async function storedMatches(store: BlobStore, hex: string, sizeBytes: number, throttle: Throttle): Promise<boolean> {
   try {
-    const file = Bun.file(path)
-    if (!(await file.exists()) || file.size !== sizeBytes) return false
+    if ((await store.size(hex)) !== sizeBytes) return false
     const hasher = new Bun.CryptoHasher('sha256')
-    for await (const chunk of file.stream()) {
+    for await (const chunk of store.slice(hex, 0, sizeBytes).stream()) {
       hasher.update(chunk)
       await throttle.consume(chunk.byteLength)
     }
     return hasher.digest('hex') === hex
   } catch (error) {
-    log.warn({ msg: 'scrub could not read a blob file', path, error: String((error as Error)?.message ?? error) })
+    log.warn({ msg: 'scrub could not read a blob', store: store.location, hex, error: String((error as Error)?.message ?? error) })
     return false
   }
 }

@@ -1,4 +1,3 @@
-import { statSync } from 'node:fs'
 import { Elysia } from 'elysia'
 import { barrier } from '../core/barriers'
 import { parseDbTime } from '../core/db/time'
@@ -6,9 +5,10 @@ import type { ObjectRow } from '../core/db/schema'
 import { ApiError } from '../core/errors'
 import { decideRead } from '../core/http/conditional'
 import { selectById, selectByKey } from '../core/http/object-access'
-import { blobPathOf, etagOf, findReadableObject, isCommitted, type ObjectSelector, type ObjectStore } from '../core/objects'
+import { etagOf, findReadableObject, isCommitted, type ObjectSelector, type ObjectStore } from '../core/objects'
 import { downloadDoc } from './openapi'
 import { downloadBytes } from '../core/metrics'
+import { hexOf } from '../core/store/paths'
 
 /** GET and HEAD of an object by id or by key: streamed, with Range and conditional requests. */
 export const downloadRoutes = (store: ObjectStore) => {
@@ -48,27 +48,17 @@ async function serveObject(store: ObjectStore, request: Request, selector: Objec
     return new Response(inline.subarray(start, end) as Uint8Array<ArrayBuffer>, { status, headers })
   }
   await barrier('download:before-send')
-  const path = blobPathOf(store.roots, object)
-  const onDisk = blobFileSize(path)
-  if (onDisk === null) {
+  const blobs = store.blobs[object.storageClass]
+  const hex = hexOf(object.contentHash!)
+  const stored = await blobs.size(hex)
+  if (stored === null) {
     // Deleted and collected since the lookup: the delete came first, so it is gone.
     if (!(await isCommitted(store.db, object.id))) throw new ApiError('not_found', 'No such object')
     throw new ApiError('corrupt_object', 'The stored bytes of this object are missing')
   }
-  if (onDisk !== object.sizeBytes) throw new ApiError('corrupt_object', 'The stored bytes of this object do not match its size')
-  // A file-backed body lets Bun sendfile it and send Content-Length; once Bun has
-  // opened the file, a later unlink by garbage collection cannot cut it short.
+  if (stored !== object.sizeBytes) throw new ApiError('corrupt_object', 'The stored bytes of this object do not match its size')
   downloadBytes.inc({ storage_class: object.storageClass }, end - start)
-  return new Response(Bun.file(path).slice(start, end), { status, headers })
-}
-
-function blobFileSize(path: string): number | null {
-  try {
-    return statSync(path).size
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw error
-  }
+  return new Response(blobs.slice(hex, start, end), { status, headers })
 }
 
 function readHeaders(headers: Headers): Parameters<typeof decideRead>[1] {

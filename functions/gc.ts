@@ -4,7 +4,7 @@ import { perDatabase, type Db } from '../core/db/client'
 import { runGc, type GcResult, type GcSettings } from '../core/gc'
 import { claimSlot, SharedPass, tracked } from '../core/jobs'
 import { nextFiring, recordRun, type Schedule } from '../core/runs'
-import type { StorageRoots } from '../core/store/paths'
+import type { BlobStores } from '../core/store/blob-store'
 import { principalOf } from '../core/auth/authenticate'
 import { recordAudit } from '../core/audit'
 import { requireAdmin } from './admin-guard'
@@ -14,7 +14,7 @@ import { gcDeletedBlobs, gcFailures, gcReclaimedBytes, gcRuns } from '../core/me
 
 export interface GcDeps {
   db: Db
-  roots: StorageRoots
+  stores: BlobStores
   settings: Omit<GcSettings, 'sweepOrphans'>
 }
 
@@ -36,7 +36,7 @@ const gcPasses = perDatabase(() => new SharedPass<{ sweepOrphans: boolean }, GcR
 export function gcPass(deps: GcDeps, sweepOrphans: boolean): Promise<GcResult> {
   return gcPasses(deps.db).run({ sweepOrphans }, async () => {
     const started = performance.now()
-    const result = await recordRun(deps.db, 'gc', () => runGc(deps.db, deps.roots, { ...deps.settings, sweepOrphans })).catch((error) => {
+    const result = await recordRun(deps.db, 'gc', () => runGc(deps.db, deps.stores, { ...deps.settings, sweepOrphans })).catch((error) => {
       gcFailures.inc()
       throw error
     })

@@ -4,7 +4,7 @@ import { perDatabase, type Db } from '../core/db/client'
 import { claimSlot, scheduledSlot, SharedPass, tracked } from '../core/jobs'
 import { nextFiring, recordRun, type Schedule } from '../core/runs'
 import { runScrub, type ScrubResult } from '../core/scrub'
-import type { StorageRoots } from '../core/store/paths'
+import type { BlobStores } from '../core/store/blob-store'
 import { principalOf } from '../core/auth/authenticate'
 import { recordAudit } from '../core/audit'
 import { requireAdmin } from './admin-guard'
@@ -14,7 +14,7 @@ import { scrubCorruptBlobs } from '../core/metrics'
 
 export interface ScrubDeps {
   db: Db
-  roots: StorageRoots
+  stores: BlobStores
   maxBytesPerSec: number
 }
 
@@ -29,7 +29,7 @@ const scrubPasses = perDatabase(() => new SharedPass<void, ScrubResult>())
 export function scrubPass(deps: ScrubDeps): Promise<ScrubResult> {
   return scrubPasses(deps.db).run(undefined, async () => {
     const started = performance.now()
-    const result = await recordRun(deps.db, 'scrub', () => runScrub(deps.db, deps.roots, deps.maxBytesPerSec))
+    const result = await recordRun(deps.db, 'scrub', () => runScrub(deps.db, deps.stores, deps.maxBytesPerSec))
     scrubCorruptBlobs.inc(result.corrupt.length)
     log.info({ msg: 'scrub pass', duration_ms: Math.round(performance.now() - started), checked: result.checked, corrupt: result.corrupt.length })
     return result

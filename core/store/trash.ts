@@ -1,6 +1,5 @@
 import { link, rename, unlink } from 'node:fs/promises'
-import type { StorageClass } from '../db/schema'
-import { tempDirectory, type StorageRoots } from './paths'
+import { tempDirectory } from './paths'
 
 /**
  * Blob files that garbage collection takes out of the blob tree. GC renames a
@@ -13,9 +12,9 @@ import { tempDirectory, type StorageRoots } from './paths'
 
 const trashName = /^gc-([0-9a-f]{64})-[0-9a-f-]{36}$/
 
-/** A fresh trash path for a blob file, in its class's temp directory (the same filesystem, so the rename is atomic). */
-export function trashPath(roots: StorageRoots, storageClass: StorageClass, hex: string): string {
-  return `${tempDirectory(roots[storageClass])}/gc-${hex}-${crypto.randomUUID()}`
+/** A fresh trash path for a blob file, in its root's temp directory (the same filesystem, so the rename is atomic). */
+export function trashPath(root: string, hex: string): string {
+  return `${tempDirectory(root)}/gc-${hex}-${crypto.randomUUID()}`
 }
 
 /** The hash a trash file's name keeps; null for any other name. */

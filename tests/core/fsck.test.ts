@@ -45,7 +45,7 @@ describe.each(backends)('fsck on %s', (backend) => {
   beforeAll(async () => {
     // No collection: only the inconsistencies a test makes exist.
     server = await startServer(backend, { gc: { graceSecs: 3600 } })
-    roots = server.store.roots
+    roots = server.roots
   }, 60_000)
   afterAll(() => server.stop())
 

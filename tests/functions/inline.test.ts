@@ -241,7 +241,7 @@ describe.each(backends)('inline small objects on %s', (backend) => {
 
   test('fsck sees inline blobs as consistent: no missing files', async () => {
     await upload(server, unique('fsck'), random(10))
-    const report = await checkConsistency(server.database.db, server.store.roots)
+    const report = await checkConsistency(server.database.db, server.roots)
     expect(report.missingFiles).toEqual([])
     expect(report.wrongRefCounts).toEqual([])
     expect(isClean(report)).toBe(true)

@@ -63,7 +63,7 @@ describe('races on postgres', () => {
     const held = holdAt('gc:blob-unlinked')
     const collecting = gc()
     await held.reached // GC holds the blob row lock and has unlinked the file
-    expect(existsSync(blobPath(server.store.roots, 'hot', hex))).toBe(false)
+    expect(existsSync(blobPath(server.roots, 'hot', hex))).toBe(false)
     const uploading = upload('dedup-hit', body)
     await someoneWaitsOnALock(server) // the commit waits for the blob lock GC holds
     held.release()
@@ -71,7 +71,7 @@ describe('races on postgres', () => {
     expect((await collecting).deleted_blobs).toBe(1)
     await expectStored(server, await uploading, hex)
     expect((await blobRow(hex))?.refCount).toBe(1)
-    expect(existsSync(blobPath(server.store.roots, 'hot', hex))).toBe(true)
+    expect(existsSync(blobPath(server.roots, 'hot', hex))).toBe(true)
   })
 
   test('GC passes over a blob whose commit holds its lock, and the commit wins', async () => {
@@ -95,7 +95,7 @@ describe('races on postgres', () => {
     expect(sha256(new Uint8Array(await download.arrayBuffer()))).toBe(hex)
     expect((await blobRow(hex))?.refCount).toBe(1)
     expect((await gc()).deleted_blobs).toBe(0)
-    expect(existsSync(blobPath(server.store.roots, 'hot', hex))).toBe(true)
+    expect(existsSync(blobPath(server.roots, 'hot', hex))).toBe(true)
   })
 
   test('a download that has started survives delete and collection of its blob', async () => {
@@ -109,7 +109,7 @@ describe('races on postgres', () => {
 
     expect((await fetch(`${server.url}/v1/objects/${object.id}?tenant_id=t`, { method: 'DELETE' })).status).toBe(204)
     expect((await gc()).deleted_blobs).toBe(1)
-    expect(existsSync(blobPath(server.store.roots, 'hot', sha256(body)))).toBe(false)
+    expect(existsSync(blobPath(server.roots, 'hot', sha256(body)))).toBe(false)
 
     for (;;) {
       const { done, value } = await reader.read()

@@ -89,7 +89,7 @@ describe.each(backends.flatMap((backend) => [
     // every tenth pass also sweeps temp and orphan files.
     const collector = async () => {
       while (performance.now() < deadline) {
-        const result = await runGc(server.store.db, server.store.roots, {
+        const result = await runGc(server.store.db, server.store.blobs, {
           graceSecs: 0,
           batchSize: 100,
           stuckUploadTimeoutSecs: 3600,

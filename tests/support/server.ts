@@ -5,7 +5,7 @@ import { openDatabase, type Database } from '../../core/db/client'
 import type { ObjectStore } from '../../core/objects'
 import { startPostgres, type PostgresCluster } from './postgres'
 import { refreshStorageMetrics } from '../../core/metrics'
-import { tempDirectory } from '../../core/store/paths'
+import { tempDirectory, type StorageRoots } from '../../core/store/paths'
 import { tempDir } from './temp'
 
 /** `embedded`: the server starts its own cluster in its data directory (no DATABASE_URL); `postgres`: a database of the shared cluster. */
@@ -30,6 +30,8 @@ export interface TestServer {
   dataDir: string
   store: ObjectStore
   database: Database
+  /** The directories of the storage classes, for tests that look at the files. */
+  roots: StorageRoots
   /** The server's database, for tests that connect themselves. */
   databaseUrl: string
   /** Reads the database into the storage gauges, as the service's 30 s schedule does (`batchPages` heap pages per query). */
@@ -87,6 +89,7 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
     dataDir,
     store,
     database,
+    roots: deps.roots,
     databaseUrl: database.url,
     refreshMetrics: (batchPages) => refreshStorageMetrics(database.background, config.gcGraceSecs, batchPages === undefined ? undefined : { batchPages, pauseMs: 0 }),
     async stop() {
