@@ -30,6 +30,7 @@ import { refuseDeclaredOversize } from './core/http/json-body'
 import { routePattern, type RouteList } from './core/http/route-pattern'
 import { configureLog, errorFields, log } from './core/log'
 import { watchStorageRoots } from './core/metrics'
+import type { BlobStores } from './core/store/blob-store'
 import { fileBlobStores } from './core/store/fs'
 import type { StorageRoots } from './core/store/paths'
 
@@ -114,7 +115,7 @@ export function createApp(deps: AppDeps, nextRuns: NextRuns = {}) {
       set.headers['content-type'] = 'application/json'
       return { error: apiError.message, code: apiError.code, request_id: set.headers['x-request-id'] as string }
     })
-    .use(healthRoutes({ db: deps.store.db, roots: deps.roots, draining: deps.draining }))
+    .use(healthRoutes({ db: deps.store.db, stores: deps.store.blobs, draining: deps.draining }))
     .use(openapiRoutes())
     .use(swaggerRoutes())
     .use(uploadRoutes(deps.store, deps.limits.uploads))
@@ -134,10 +135,10 @@ export function createApp(deps: AppDeps, nextRuns: NextRuns = {}) {
 /** Everything the app needs, built from the configuration and an open database. */
 export async function assembleDeps(config: Config, database: Database, draining: () => boolean): Promise<AppDeps> {
   configureLog(config.logLevel)
-  const roots = { hot: config.hotRoot, cold: config.coldRoot }
+  const roots = storageRootsOf(config)
   watchStorageRoots(roots)
   return {
-    store: { db: database.db, blobs: fileBlobStores(roots), maxUploadBytes: config.maxUploadBytes, inlineMaxBytes: config.inlineMaxBytes },
+    store: { db: database.db, blobs: blobStoresOf(config), maxUploadBytes: config.maxUploadBytes, inlineMaxBytes: config.inlineMaxBytes },
     roots,
     background: database.background,
     draining,
@@ -164,6 +165,11 @@ export async function assembleDeps(config: Config, database: Database, draining:
     scrubMaxBytesPerSec: config.scrubMaxBytesPerSec,
   }
 }
+
+const storageRootsOf = (config: Config): StorageRoots => ({ hot: config.hotRoot, cold: config.coldRoot })
+
+/** Where each storage class keeps its blobs. */
+export const blobStoresOf = (config: Config): BlobStores => fileBlobStores(storageRootsOf(config))
 
 export function gcDeps(deps: AppDeps): GcDeps {
   return { db: deps.background, stores: deps.store.blobs, settings: deps.gc }

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs'
 import { Cron } from 'croner'
-import { assembleDeps, createApp, gcDeps, scrubDeps, serveOptions } from './app'
+import { assembleDeps, blobStoresOf, createApp, gcDeps, scrubDeps, serveOptions } from './app'
 import { scheduleGc } from './functions/gc'
 import { metricsEndpoint } from './functions/metrics'
 import { scheduleScrub } from './functions/scrub'
@@ -32,7 +32,7 @@ const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: 
   process.exit(1)
 })
 
-await refuseForeignBlobs(database.db, { hot: config.hotRoot, cold: config.coldRoot }).catch(async (error) => {
+await refuseForeignBlobs(database.db, blobStoresOf(config)).catch(async (error) => {
   if (!(error instanceof ForeignBlobs)) throw error
   console.error(`juststorage: ${error.message}`)
   await database.close()

@@ -1,17 +1,16 @@
-import { accessSync, constants, statSync } from 'node:fs'
 import { Elysia } from 'elysia'
 import { pingDatabase, type Db } from '../core/db/client'
-import { tempDirectory, type StorageRoots } from '../core/store/paths'
+import type { BlobStores } from '../core/store/blob-store'
 import { errorResponses, publicRoute } from './openapi'
 
 export interface HealthDeps {
   db: Db
-  roots: StorageRoots
+  stores: BlobStores
   /** True once shutdown has begun: stop taking traffic. */
   draining: () => boolean
 }
 
-/** Liveness (no dependencies touched) and readiness (database, migrations, writable roots). */
+/** Liveness (no dependencies touched) and readiness (database, migrations, storage classes able to take blobs). */
 export const healthRoutes = (deps: HealthDeps) => {
   const ready = async ({ set }: { set: { status?: number | string; headers: Record<string, unknown> } }) => {
     const problems = await readinessProblems(deps)
@@ -35,19 +34,9 @@ async function readinessProblems(deps: HealthDeps): Promise<string[]> {
   } catch {
     problems.push('database unreachable')
   }
-  for (const [name, root] of Object.entries(deps.roots)) {
-    // Uploads write into <root>/tmp and rename into <root>/sha256: both must be writable.
-    if (!writableDirectory(root)) problems.push(`${name} storage root not writable`)
-    else if (!writableDirectory(tempDirectory(root))) problems.push(`${name} storage temp directory not writable`)
+  for (const [name, store] of Object.entries(deps.stores)) {
+    const problem = await store.readiness()
+    if (problem !== null) problems.push(`${name} ${problem}`)
   }
   return problems
-}
-
-function writableDirectory(path: string): boolean {
-  try {
-    accessSync(path, constants.W_OK | constants.X_OK)
-    return statSync(path).isDirectory()
-  } catch {
-    return false
-  }
 }

@@ -35,6 +35,9 @@ export interface BlobStore {
   blobs(): AsyncIterable<StoredBlob>
   /** What an upload or a removal left behind (a crash, a reaped upload, a failed pass), with its age. */
   leftovers(): AsyncIterable<Leftover>
+
+  /** What keeps the store from taking a blob now ("storage root not writable"); null when nothing does. */
+  readiness(): Promise<string | null>
 }
 
 export type BlobStores = Record<StorageClass, BlobStore>

@@ -1,4 +1,4 @@
-import { existsSync, renameSync, statSync } from 'node:fs'
+import { accessSync, constants, existsSync, renameSync, statSync } from 'node:fs'
 import { stat, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { log } from '../log'
@@ -126,6 +126,13 @@ export class FileBlobStore implements BlobStore {
     }
   }
 
+  /** Uploads write into <root>/tmp and rename into <root>/sha256: both must be writable. */
+  async readiness(): Promise<string | null> {
+    if (!writableDirectory(this.location)) return 'storage root not writable'
+    if (!writableDirectory(tempDirectory(this.location))) return 'storage temp directory not writable'
+    return null
+  }
+
   /** Makes removals durable; a failure loses nothing (a file that comes back is a leftover for a later pass). */
   private async syncDirectories(dirs: string[]): Promise<void> {
     await Promise.all([...new Set(dirs)].map((dir) => this.syncSoon(dir)))
@@ -142,6 +149,15 @@ export class FileBlobStore implements BlobStore {
     })()
     this.pendingSyncs.set(dir, sync)
     return sync
+  }
+}
+
+function writableDirectory(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK | constants.X_OK)
+    return statSync(path).isDirectory()
+  } catch {
+    return false
   }
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, expect, test } from 'bun:test'
 import { existsSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { blobFilesUnder } from '../../core/store/directories'
 import { runToExit, startChild } from '../support/child'
 import { sharedCluster } from '../support/server'
@@ -49,7 +49,7 @@ test('blob files beside an empty database stop the start; the right database sta
 
   const refused = await run(['main.ts'], { DATA_DIR: dir, DATABASE_URL: other })
   expect(refused.code).toBe(1)
-  expect(refused.output).toContain(`holds blob files (${file}) but the database holds no blob`)
+  expect(refused.output).toContain(`holds blobs (sha256:${basename(file)}) but the database holds no blob`)
   expect(refused.output).toContain('npm run fsck -- --repair')
   expect(existsSync(file)).toBe(true)
 
