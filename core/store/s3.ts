@@ -1,0 +1,391 @@
+import { S3Client, type NetworkSink, type S3Options } from 'bun'
+import { ApiError } from '../errors'
+import { log } from '../log'
+import { keepMemoryInBudget } from '../memory'
+import { gcUnremovableFiles } from '../metrics'
+import { TimeSlice } from '../time-slice'
+import type { BlobStore, Leftover, Removal, StoredBlob } from './blob-store'
+import type { BodyHead, WrittenFile } from './writer'
+
+/** What the store needs to reach its bucket: the requests Bun's S3Client cannot make are signed here with the same credentials. */
+export type S3Connection = Required<Pick<S3Options, 'endpoint' | 'accessKeyId' | 'secretAccessKey'>> & Pick<S3Options, 'region' | 'sessionToken'>
+
+export interface S3CopyLimits {
+  /** The largest blob one CopyObject copies (S3 allows 5 GiB); a larger one is copied in parts. */
+  maxSingleCopyBytes: number
+  /** The size of each part of such a copy. */
+  copyPartBytes: number
+}
+
+const MiB = 2 ** 20
+const GiB = 2 ** 30
+const defaultCopyLimits: S3CopyLimits = { maxSingleCopyBytes: 5 * GiB, copyPartBytes: GiB }
+// Parts a staged body is uploaded in, and how many of them may be in flight: an upload holds about three parts in memory.
+const partSize = 8 * MiB
+const queueSize = 2
+const partCopiesInFlight = 4
+
+/**
+ * Blobs as objects of a bucket under a key prefix: `<prefix>sha256/<ab>/<cd>/<hex>`,
+ * as on a filesystem, so that an operator finds a blob by its hash, and
+ * `<prefix>tmp/<uploadId>` for staged uploads. A bucket has no rename: a
+ * server-side copy places a blob, and a removal deletes it at once.
+ */
+export class S3BlobStore implements BlobStore {
+  readonly location: string
+  private readonly prefix: string
+  private readonly connection: S3Connection & { region: string }
+  private readonly client: S3Client
+
+  constructor(
+    private readonly bucket: string,
+    prefix: string,
+    connection: S3Connection,
+    private readonly copyLimits: S3CopyLimits = defaultCopyLimits,
+  ) {
+    this.prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`
+    this.location = `s3://${bucket}/${this.prefix}`
+    // The region is set for both signers alike: Bun would otherwise take one from the environment.
+    this.connection = { ...connection, region: connection.region ?? 'us-east-1' }
+    this.client = new S3Client({ ...this.connection, bucket })
+  }
+
+  /**
+   * Streams the body into a multipart upload of the staging key, hashing as it
+   * goes. Bun's writer takes every write at once (write() never returns a
+   * promise); a flush resolves when a part in flight has been uploaded. The
+   * flush asked for at one part boundary is awaited at the next, so the body
+   * keeps arriving while a part uploads and the writer holds about three parts.
+   */
+  async stage(uploadId: string, head: BodyHead, reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number): Promise<WrittenFile> {
+    const key = this.stagedKey(uploadId)
+    const writer = this.client.file(key).writer({ partSize, queueSize })
+    const hasher = new Bun.CryptoHasher('sha256')
+    let sizeBytes = 0
+    let untilPart = partSize
+    let flushed: Promise<unknown> = Promise.resolve()
+    const append = async (chunk: Uint8Array) => {
+      sizeBytes += chunk.byteLength
+      if (sizeBytes > maxBytes) throw new ApiError('payload_too_large', `The object exceeds the limit of ${maxBytes} bytes`)
+      hasher.update(chunk)
+      writer.write(chunk)
+      untilPart -= chunk.byteLength
+      if (untilPart > 0) return
+      untilPart = partSize
+      keepMemoryInBudget()
+      await backend(flushed)
+      flushed = Promise.resolve(writer.flush())
+      // Awaited at the next part or at the end; a failure meanwhile must not count as unhandled.
+      flushed.catch(() => {})
+    }
+    try {
+      for (const chunk of head.chunks) await append(chunk)
+      const slice = new TimeSlice()
+      for (let end = head.done; !end; ) {
+        const { done, value } = await readFromClient(reader)
+        if (done) end = true
+        else await append(value)
+        await slice.yield()
+      }
+      await backend(flushed)
+      await backend(Promise.resolve(writer.end()))
+      // A writer whose upload failed while nothing awaited it ends as if it had succeeded.
+      const stored = await this.head(key)
+      if (stored?.size !== sizeBytes) throw unavailable(new Error(`the upload to ${key} stored ${stored?.size ?? 'nothing'}, not ${sizeBytes} bytes`))
+      return { hex: hasher.digest('hex'), sizeBytes }
+    } catch (error) {
+      await this.abandon(key, writer)
+      throw error
+    }
+  }
+
+  async isStaged(uploadId: string): Promise<boolean> {
+    return (await this.head(this.stagedKey(uploadId))) !== null
+  }
+
+  /**
+   * A server-side copy, then the staged object's deletion: the stand-in for the
+   * filesystem's rename. A blob already there is kept as it is (objects are
+   * immutable), and the staged bytes are left to the caller's discard, after
+   * the row lock.
+   */
+  async place(uploadId: string, hex: string): Promise<void> {
+    const target = this.blobKey(hex)
+    if ((await this.head(target)) !== null) return
+    const source = this.stagedKey(uploadId)
+    const staged = await this.head(source)
+    if (staged === null) throw new Error(`nothing is staged at ${source}`)
+    if (staged.size <= this.copyLimits.maxSingleCopyBytes) await this.copy(source, target)
+    else await this.copyInParts(source, target, staged.size)
+    // The blob is placed even if this fails: the caller's discard tries again.
+    await this.client.delete(source).catch(() => {})
+  }
+
+  async discard(uploadId: string): Promise<boolean> {
+    const key = this.stagedKey(uploadId)
+    if ((await this.head(key)) === null) return false
+    await backend(this.client.delete(key))
+    return true
+  }
+
+  async size(hex: string): Promise<number | null> {
+    return (await this.head(this.blobKey(hex)))?.size ?? null
+  }
+
+  /** An S3File, which reads its range with a ranged GET; Bun answers a range of none with a byte or an error, so an empty one is a plain Blob. */
+  slice(hex: string, start: number, end: number): Blob {
+    if (start >= end) return new Blob([])
+    return this.client.file(this.blobKey(hex)).slice(start, end)
+  }
+
+  async takeOut(hex: string): Promise<Removal | null> {
+    const key = this.blobKey(hex)
+    if ((await this.head(key)) === null) return null
+    await backend(this.client.delete(key))
+    // Nothing to finish or put back: a bucket cannot set an object aside. A row that
+    // survives a failed pass has no bytes, and the next commit of them places them again.
+    return { finish: async () => true, undo: async () => {} }
+  }
+
+  async *blobs(): AsyncIterable<StoredBlob> {
+    for await (const object of this.objects(`${this.prefix}sha256/`)) {
+      const hex = object.key.slice(object.key.lastIndexOf('/') + 1)
+      if (/^[0-9a-f]{64}$/.test(hex)) yield { hex, ageMs: ageOf(object.lastModified) }
+    }
+  }
+
+  /**
+   * Staged objects, and multipart uploads never completed: an upload in flight
+   * or cut short under tmp/ (by its upload id), or a blob's copy in parts cut
+   * short under sha256/.
+   */
+  async *leftovers(): AsyncIterable<Leftover> {
+    const tmp = `${this.prefix}tmp/`
+    for await (const object of this.objects(tmp)) {
+      const key = object.key
+      const remove = () =>
+        this.removeLeftover(key, async () => {
+          await backend(this.client.delete(key))
+          return true
+        })
+      yield { kind: 'staged', uploadId: key.slice(key.lastIndexOf('/') + 1), ageMs: ageOf(object.lastModified), remove }
+    }
+    for (const prefix of [tmp, `${this.prefix}sha256/`]) {
+      for await (const upload of this.multipartUploads(prefix)) {
+        const uploadId = prefix === tmp ? upload.key.slice(upload.key.lastIndexOf('/') + 1) : null
+        const remove = () => this.removeLeftover(upload.key, () => this.abortUpload(upload.key, upload.uploadId))
+        yield { kind: 'staged', uploadId, ageMs: ageOf(upload.initiated), remove }
+      }
+    }
+  }
+
+  /** A listing proves the bucket answers to these credentials. */
+  async readiness(): Promise<string | null> {
+    try {
+      await backend(this.client.list({ prefix: `${this.prefix}tmp/`, maxKeys: 1 }))
+      return null
+    } catch (error) {
+      return error instanceof ApiError && error.code === 'unavailable' ? 'storage bucket unreachable' : `storage bucket refused: ${codeOf(error)}`
+    }
+  }
+
+  private stagedKey = (uploadId: string) => `${this.prefix}tmp/${uploadId}`
+  private blobKey = (hex: string) => `${this.prefix}sha256/${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`
+
+  /**
+   * Ends a failed stage with nothing left. Bun's writer has no abort (ending it
+   * with an error completes the upload all the same), so it is ended, which
+   * waits for its parts, and the object deleted; an upload that could not
+   * complete is aborted. What cannot be removed now is a leftover for GC.
+   */
+  private async abandon(key: string, writer: NetworkSink): Promise<void> {
+    try {
+      await Promise.resolve(writer.end()).catch(() => {})
+      await backend(this.client.delete(key))
+      for await (const upload of this.multipartUploads(key)) if (upload.key === key) await this.abortUpload(key, upload.uploadId)
+    } catch (error) {
+      log.warn({ msg: 'a failed upload left staged bytes for a later sweep', key, error: String((error as Error)?.message ?? error) })
+    }
+  }
+
+  /** HEAD of an object, signed here for its status (Bun reports every failed HEAD alike): its size, or null when it is missing. */
+  private async head(key: string): Promise<{ size: number } | null> {
+    const response = await this.request('HEAD', key)
+    if (response.status === 404) return null
+    await expectOk(response, `HEAD ${key}`)
+    return { size: Number(response.headers.get('content-length')) }
+  }
+
+  private async copy(source: string, target: string): Promise<void> {
+    const response = await this.request('PUT', target, {}, { 'x-amz-copy-source': this.copySource(source) })
+    await expectOk(response, `copy ${source} to ${target}`)
+  }
+
+  /** UploadPartCopy, a few parts at a time, into a multipart upload of the target completed once every part is there. */
+  private async copyInParts(source: string, target: string, size: number): Promise<void> {
+    const created = await expectOk(await this.request('POST', target, { uploads: '' }), `start copying ${source} in parts`)
+    const uploadId = xmlValues(created, 'UploadId')[0]
+    if (!uploadId) throw new Error(`no upload id in the answer to starting a multipart copy: ${created.slice(0, 200)}`)
+    try {
+      const parts = Math.ceil(size / this.copyLimits.copyPartBytes)
+      const etags: string[] = []
+      let next = 0
+      const copyParts = async () => {
+        for (let part = next++; part < parts; part = next++) {
+          const start = part * this.copyLimits.copyPartBytes
+          const range = `bytes=${start}-${Math.min(size, start + this.copyLimits.copyPartBytes) - 1}`
+          const query = { partNumber: String(part + 1), uploadId }
+          const response = await this.request('PUT', target, query, { 'x-amz-copy-source': this.copySource(source), 'x-amz-copy-source-range': range })
+          const etag = xmlValues(await expectOk(response, `copy part ${part + 1} of ${source}`), 'ETag')[0]
+          if (!etag) throw new Error(`no entity tag for part ${part + 1} of the copy of ${source}`)
+          etags[part] = etag
+        }
+      }
+      await Promise.all(Array.from({ length: Math.min(partCopiesInFlight, parts) }, copyParts))
+      const list = etags.map((etag, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${etag}</ETag></Part>`).join('')
+      const body = `<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${list}</CompleteMultipartUpload>`
+      await expectOk(await this.request('POST', target, { uploadId }, { 'content-type': 'application/xml' }, body), `complete the copy of ${source}`)
+    } catch (error) {
+      await this.abortUpload(target, uploadId).catch(() => {})
+      throw error
+    }
+  }
+
+  private copySource = (key: string) => `/${encodePath(`${this.bucket}/${key}`)}`
+
+  /** True when the upload was aborted; false when there was none. */
+  private async abortUpload(key: string, uploadId: string): Promise<boolean> {
+    const response = await this.request('DELETE', key, { uploadId })
+    if (response.status === 404) return false
+    await expectOk(response, `abort the multipart upload of ${key}`)
+    return true
+  }
+
+  /** Like a directory's unlink by GC: a failure is counted and logged and the leftover kept for a later pass. */
+  private async removeLeftover(key: string, removal: () => Promise<boolean>): Promise<boolean> {
+    try {
+      return await removal()
+    } catch (error) {
+      gcUnremovableFiles.inc()
+      log.warn({ msg: 'gc could not remove an object; it is left for a later pass', key, error: String((error as Error)?.message ?? error) })
+      return false
+    }
+  }
+
+  private async *objects(prefix: string): AsyncIterable<{ key: string; lastModified?: string }> {
+    let continuationToken: string | undefined
+    do {
+      const page = await backend(this.client.list({ prefix, continuationToken, maxKeys: 1000 }))
+      yield* page.contents ?? []
+      continuationToken = page.isTruncated ? page.nextContinuationToken : undefined
+    } while (continuationToken)
+  }
+
+  /** ListMultipartUploads, page by page: Bun's S3Client has no call for it. */
+  private async *multipartUploads(prefix: string): AsyncIterable<{ key: string; uploadId: string; initiated?: string }> {
+    let markers: Record<string, string> = {}
+    for (;;) {
+      const response = await this.request('GET', '', { uploads: '', prefix, ...markers })
+      const xml = await expectOk(response, `list the multipart uploads under ${prefix}`)
+      for (const upload of xmlValues(xml, 'Upload')) {
+        const [key] = xmlValues(upload, 'Key')
+        const [uploadId] = xmlValues(upload, 'UploadId')
+        if (key !== undefined && uploadId !== undefined) yield { key, uploadId, initiated: xmlValues(upload, 'Initiated')[0] }
+      }
+      const [keyMarker] = xmlValues(xml, 'NextKeyMarker')
+      if (xmlValues(xml, 'IsTruncated')[0] !== 'true' || !keyMarker) return
+      markers = { 'key-marker': keyMarker, 'upload-id-marker': xmlValues(xml, 'NextUploadIdMarker')[0] ?? '' }
+    }
+  }
+
+  /** A path-style request to the bucket signed with AWS Signature Version 4; a failure to connect is the backend's unavailability. */
+  private async request(method: string, key: string, query: Record<string, string> = {}, headers: Record<string, string> = {}, body = ''): Promise<Response> {
+    const { endpoint, region, accessKeyId, secretAccessKey, sessionToken } = this.connection
+    const url = new URL(`${endpoint.replace(/\/+$/, '')}/${encodePath(key === '' ? this.bucket : `${this.bucket}/${key}`)}`)
+    const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '')
+    const day = amzDate.slice(0, 8)
+    const payloadHash = sha256Hex(body)
+    const signed: Record<string, string> = {
+      ...headers,
+      host: url.host,
+      'x-amz-content-sha256': payloadHash,
+      'x-amz-date': amzDate,
+      ...(sessionToken ? { 'x-amz-security-token': sessionToken } : {}),
+    }
+    const names = Object.keys(signed).sort()
+    const canonicalQuery = Object.entries(query)
+      .map(([name, value]) => `${encodeRfc3986(name)}=${encodeRfc3986(value)}`)
+      .sort()
+      .join('&')
+    const canonicalRequest = [method, url.pathname, canonicalQuery, ...names.map((name) => `${name}:${signed[name]!.trim()}`), '', names.join(';'), payloadHash].join('\n')
+    const scope = `${day}/${region}/s3/aws4_request`
+    const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256Hex(canonicalRequest)].join('\n')
+    let signingKey: string | Buffer = `AWS4${secretAccessKey}`
+    for (const part of [day, region, 's3', 'aws4_request']) signingKey = hmac(signingKey, part)
+    const signature = hmac(signingKey, stringToSign).toString('hex')
+    url.search = canonicalQuery
+    const { host: _host, ...sent } = signed
+    const authorization = `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`
+    try {
+      return await fetch(url, { method, body: body || undefined, headers: { ...sent, authorization } })
+    } catch (error) {
+      throw unavailable(error)
+    }
+  }
+}
+
+/** Bun errors a body stream (AbortError) when the client goes away before the end; as in writer.ts, that is the client's failure. */
+async function readFromClient<T>(reader: ReadableStreamDefaultReader<T>) {
+  try {
+    return await reader.read()
+  } catch {
+    throw new ApiError('bad_request', 'The connection closed before the request body was complete')
+  }
+}
+
+// What Bun's S3Client reports when the bucket cannot answer: a failed connection
+// (the transport's error name as the code), an S3 server error, or an answer
+// that is no S3 error document at all (a proxy's 502: UnknownError).
+const unreachableCodes = /^(Connection|DNS|Timeout|TimedOut|UnexpectedEOF|ECONN|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EPIPE|EHOSTUNREACH|ENETUNREACH)/i
+const serverErrorCodes = new Set(['InternalError', 'ServiceUnavailable', 'SlowDown', 'UnknownError'])
+
+/** Work on the bucket whose failure to reach it becomes the API's `unavailable` (503). */
+async function backend<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work
+  } catch (error) {
+    const code = codeOf(error)
+    if (unreachableCodes.test(code) || serverErrorCodes.has(code)) throw unavailable(error)
+    throw error
+  }
+}
+
+function unavailable(cause: unknown): ApiError {
+  return Object.assign(new ApiError('unavailable', 'The storage backend is unreachable; retry later', { 'retry-after': '1' }), { cause })
+}
+
+const codeOf = (error: unknown): string => String((error as { code?: unknown })?.code ?? '')
+
+/** The body of a signed request's answer, or its failure; S3 may answer a copy with 200 and an error document. */
+async function expectOk(response: Response, what: string): Promise<string> {
+  const text = await response.text()
+  if (response.ok && !/<Error>/.test(text)) return text
+  const code = xmlValues(text, 'Code')[0] ?? `HTTP ${response.status}`
+  const error = Object.assign(new Error(`could not ${what}: ${code}`), { code })
+  throw response.status >= 500 || serverErrorCodes.has(code) ? unavailable(error) : error
+}
+
+/** The text of every `<name>` element (S3's answers never nest one in another of the same name). */
+function xmlValues(xml: string, name: string): string[] {
+  return [...xml.matchAll(new RegExp(`<${name}>([\\s\\S]*?)</${name}>`, 'g'))].map((match) => unescapeXml(match[1]!))
+}
+
+const xmlEntities: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }
+const unescapeXml = (text: string) => text.replace(/&(amp|lt|gt|quot|apos);/g, (_, name: string) => xmlEntities[name]!)
+
+const encodeRfc3986 = (text: string) => encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+const encodePath = (path: string) => path.split('/').map(encodeRfc3986).join('/')
+const sha256Hex = (data: string) => new Bun.CryptoHasher('sha256').update(data).digest('hex')
+const hmac = (key: string | Buffer, data: string) => new Bun.CryptoHasher('sha256', key).update(data).digest()
+
+const ageOf = (time: string | undefined): number => (time ? Math.max(0, Date.now() - Date.parse(time)) : 0)
