@@ -22,7 +22,7 @@ import { RateLimiter, UploadSlots } from './core/rate-limit'
 import { adminTokenHash } from './core/admin-token'
 import { LastUsedTracker } from './core/auth/api-keys'
 import { jwtVerifier } from './core/auth/jwt'
-import type { Config } from './core/config'
+import { storageDirectories, type Config, type StorageLocation } from './core/config'
 import type { Database, Db } from './core/db/client'
 import type { NextRuns } from './core/runs'
 import { metricsRoutes } from './functions/metrics'
@@ -30,14 +30,15 @@ import { refuseDeclaredOversize } from './core/http/json-body'
 import { routePattern, type RouteList } from './core/http/route-pattern'
 import { configureLog, errorFields, log } from './core/log'
 import { watchStorageRoots } from './core/metrics'
-import type { BlobStores } from './core/store/blob-store'
-import { fileBlobStores } from './core/store/fs'
+import type { BlobStore, BlobStores } from './core/store/blob-store'
+import { FileBlobStore } from './core/store/fs'
+import { S3BlobStore } from './core/store/s3'
 import type { StorageRoots } from './core/store/paths'
 
 export interface AppDeps {
   store: ObjectStore
-  /** The directories of the storage classes, for readiness and the disk figures of status and metrics. */
-  roots: StorageRoots
+  /** The directories of the storage classes kept on directories, for the disk figures of status and metrics. */
+  roots: Partial<StorageRoots>
   /** The database pool for GC and scrub passes, apart from the one serving requests. */
   background: Db
   draining: () => boolean
@@ -135,7 +136,7 @@ export function createApp(deps: AppDeps, nextRuns: NextRuns = {}) {
 /** Everything the app needs, built from the configuration and an open database. */
 export async function assembleDeps(config: Config, database: Database, draining: () => boolean): Promise<AppDeps> {
   configureLog(config.logLevel)
-  const roots = storageRootsOf(config)
+  const roots = storageDirectories(config)
   watchStorageRoots(roots)
   return {
     store: { db: database.db, blobs: blobStoresOf(config), maxUploadBytes: config.maxUploadBytes, inlineMaxBytes: config.inlineMaxBytes },
@@ -166,10 +167,12 @@ export async function assembleDeps(config: Config, database: Database, draining:
   }
 }
 
-const storageRootsOf = (config: Config): StorageRoots => ({ hot: config.hotRoot, cold: config.coldRoot })
-
-/** Where each storage class keeps its blobs. */
-export const blobStoresOf = (config: Config): BlobStores => fileBlobStores(storageRootsOf(config))
+/** Where each storage class keeps its blobs: the one place that knows which backend a class is on. */
+export function blobStoresOf(config: Config): BlobStores {
+  const open = (location: StorageLocation): BlobStore =>
+    location.kind === 'directory' ? new FileBlobStore(location.path) : new S3BlobStore(location.bucket, location.prefix, config.s3!)
+  return { hot: open(config.storage.hot), cold: open(config.storage.cold) }
+}
 
 export function gcDeps(deps: AppDeps): GcDeps {
   return { db: deps.background, stores: deps.store.blobs, settings: deps.gc }

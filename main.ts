@@ -4,7 +4,7 @@ import { assembleDeps, blobStoresOf, createApp, gcDeps, scrubDeps, serveOptions 
 import { scheduleGc } from './functions/gc'
 import { metricsEndpoint } from './functions/metrics'
 import { scheduleScrub } from './functions/scrub'
-import { ConfigError, loadConfig, type Config, type ListenAddress } from './core/config'
+import { ConfigError, loadConfig, storageDirectories, type Config, type ListenAddress } from './core/config'
 import { openDatabase } from './core/db/client'
 import { ClusterError } from './core/db/cluster'
 import { DatabaseInUse } from './core/db/presence'
@@ -25,7 +25,7 @@ function configOrExit(): Config {
 }
 
 const config = configOrExit()
-for (const root of [config.hotRoot, config.coldRoot]) mkdirSync(tempDirectory(root), { recursive: true })
+for (const root of Object.values(storageDirectories(config))) mkdirSync(tempDirectory(root), { recursive: true })
 const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: config.dbMaxConnections, statementTimeoutSecs: config.dbStatementTimeoutSecs }).catch((error) => {
   if (!(error instanceof ClusterError || error instanceof DatabaseInUse)) throw error
   console.error(`juststorage: ${error.message}`)

@@ -4,6 +4,15 @@ import { createPublicKey } from 'node:crypto'
 import { Cron } from 'croner'
 import { logLevels, type LogLevel } from './log'
 
+export type StorageLocation = { kind: 'directory'; path: string } | { kind: 'bucket'; bucket: string; prefix: string }
+
+export interface S3Settings {
+  endpoint: string
+  region: string
+  accessKeyId: string
+  secretAccessKey: string
+}
+
 /** Every setting the service reads, parsed and checked once at start. */
 export interface Config {
   port: number
@@ -11,8 +20,10 @@ export interface Config {
   /** Where GET /metrics is served instead of beside the API; undefined: on the API's listener. */
   metricsListen: ListenAddress | undefined
   dataDir: string
-  hotRoot: string
-  coldRoot: string
+  /** Where each storage class keeps its blobs: a directory or a bucket. */
+  storage: Record<'hot' | 'cold', StorageLocation>
+  /** The S3-compatible store's settings, when a class is on a bucket. */
+  s3: S3Settings | undefined
   databaseUrl: string | undefined
   dbMaxConnections: number
   dbStatementTimeoutSecs: number
@@ -192,19 +203,58 @@ function physicalPath(path: string): string {
 }
 
 /**
- * Each class's GC and orphan sweep treat every blob file under its root as
- * theirs: with one root inside the other (or both the same) they would delete
- * the other class's live files.
+ * A class's root is a directory or `s3://<bucket>/<prefix>`. Each class's GC
+ * and orphan sweep treat every blob under its root as theirs: with one root
+ * inside the other (or both the same) they would delete the other class's live
+ * blobs.
  */
-function storageRoots(env: Env, dataDir: string): { hotRoot: string; coldRoot: string } {
-  const hotRoot = resolve(env.HOT_STORAGE_ROOT || `${dataDir}/hot`)
-  const coldRoot = resolve(env.COLD_STORAGE_ROOT || `${dataDir}/cold`)
-  const [hot, cold] = [physicalPath(hotRoot), physicalPath(coldRoot)]
-  const within = (a: string, b: string) => a === b || a.startsWith(b.endsWith(sep) ? b : `${b}${sep}`)
-  if (within(hot, cold) || within(cold, hot)) {
-    throw new ConfigError('HOT_STORAGE_ROOT / COLD_STORAGE_ROOT', `the two roots must be separate directories, neither inside the other; they are ${hotRoot} (${hot}) and ${coldRoot} (${cold})`)
+function storageLocations(env: Env, dataDir: string): { storage: Config['storage']; s3: S3Settings | undefined } {
+  const hot = storageLocation(env, 'HOT_STORAGE_ROOT', `${dataDir}/hot`)
+  const cold = storageLocation(env, 'COLD_STORAGE_ROOT', `${dataDir}/cold`)
+  const overlap = (a: string, b: string, separator: string) => a === b || a.startsWith(b.endsWith(separator) ? b : `${b}${separator}`)
+  const shared =
+    hot.kind === 'directory' && cold.kind === 'directory'
+      ? [physicalPath(hot.path), physicalPath(cold.path), sep] as const
+      : hot.kind === 'bucket' && cold.kind === 'bucket' && hot.bucket === cold.bucket
+        ? [`/${hot.prefix}`, `/${cold.prefix}`, '/'] as const
+        : null
+  if (shared && (overlap(shared[0], shared[1], shared[2]) || overlap(shared[1], shared[0], shared[2]))) {
+    throw new ConfigError('HOT_STORAGE_ROOT / COLD_STORAGE_ROOT', `the two roots must be separate, neither inside the other; they are ${describeLocation(hot)} and ${describeLocation(cold)}`)
   }
-  return { hotRoot, coldRoot }
+  return { storage: { hot, cold }, s3: hot.kind === 'bucket' || cold.kind === 'bucket' ? s3Settings(env) : undefined }
+}
+
+const bucketName = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
+
+function storageLocation(env: Env, name: string, fallback: string): StorageLocation {
+  const raw = optional(env, name) ?? fallback
+  if (!raw.startsWith('s3://')) return { kind: 'directory', path: resolve(raw) }
+  const [bucket = '', ...rest] = raw.slice('s3://'.length).split('/')
+  if (!bucketName.test(bucket)) throw new ConfigError(name, `"${bucket}" is not a bucket name (3–63 lowercase letters, digits, dots and hyphens): expected s3://<bucket>/<prefix>`)
+  const prefix = rest.filter((segment) => segment !== '').join('/')
+  return { kind: 'bucket', bucket, prefix: prefix === '' ? '' : `${prefix}/` }
+}
+
+/** The directories of the classes kept on directories. */
+export const storageDirectories = (config: Pick<Config, 'storage'>): Partial<Record<'hot' | 'cold', string>> =>
+  Object.fromEntries(Object.entries(config.storage).flatMap(([storageClass, location]) => (location.kind === 'directory' ? [[storageClass, location.path]] : [])))
+
+export const describeLocation = (location: StorageLocation): string =>
+  location.kind === 'directory' ? location.path : `s3://${location.bucket}/${location.prefix}`
+
+/** The S3_* settings, each also read under its AWS_* name. */
+function s3Settings(env: Env): S3Settings {
+  const either = (name: string, alias: string) => optional(env, name) ?? optional(env, alias)
+  const endpoint = either('S3_ENDPOINT', 'AWS_ENDPOINT_URL')
+  if (endpoint !== undefined && !/^https?:\/\//.test(endpoint)) throw new ConfigError('S3_ENDPOINT', `expected an http:// or https:// URL, got "${endpoint}"`)
+  const accessKeyId = either('S3_ACCESS_KEY_ID', 'AWS_ACCESS_KEY_ID')
+  const secretAccessKey = either('S3_SECRET_ACCESS_KEY', 'AWS_SECRET_ACCESS_KEY')
+  if (accessKeyId === undefined) throw new ConfigError('S3_ACCESS_KEY_ID', 'a storage class is on a bucket: set the access key (or AWS_ACCESS_KEY_ID)')
+  if (secretAccessKey === undefined) throw new ConfigError('S3_SECRET_ACCESS_KEY', 'a storage class is on a bucket: set the secret key (or AWS_SECRET_ACCESS_KEY)')
+  // Requests name the bucket in the path, which every S3-compatible store and AWS S3 answer.
+  if (!boolean(env, 'S3_FORCE_PATH_STYLE', true)) throw new ConfigError('S3_FORCE_PATH_STYLE', 'only path-style requests (https://<endpoint>/<bucket>/<key>) are supported')
+  const region = either('S3_REGION', 'AWS_REGION') ?? 'us-east-1'
+  return { endpoint: endpoint ?? `https://s3.${region}.amazonaws.com`, region, accessKeyId, secretAccessKey }
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -216,7 +266,7 @@ export function loadConfig(env: Env = process.env): Config {
     hostname,
     metricsListen,
     dataDir,
-    ...storageRoots(env, dataDir),
+    ...storageLocations(env, dataDir),
     databaseUrl: databaseUrl(env),
     dbMaxConnections: integer(env, 'DB_MAX_CONNECTIONS', 8, 1, 1000),
     dbStatementTimeoutSecs: integer(env, 'DB_STATEMENT_TIMEOUT_SECS', 30, 1, 86400),

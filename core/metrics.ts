@@ -46,8 +46,8 @@ export const rateLimited = new Counter({
 export const gcQueueDepth = new Gauge({ name: `${p}gc_queue_depth`, help: 'Unreferenced blobs past the grace period, waiting for collection', registers: [registry] })
 
 // Where the storage roots are; statfs runs at scrape time.
-let watchedRoots: StorageRoots | null = null
-export function watchStorageRoots(roots: StorageRoots): void {
+let watchedRoots: Partial<StorageRoots> | null = null
+export function watchStorageRoots(roots: Partial<StorageRoots>): void {
   watchedRoots = roots
 }
 

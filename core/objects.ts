@@ -87,8 +87,8 @@ async function uploadFile(store: ObjectStore, request: UploadRequest, head: Body
       checkReceived(request, written)
       return await commitUpload(store, id, request, written, { staged: blobs })
     } finally {
-      // Placed by the commit, or not wanted: a dedup hit, or a failure.
-      await blobs.discard(id)
+      // Placed by the commit, or not wanted: a dedup hit, or a failure. What stays is a leftover for GC's sweep, never the client's error.
+      await blobs.discard(id).catch((error) => log.warn({ msg: "an upload's staged bytes are left for the leftover sweep", upload_id: id, error: String((error as Error)?.message ?? error) }))
     }
   } catch (error) {
     await abandonUpload(store.db, id)

@@ -48,7 +48,7 @@ async function storedMatches(store: BlobStore, hex: string, sizeBytes: number, t
   try {
     if ((await store.size(hex)) !== sizeBytes) return false
     const hasher = new Bun.CryptoHasher('sha256')
-    for await (const chunk of store.slice(hex, 0, sizeBytes).stream()) {
+    for await (const chunk of new Response(store.read(hex, 0, sizeBytes)).body!) {
       hasher.update(chunk)
       await throttle.consume(chunk.byteLength)
     }

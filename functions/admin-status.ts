@@ -11,7 +11,7 @@ import { authErrors, errorResponses } from './openapi'
 
 export interface StatusDeps {
   db: Db
-  roots: StorageRoots
+  roots: Partial<StorageRoots>
   gcGraceSecs: number
   nextRuns: NextRuns
 }
@@ -23,7 +23,7 @@ export const adminStatusRoutes = (deps: StatusDeps) =>
     async () => ({
       jobs: await jobStatus(deps.db, deps.nextRuns),
       queues: await queueDepths(deps.db, deps.gcGraceSecs),
-      disks: Object.fromEntries(Object.entries(deps.roots).map(([name, root]) => [name, diskUsage(root)])),
+      disks: Object.fromEntries(Object.entries(deps.roots).map(([name, root]) => [name, diskUsage(root!)])),
     }),
     {
       beforeHandle: requireAdmin,

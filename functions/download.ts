@@ -58,7 +58,7 @@ async function serveObject(store: ObjectStore, request: Request, selector: Objec
   }
   if (stored !== object.sizeBytes) throw new ApiError('corrupt_object', 'The stored bytes of this object do not match its size')
   downloadBytes.inc({ storage_class: object.storageClass }, end - start)
-  return new Response(blobs.slice(hex, start, end), { status, headers })
+  return new Response(blobs.read(hex, start, end), { status, headers })
 }
 
 function readHeaders(headers: Headers): Parameters<typeof decideRead>[1] {

@@ -3,14 +3,19 @@
  * stopped. Exits 0 when consistent, 1 when not; with --repair it fixes what is
  * safe and exits 0 if nothing unrepairable remains.
  */
-import { loadConfig } from '../core/config'
+import { loadConfig, storageDirectories } from '../core/config'
 import { openDatabase } from '../core/db/client'
 import { ClusterError } from '../core/db/cluster'
 import { DatabaseInUse } from '../core/db/presence'
 import { checkConsistency, isClean, repair, type FsckReport } from '../core/fsck'
 
 const config = loadConfig()
-const roots = { hot: config.hotRoot, cold: config.coldRoot }
+const { hot, cold } = storageDirectories(config)
+if (hot === undefined || cold === undefined) {
+  console.error('fsck: it checks storage classes kept on directories; a class on a bucket is checked by the scrubber (POST /v1/admin/scrub)')
+  process.exit(2)
+}
+const roots = { hot, cold }
 const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, maxConnections: 2, presence: 'exclusive' }).catch((error) => {
   if (!(error instanceof ClusterError || error instanceof DatabaseInUse)) throw error
   console.error(`fsck: ${error.message}`)

@@ -23,8 +23,8 @@ export interface BlobStore {
 
   /** A blob's stored size; null when it is missing. */
   size(hex: string): Promise<number | null>
-  /** Bytes [start, end) of a blob, as a body a Response streams. */
-  slice(hex: string, start: number, end: number): Blob
+  /** Bytes [start, end) of a blob, as a body a Response streams: a Blob where Bun can send a file itself, else a stream. */
+  read(hex: string, start: number, end: number): Blob | ReadableStream<Uint8Array>
   /**
    * Takes a blob out of reach while its row is locked. The removal completes it
    * once the row's deletion has committed, or undoes it when that failed. Null

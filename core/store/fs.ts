@@ -3,10 +3,10 @@ import { stat, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { log } from '../log'
 import { gcUnremovableFiles } from '../metrics'
-import type { BlobStore, BlobStores, Leftover, Removal, StoredBlob } from './blob-store'
+import type { BlobStore, Leftover, Removal, StoredBlob } from './blob-store'
 import { entriesOf } from './directories'
 import { ensureParentDirectory, fsyncDirectory, fsyncDirectoryAsync } from './durable'
-import { blobFile, blobTreeDirectory, tempDirectory, tempFile, type StorageRoots } from './paths'
+import { blobFile, blobTreeDirectory, tempDirectory, tempFile } from './paths'
 import { moveToTrash, restoreFromTrash, trashedHex, trashPath } from './trash'
 import { removeFile, writeStreamToFile, type BodyHead, type WrittenFile } from './writer'
 
@@ -58,7 +58,7 @@ export class FileBlobStore implements BlobStore {
   }
 
   /** A file-backed body lets Bun sendfile it; once Bun has opened the file, an unlink by garbage collection cannot cut it short. */
-  slice(hex: string, start: number, end: number): Blob {
+  read(hex: string, start: number, end: number): Blob {
     return Bun.file(blobFile(this.location, hex)).slice(start, end)
   }
 
@@ -183,6 +183,3 @@ async function removeLeftover(path: string): Promise<boolean> {
     return false
   }
 }
-
-/** Both storage classes on directories. */
-export const fileBlobStores = (roots: StorageRoots): BlobStores => ({ hot: new FileBlobStore(roots.hot), cold: new FileBlobStore(roots.cold) })

@@ -132,10 +132,14 @@ export class S3BlobStore implements BlobStore {
     return (await this.head(this.blobKey(hex)))?.size ?? null
   }
 
-  /** An S3File, which reads its range with a ranged GET; Bun answers a range of none with a byte or an error, so an empty one is a plain Blob. */
-  slice(hex: string, start: number, end: number): Blob {
+  /**
+   * A ranged GET, as a stream: a Response given the S3File itself would answer
+   * with a redirect to the whole object. Bun answers a range of none with a byte
+   * or an error, so an empty one is a plain Blob.
+   */
+  read(hex: string, start: number, end: number): Blob | ReadableStream<Uint8Array> {
     if (start >= end) return new Blob([])
-    return this.client.file(this.blobKey(hex)).slice(start, end)
+    return this.client.file(this.blobKey(hex)).slice(start, end).stream()
   }
 
   async takeOut(hex: string): Promise<Removal | null> {

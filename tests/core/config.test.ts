@@ -23,8 +23,8 @@ describe('loadConfig', () => {
       hostname: '0.0.0.0',
       metricsListen: undefined,
       dataDir: resolve('./data'),
-      hotRoot: resolve('./data/hot'),
-      coldRoot: resolve('./data/cold'),
+      storage: { hot: { kind: 'directory', path: resolve('./data/hot') }, cold: { kind: 'directory', path: resolve('./data/cold') } },
+      s3: undefined,
       databaseUrl: undefined,
       dbMaxConnections: 8,
       dbStatementTimeoutSecs: 30,
@@ -117,12 +117,39 @@ describe('loadConfig', () => {
   })
 
   test('DATA_DIR moves both roots; HOT_STORAGE_ROOT and COLD_STORAGE_ROOT override them', () => {
-    expect(loadConfig({ DATA_DIR: '/srv/js' })).toMatchObject({ dataDir: '/srv/js', hotRoot: '/srv/js/hot', coldRoot: '/srv/js/cold' })
+    expect(loadConfig({ DATA_DIR: '/srv/js' })).toMatchObject({ dataDir: '/srv/js', storage: { hot: { path: '/srv/js/hot' }, cold: { path: '/srv/js/cold' } } })
     expect(loadConfig({ DATA_DIR: '/srv/js', HOT_STORAGE_ROOT: '/fast', COLD_STORAGE_ROOT: 'slow' })).toMatchObject({
       dataDir: '/srv/js',
-      hotRoot: '/fast',
-      coldRoot: resolve('slow'),
+      storage: { hot: { path: '/fast' }, cold: { path: resolve('slow') } },
     })
+  })
+
+  test('a root of s3://<bucket>/<prefix> puts the class on a bucket, with the S3_* (or AWS_*) settings', () => {
+    const keys = { S3_ACCESS_KEY_ID: 'AK', S3_SECRET_ACCESS_KEY: 'SK' }
+    expect(loadConfig({ ...keys, HOT_STORAGE_ROOT: 's3://blobs/hot//tier/', S3_ENDPOINT: 'http://rgw:7480' })).toMatchObject({
+      storage: { hot: { kind: 'bucket', bucket: 'blobs', prefix: 'hot/tier/' }, cold: { kind: 'directory', path: resolve('./data/cold') } },
+      s3: { endpoint: 'http://rgw:7480', region: 'us-east-1', accessKeyId: 'AK', secretAccessKey: 'SK' },
+    })
+    // No endpoint: AWS S3 in the region.
+    expect(loadConfig({ AWS_ACCESS_KEY_ID: 'A', AWS_SECRET_ACCESS_KEY: 'S', AWS_REGION: 'eu-west-1', HOT_STORAGE_ROOT: 's3://b-1', COLD_STORAGE_ROOT: 's3://b-2/cold' })).toMatchObject({
+      storage: { hot: { kind: 'bucket', bucket: 'b-1', prefix: '' } },
+      s3: { endpoint: 'https://s3.eu-west-1.amazonaws.com', region: 'eu-west-1' },
+    })
+    expect(loadConfig({ HOT_STORAGE_ROOT: '/fast' }).s3).toBeUndefined()
+  })
+
+  test('bucket roots refuse bad names, missing keys, a bad endpoint and overlapping prefixes', () => {
+    const keys = { S3_ACCESS_KEY_ID: 'AK', S3_SECRET_ACCESS_KEY: 'SK' }
+    expect(failure({ ...keys, HOT_STORAGE_ROOT: 's3://Bad_Bucket/x' })).toStartWith('HOT_STORAGE_ROOT:')
+    expect(failure({ HOT_STORAGE_ROOT: 's3://blobs/hot' })).toStartWith('S3_ACCESS_KEY_ID:')
+    expect(failure({ S3_ACCESS_KEY_ID: 'AK', COLD_STORAGE_ROOT: 's3://blobs/cold' })).toStartWith('S3_SECRET_ACCESS_KEY:')
+    expect(failure({ ...keys, HOT_STORAGE_ROOT: 's3://blobs/hot', S3_ENDPOINT: 'rgw:7480' })).toStartWith('S3_ENDPOINT:')
+    expect(failure({ ...keys, HOT_STORAGE_ROOT: 's3://blobs/hot', S3_FORCE_PATH_STYLE: 'false' })).toStartWith('S3_FORCE_PATH_STYLE:')
+    expect(failure({ ...keys, HOT_STORAGE_ROOT: 's3://blobs/data', COLD_STORAGE_ROOT: 's3://blobs/data/cold' })).toContain('neither inside the other')
+    expect(failure({ ...keys, HOT_STORAGE_ROOT: 's3://blobs', COLD_STORAGE_ROOT: 's3://blobs/cold' })).toContain('neither inside the other')
+    // Sibling prefixes, and the same prefix in two buckets, are separate.
+    expect(loadConfig({ ...keys, HOT_STORAGE_ROOT: 's3://blobs/data', COLD_STORAGE_ROOT: 's3://blobs/data-cold' }).storage.cold).toEqual({ kind: 'bucket', bucket: 'blobs', prefix: 'data-cold/' })
+    expect(loadConfig({ ...keys, HOT_STORAGE_ROOT: 's3://one/data', COLD_STORAGE_ROOT: 's3://two/data' }).storage.hot).toEqual({ kind: 'bucket', bucket: 'one', prefix: 'data/' })
   })
 
   test('DATABASE_URL, ADMIN_TOKEN and SCRUB_CRON are taken as given', () => {
@@ -223,6 +250,6 @@ describe('storage roots', () => {
   })
 
   test('sibling roots, even sharing a name prefix, are fine', () => {
-    expect(loadConfig({ HOT_STORAGE_ROOT: '/srv/blobs', COLD_STORAGE_ROOT: '/srv/blobs-cold' })).toMatchObject({ hotRoot: '/srv/blobs', coldRoot: '/srv/blobs-cold' })
+    expect(loadConfig({ HOT_STORAGE_ROOT: '/srv/blobs', COLD_STORAGE_ROOT: '/srv/blobs-cold' })).toMatchObject({ storage: { hot: { path: '/srv/blobs' }, cold: { path: '/srv/blobs-cold' } } })
   })
 })

@@ -89,8 +89,7 @@ describe('k8s manifests', () => {
 
   test('the ConfigMap and Secret template, with a real admin token filled in, are a configuration the service accepts', () => {
     const config = loadConfig({ ...configMap.data, ...secret.stringData, ADMIN_TOKEN: 'filled-in-by-the-operator-0123456789' })
-    expect(config.hotRoot).toBe('/data/hot')
-    expect(config.coldRoot).toBe('/data/cold')
+    expect(config.storage).toEqual({ hot: { kind: 'directory', path: '/data/hot' }, cold: { kind: 'directory', path: '/data/cold' } })
     expect(config.port).toBe(8080)
     expect(config.shutdownGraceSecs).toBe(30)
     expect(config.databaseUrl).toMatch(/^postgres:\/\//)

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq, sql } from 'drizzle-orm'
 import { SignJWT } from 'jose'
 import { apiKeys, objects } from '../../core/db/schema'
-import { adminToken, backends, startServer, type TestServer } from '../support/server'
+import { adminToken, storageBackends, startServer, type TestServer } from '../support/server'
 import { expectError } from '../support/assertions'
 
 /**
@@ -234,7 +234,7 @@ async function buildFixtures(server: TestServer): Promise<Fixtures> {
 /** The tenant a caller acts for when it names none. */
 const actingTenant = (caller: Caller) => (caller === 'b' ? B : A)
 
-describe.each(backends)('authorization matrix on %s', (backend) => {
+describe.each(storageBackends)('authorization matrix on %s', (backend) => {
   let server: TestServer
   let fixtures: Fixtures
   beforeAll(async () => {
@@ -312,7 +312,7 @@ describe.each(backends)('authorization matrix on %s', (backend) => {
   })
 })
 
-describe.each(backends)('tenants of an admin on %s', (backend) => {
+describe.each(storageBackends)('tenants of an admin on %s', (backend) => {
   let server: TestServer
   beforeAll(async () => {
     server = await startServer(backend, { auth: true })

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type postgres from 'postgres'
 import { connectPostgres } from '../../core/db/connect'
 import { parseDbTime } from '../../core/db/time'
-import { backends, startServer, type TestServer } from '../support/server'
+import { storageBackends, startServer, type TestServer } from '../support/server'
 
 /**
  * created_at is when an object became visible: a commit that waited for a
@@ -13,7 +13,7 @@ import { backends, startServer, type TestServer } from '../support/server'
 const sha256 = (bytes: Uint8Array) => new Bun.CryptoHasher('sha256').update(bytes).digest('hex')
 const waitMs = 1500
 
-describe.each(backends)('created_at on %s', (backend) => {
+describe.each(storageBackends)('created_at on %s', (backend) => {
   let server: TestServer
   let sql: postgres.Sql
   beforeAll(async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { and, asc, desc, eq, sql } from 'drizzle-orm'
 import { objects } from '../../core/db/schema'
 import { listingQuery } from '../../core/listing'
-import { backends, startServer, type TestServer } from '../support/server'
+import { storageBackends, startServer, type TestServer } from '../support/server'
 
 interface ObjectJson {
   id: string
@@ -83,7 +83,7 @@ async function walk(
 const ids = (list: { id: string }[]) => list.map((o) => o.id)
 const keys = (list: { key: string | null }[]) => list.map((o) => o.key)
 
-describe.each(backends)('GET /v1/objects on %s', (backend) => {
+describe.each(storageBackends)('GET /v1/objects on %s', (backend) => {
   let server: TestServer
   beforeAll(async () => {
     server = await startServer(backend)

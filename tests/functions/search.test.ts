@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { objects } from '../../core/db/schema'
-import { backends, startServer, type TestServer } from '../support/server'
+import { storageBackends, startServer, type TestServer } from '../support/server'
 
 interface ObjectJson {
   id: string
@@ -45,7 +45,7 @@ const seeds: Seed[] = [
   { key: 'logs/app/2024.txt', size: 10, contentType: 'text/plain', metadata: { env: 'prod' }, namespace: 'elsewhere' },
 ]
 
-describe.each(backends)('POST /v1/objects/search on %s', (backend) => {
+describe.each(storageBackends)('POST /v1/objects/search on %s', (backend) => {
   let server: TestServer
   const byKey = new Map<string | null, ObjectJson>()
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
 import { connectPostgres } from '../../core/db/connect'
 import { foldUsageCounters, usageQuery } from '../../core/usage'
-import { adminToken, backends, startServer, type TestServer } from '../support/server'
+import { adminToken, storageBackends, startServer, type TestServer } from '../support/server'
 import { expectError } from '../support/assertions'
 
 let counter = 0
@@ -39,7 +39,7 @@ const row = (namespace: string, storage_class: 'hot' | 'cold', objects: number, 
   physical_bytes,
 })
 
-describe.each(backends)('usage on %s', (backend) => {
+describe.each(storageBackends)('usage on %s', (backend) => {
   let server: TestServer
   beforeAll(async () => {
     server = await startServer(backend)
@@ -204,7 +204,7 @@ describe.each(backends)('usage on %s', (backend) => {
   })
 })
 
-describe.each(backends)('usage with authentication on %s', (backend) => {
+describe.each(storageBackends)('usage with authentication on %s', (backend) => {
   let server: TestServer
   beforeAll(async () => {
     server = await startServer(backend, { auth: true })

@@ -1,16 +1,22 @@
 import { mkdirSync, rmSync } from 'node:fs'
 import { assembleDeps, createApp, serveOptions } from '../../app'
-import { loadConfig } from '../../core/config'
+import { loadConfig, storageDirectories } from '../../core/config'
 import { openDatabase, type Database } from '../../core/db/client'
 import type { ObjectStore } from '../../core/objects'
 import { startPostgres, type PostgresCluster } from './postgres'
 import { refreshStorageMetrics } from '../../core/metrics'
 import { tempDirectory, type StorageRoots } from '../../core/store/paths'
+import { sharedS3 } from './ceph'
 import { tempDir } from './temp'
 
-/** `embedded`: the server starts its own cluster in its data directory (no DATABASE_URL); `postgres`: a database of the shared cluster. */
-export type Backend = 'embedded' | 'postgres'
+/**
+ * `embedded`: the server starts its own cluster in its data directory (no DATABASE_URL); `postgres`: a database of the shared cluster;
+ * `s3`: that, with both storage classes on a fresh bucket of the shared Ceph RGW.
+ */
+export type Backend = 'embedded' | 'postgres' | 's3'
 export const backends: Backend[] = ['embedded', 'postgres']
+/** For suites that reach blobs only through the service and its blob stores: every backend, buckets too. */
+export const storageBackends: Backend[] = [...backends, 's3']
 
 let cluster: Promise<PostgresCluster> | undefined
 /** One throwaway PostgreSQL cluster per test process; each server gets a fresh database in it. */
@@ -59,7 +65,8 @@ export interface ServerOptions {
 export async function startServer(backend: Backend, options: ServerOptions = {}): Promise<TestServer> {
   const dataDir = tempDir('juststorage-test-')
   const databaseUrl =
-    backend === 'postgres' ? await (await sharedCluster()).createDatabase(`t${process.pid}_${++databaseCounter}_${Date.now()}`) : undefined
+    backend === 'embedded' ? undefined : await (await sharedCluster()).createDatabase(`t${process.pid}_${++databaseCounter}_${Date.now()}`)
+  const buckets = backend === 's3' ? await bucketEnvironment() : {}
   const config = loadConfig({
     DATA_DIR: dataDir,
     DATABASE_URL: databaseUrl,
@@ -75,9 +82,10 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
     SCRUB_MAX_BYTES_PER_SEC: String(options.scrubMaxBytesPerSec ?? 2 ** 30),
     // Tests run quietly unless one asks for logs.
     LOG_LEVEL: 'silent',
+    ...buckets,
     ...options.env,
   })
-  for (const root of [config.hotRoot, config.coldRoot]) mkdirSync(tempDirectory(root), { recursive: true })
+  for (const root of Object.values(storageDirectories(config))) mkdirSync(tempDirectory(root), { recursive: true })
   const database = await openDatabase({ databaseUrl, dataDir, maxConnections: config.dbMaxConnections, statementTimeoutSecs: config.dbStatementTimeoutSecs })
   const deps = await assembleDeps(config, database, () => false)
   const store = deps.store
@@ -89,7 +97,8 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
     dataDir,
     store,
     database,
-    roots: deps.roots,
+    // Meaningful on the backends with directories; tests that look at files run on those only.
+    roots: deps.roots as StorageRoots,
     databaseUrl: database.url,
     refreshMetrics: (batchPages) => refreshStorageMetrics(database.background, config.gcGraceSecs, batchPages === undefined ? undefined : { batchPages, pauseMs: 0 }),
     async stop() {
@@ -97,5 +106,19 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
       await database.close()
       rmSync(dataDir, { recursive: true, force: true })
     },
+  }
+}
+
+/** Both storage classes on a fresh bucket of the shared RGW (or the server S3_ENDPOINT names). */
+async function bucketEnvironment(): Promise<Record<string, string>> {
+  const s3 = await sharedS3()
+  const bucket = await s3.createBucket()
+  return {
+    HOT_STORAGE_ROOT: `s3://${bucket}/hot`,
+    COLD_STORAGE_ROOT: `s3://${bucket}/cold`,
+    S3_ENDPOINT: s3.endpoint,
+    S3_REGION: s3.region,
+    S3_ACCESS_KEY_ID: s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
   }
 }

@@ -27,9 +27,27 @@ export function describeBlobStore(name: string, open: () => Promise<{ store: Blo
       expect(await store.isStaged(id)).toBe(false)
       expect(await store.discard(id)).toBe(false)
       expect(await store.size(written.hex)).toBe(bytes.byteLength)
-      expect(sha256(await read(store.slice(written.hex, 0, bytes.byteLength)))).toBe(written.hex)
-      expect(await read(store.slice(written.hex, 1000, 1010))).toEqual(bytes.slice(1000, 1010))
-      expect(await read(store.slice(written.hex, bytes.byteLength - 1, bytes.byteLength))).toEqual(bytes.slice(bytes.byteLength - 1))
+      expect(sha256(await read(store.read(written.hex, 0, bytes.byteLength)))).toBe(written.hex)
+      expect(await read(store.read(written.hex, 1000, 1010))).toEqual(bytes.slice(1000, 1010))
+      expect(await read(store.read(written.hex, bytes.byteLength - 1, bytes.byteLength))).toEqual(bytes.slice(bytes.byteLength - 1))
+    })
+
+    test('a range served as a response body reaches the client as exactly those bytes', async () => {
+      const bytes = randomBytes(100_000)
+      const { hex } = await placed(store, bytes)
+      // As the download route answers: the store's body with a status and headers of its own.
+      const server = Bun.serve({
+        port: 0,
+        hostname: '127.0.0.1',
+        fetch: () => new Response(store.read(hex, 10, 20), { status: 206, headers: { 'content-range': `bytes 10-19/${bytes.byteLength}` } }),
+      })
+      try {
+        const response = await fetch(`http://127.0.0.1:${server.port}/`, { redirect: 'manual' })
+        expect(response.status).toBe(206)
+        expect(new Uint8Array(await response.arrayBuffer())).toEqual(bytes.slice(10, 20))
+      } finally {
+        server.stop(true)
+      }
     })
 
     test('a body in several chunks, its head read apart, is hashed as one', async () => {
@@ -83,7 +101,7 @@ export function describeBlobStore(name: string, open: () => Promise<{ store: Blo
       await stage(store, second, bytes)
       await store.place(second, hex)
       await store.discard(second)
-      expect(sha256(await read(store.slice(hex, 0, bytes.byteLength)))).toBe(hex)
+      expect(sha256(await read(store.read(hex, 0, bytes.byteLength)))).toBe(hex)
     })
 
     test('a missing blob has no size and nothing to take out', async () => {
@@ -110,7 +128,7 @@ export function describeBlobStore(name: string, open: () => Promise<{ store: Blo
       await removal!.undo()
       const size = await store.size(hex)
       expect([bytes.byteLength, null]).toContain(size)
-      if (size !== null) expect(sha256(await read(store.slice(hex, 0, size)))).toBe(hex)
+      if (size !== null) expect(sha256(await read(store.read(hex, 0, size)))).toBe(hex)
     })
 
     test('blobs() lists placed blobs with their age, and no staged bytes', async () => {
@@ -169,7 +187,7 @@ async function placed(store: BlobStore, bytes: Uint8Array) {
   return written
 }
 
-const read = async (blob: Blob): Promise<Uint8Array> => new Uint8Array(await blob.arrayBuffer())
+const read = async (body: Blob | ReadableStream<Uint8Array>): Promise<Uint8Array> => new Uint8Array(await new Response(body).arrayBuffer())
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const all: T[] = []

@@ -32,7 +32,7 @@ test('a directory puts a blob whose removal is undone back, and shows one a pass
     expect(takenOut).toMatchObject({ kind: 'taken-out', hex })
     if (takenOut?.kind !== 'taken-out') throw new Error('not a taken-out leftover')
     await takenOut.restore()
-    expect(sha256(new Uint8Array(await store.slice(hex, 0, bytes.byteLength).arrayBuffer()))).toBe(hex)
+    expect(sha256(new Uint8Array(await new Response(store.read(hex, 0, bytes.byteLength)).arrayBuffer()))).toBe(hex)
   } finally {
     await close()
   }
