@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/postgres-js'
 import type postgres from 'postgres'
@@ -8,13 +8,17 @@ import { connectPostgres } from '../../core/db/connect'
 import { embeddedDatabaseUrl } from '../../core/db/embedded'
 import * as schema from '../../core/db/schema'
 import { repoRoot, startChild, type Child } from '../support/child'
-import { backends, sharedCluster } from '../support/server'
+import { blobStoresOf } from '../../app'
+import { loadConfig } from '../../core/config'
+import type { BlobStores } from '../../core/store/blob-store'
+import { bucketEnvironment, sharedCluster, storageBackends } from '../support/server'
 import { tempDir } from '../support/temp'
 
 /**
  * Proof: kill -9 in the middle of concurrent uploads never loses an
  * acknowledged object and never exposes a partial one; after the crashes one GC
- * pass leaves no temp files and no unreferenced blob files, and fsck agrees.
+ * pass leaves no staged bytes and no unreferenced blobs (on a bucket: no
+ * incomplete multipart uploads either), and fsck agrees on directories.
  * On the embedded default the kills leave its postmaster running, which every
  * restart must recover from.
  */
@@ -138,7 +142,7 @@ async function listAll(url: string): Promise<Listed[]> {
   return listed
 }
 
-for (const backend of backends) {
+for (const backend of storageBackends) {
   describe(backend, () => {
     let dataDir: string
     /** What the service is given; undefined on the embedded default. */
@@ -150,11 +154,16 @@ for (const backend of backends) {
     const failures: string[] = []
     const stats = { verified: 0, replaced: 0, unacknowledgedCommitted: 0 }
     const killPoints: string[] = []
+    // Both classes on a bucket of the test RGW on the s3 backend.
+    let buckets: Record<string, string> = {}
 
     beforeAll(async () => {
       dataDir = tempDir('juststorage-crash-')
       // The embedded default's database exists while a service runs; the test reads it then.
-      serviceDatabaseUrl = backend === 'postgres' ? await (await sharedCluster()).createDatabase(`crash_${process.pid}_${Date.now()}`) : undefined
+      serviceDatabaseUrl = backend === 'embedded' ? undefined : await (await sharedCluster()).createDatabase(`crash_${process.pid}_${Date.now()}`)
+      if (backend === 's3') buckets = await bucketEnvironment()
+      Object.assign(serviceEnv, buckets)
+      Object.assign(finalEnv, buckets)
       client = connectPostgres(serviceDatabaseUrl ?? embeddedDatabaseUrl(dataDir), { max: 2 })
       db = drizzle(client, { schema })
     })
@@ -211,8 +220,8 @@ for (const backend of backends) {
 
     // Bodies up to 4 KiB are kept inline, larger ones go to files: the kills land on both kinds of commit.
     const inlineMaxBytes = 4096
-    const serviceEnv = { INLINE_MAX_BYTES: String(inlineMaxBytes) }
-    const finalEnv = { ...serviceEnv, STUCK_UPLOAD_TIMEOUT_SECS: '1', GC_GRACE_SECS: '0' }
+    const serviceEnv: Record<string, string> = { INLINE_MAX_BYTES: String(inlineMaxBytes) }
+    const finalEnv: Record<string, string> = { ...serviceEnv, STUCK_UPLOAD_TIMEOUT_SECS: '1', GC_GRACE_SECS: '0' }
 
     test(`${backend}: ${rounds} rounds of kill -9 during ${uploadsPerRound} concurrent uploads lose nothing acknowledged and expose nothing partial`, async () => {
       for (let round = 1; round <= rounds; round++) {
@@ -271,13 +280,7 @@ for (const backend of backends) {
       return row!.count
     }
 
-    function blobFiles(root: string): string[] {
-      const base = `${root}/sha256`
-      if (!existsSync(base)) return []
-      return readdirSync(base).flatMap((a) => readdirSync(`${base}/${a}`).flatMap((b) => readdirSync(`${base}/${a}/${b}`)))
-    }
-
-    test(`${backend}: after the crashes one GC pass leaves no temp files and no unreferenced blob files, and fsck says consistent`, async () => {
+    test(`${backend}: after the crashes one GC pass leaves no staged bytes and no unreferenced blobs, and fsck (on directories) says consistent`, async () => {
       child ??= await startChild({ databaseUrl: serviceDatabaseUrl, dataDir, env: finalEnv })
       const stuckBefore = await writingCount()
       // Reservations of killed uploads must be older than STUCK_UPLOAD_TIMEOUT_SECS=1 to be reaped.
@@ -290,19 +293,29 @@ for (const backend of backends) {
       expect(response.status).toBe(200)
 
       expect(await writingCount()).toBe(0)
-      expect(readdirSync(`${dataDir}/hot/tmp`)).toEqual([])
-      expect(readdirSync(`${dataDir}/cold/tmp`)).toEqual([])
-
+      // The service's own blob stores, as its configuration opens them.
+      const stores: BlobStores = blobStoresOf(loadConfig({ DATA_DIR: dataDir, ...finalEnv }))
       const rows = await db.select({ storageClass: schema.blobs.storageClass, contentHash: schema.blobs.contentHash, refCount: schema.blobs.refCount }).from(schema.blobs)
       const referenced = new Set(rows.filter((row) => row.refCount > 0).map((row) => `${row.storageClass}:${row.contentHash}`))
-      const unreferencedFiles = (['hot', 'cold'] as const).flatMap((storageClass) =>
-        blobFiles(`${dataDir}/${storageClass}`).filter((hex) => !referenced.has(`${storageClass}:sha256:${hex}`)).map((hex) => `${storageClass}/${hex}`),
-      )
-      expect(unreferencedFiles).toEqual([])
-      // fsck runs with the service stopped (on the embedded default it starts the database itself).
+      let storedBlobs = 0
+      for (const storageClass of ['hot', 'cold'] as const) {
+        const leftovers: string[] = []
+        for await (const leftover of stores[storageClass].leftovers()) leftovers.push(`${leftover.kind} ${leftover.kind === 'staged' ? leftover.uploadId : leftover.hex}`)
+        expect(leftovers).toEqual([])
+        const unreferenced: string[] = []
+        for await (const blob of stores[storageClass].blobs()) {
+          storedBlobs++
+          if (!referenced.has(`${storageClass}:sha256:${blob.hex}`)) unreferenced.push(`${storageClass}/${blob.hex}`)
+        }
+        expect(unreferenced).toEqual([])
+      }
       await child.stop()
       child = undefined
+      console.info(`crash proof gc (${backend}): stuck_uploads_before=${stuckBefore} gc=${JSON.stringify(gc)} stored_blobs=${storedBlobs}`)
+      // fsck checks classes on directories.
+      if (backend === 's3') return
 
+      // fsck runs with the service stopped (on the embedded default it starts the database itself).
       const fsck = Bun.spawn([process.execPath, 'scripts/fsck.ts'], {
         cwd: repoRoot,
         env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: serviceDatabaseUrl ?? '' },
@@ -310,7 +323,7 @@ for (const backend of backends) {
         stderr: 'pipe',
       })
       const [out, err, code] = await Promise.all([new Response(fsck.stdout).text(), new Response(fsck.stderr).text(), fsck.exited])
-      console.info(`crash proof gc (${backend}): stuck_uploads_before=${stuckBefore} gc=${JSON.stringify(gc)} blob_files=${blobFiles(`${dataDir}/hot`).length + blobFiles(`${dataDir}/cold`).length} fsck_exit=${code}`)
+      console.info(`fsck (${backend}): exit ${code}`)
       if (code !== 0) console.error(out + err)
       expect(out).toMatch(/^consistent$/m)
       expect(code).toBe(0)

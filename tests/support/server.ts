@@ -110,7 +110,7 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
 }
 
 /** Both storage classes on a fresh bucket of the shared RGW (or the server S3_ENDPOINT names). */
-async function bucketEnvironment(): Promise<Record<string, string>> {
+export async function bucketEnvironment(): Promise<Record<string, string>> {
   const s3 = await sharedS3()
   const bucket = await s3.createBucket()
   return {
