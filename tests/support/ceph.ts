@@ -28,6 +28,8 @@ export interface S3Target {
   client(bucket: string): S3Client
   /** Kills the daemons and deletes their files (no-op with S3_ENDPOINT). */
   stop(): Promise<void>
+  /** The S3 gateway of a cluster started here, to take away and bring back (outage tests); unset with S3_ENDPOINT. */
+  gateway?: { kill(): Promise<void>; start(): Promise<void> }
 }
 
 export interface CephOptions {
@@ -67,10 +69,11 @@ type Credentials = Pick<S3Target, 'endpoint' | 'region' | 'accessKeyId' | 'secre
 
 let bucketCounter = 0
 
-function s3Target(credentials: Credentials, stop: () => Promise<void>, dir?: string): S3Target {
+function s3Target(credentials: Credentials, stop: () => Promise<void>, dir?: string, gateway?: S3Target['gateway']): S3Target {
   return {
     ...credentials,
     dir,
+    gateway,
     async createBucket(name) {
       const bucket = name ?? `juststorage-${process.pid}-${++bucketCounter}-${Date.now().toString(36)}`
       // Outside us-east-1, AWS wants the region in the body; RGW and others accept it.
@@ -126,7 +129,14 @@ export async function startCeph(options: CephOptions = {}): Promise<S3Target> {
   const daemons = supervise(dir)
   try {
     const endpoint = await bootCluster(dir, daemons, deadline, options.rgw ?? {})
-    return s3Target({ endpoint, region: localRegion, ...localCredentials }, () => daemons.stop(), dir)
+    const gateway = {
+      kill: () => daemons.kill('client.rgw'),
+      async start() {
+        daemons.respawn('client.rgw')
+        await daemons.guard(waitForHttp(endpoint, Date.now() + 60_000))
+      },
+    }
+    return s3Target({ endpoint, region: localRegion, ...localCredentials }, () => daemons.stop(), dir, gateway)
   } catch (error) {
     const logs = daemons.logTails()
     await daemons.stop()
@@ -232,6 +242,10 @@ function cephConfig(dir: string, fsid: string, monPort: number, rgwPort: number,
 interface Daemons {
   /** Starts a daemon in the foreground; its stdout and stderr go to log/<name>.out. */
   spawn(name: string, command: string[]): void
+  /** Kills one daemon on purpose (SIGKILL) and waits for it to exit. */
+  kill(name: string): Promise<void>
+  /** Starts a killed daemon again with its command. */
+  respawn(name: string): void
   /** `work`, failing as soon as a daemon exits. */
   guard<T>(work: Promise<T>): Promise<T>
   /** The last lines of every daemon's log, newest daemon first, to explain a failed start. */
@@ -242,6 +256,8 @@ interface Daemons {
 
 function supervise(dir: string): Daemons {
   const procs = new Map<string, Subprocess>()
+  const commands = new Map<string, string[]>()
+  const killed = new Set<Subprocess>()
   let stopping = false
   let reportDeath: (error: Error) => void = () => {}
   const died = new Promise<never>((_, reject) => (reportDeath = reject))
@@ -253,11 +269,21 @@ function supervise(dir: string): Daemons {
       const log = join(dir, 'log', `${name}.out`)
       const proc = Bun.spawn(command, { stdin: 'ignore', stdout: Bun.file(log), stderr: Bun.file(log) })
       procs.set(name, proc)
+      commands.set(name, command)
       watchdog.stdin.write(`${proc.pid}\n`)
       watchdog.stdin.flush()
       proc.exited.then((code) => {
-        if (!stopping) reportDeath(new Error(`${command[0]} (${name}) exited with ${proc.signalCode ?? code}`))
+        if (!stopping && !killed.has(proc)) reportDeath(new Error(`${command[0]} (${name}) exited with ${proc.signalCode ?? code}`))
       })
+    },
+    async kill(name) {
+      const proc = procs.get(name)!
+      killed.add(proc)
+      proc.kill('SIGKILL')
+      await proc.exited
+    },
+    respawn(name) {
+      this.spawn(name, commands.get(name)!)
     },
     guard: (work) => Promise.race([work, died]),
     logTails: () => [...procs.keys()].reverse().map((name) => logTail(dir, name)).join('\n'),
