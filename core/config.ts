@@ -11,6 +11,8 @@ export interface S3Settings {
   region: string
   accessKeyId: string
   secretAccessKey: string
+  /** Longest wait for any answer of the bucket (a request, a part, a chunk of a download) before it counts as unreachable. */
+  timeoutMs: number
 }
 
 /** Every setting the service reads, parsed and checked once at start. */
@@ -254,7 +256,8 @@ function s3Settings(env: Env): S3Settings {
   // Requests name the bucket in the path, which every S3-compatible store and AWS S3 answer.
   if (!boolean(env, 'S3_FORCE_PATH_STYLE', true)) throw new ConfigError('S3_FORCE_PATH_STYLE', 'only path-style requests (https://<endpoint>/<bucket>/<key>) are supported')
   const region = either('S3_REGION', 'AWS_REGION') ?? 'us-east-1'
-  return { endpoint: endpoint ?? `https://s3.${region}.amazonaws.com`, region, accessKeyId, secretAccessKey }
+  const timeoutMs = integer(env, 'S3_TIMEOUT_SECS', 30, 1, 3600) * 1000
+  return { endpoint: endpoint ?? `https://s3.${region}.amazonaws.com`, region, accessKeyId, secretAccessKey, timeoutMs }
 }
 
 export function loadConfig(env: Env = process.env): Config {

@@ -7,8 +7,14 @@ import { TimeSlice } from '../time-slice'
 import type { BlobStore, Leftover, Removal, StoredBlob } from './blob-store'
 import type { BodyHead, WrittenFile } from './writer'
 
-/** What the store needs to reach its bucket: the requests Bun's S3Client cannot make are signed here with the same credentials. */
-export type S3Connection = Required<Pick<S3Options, 'endpoint' | 'accessKeyId' | 'secretAccessKey'>> & Pick<S3Options, 'region' | 'sessionToken'>
+/**
+ * What the store needs to reach its bucket: the requests Bun's S3Client cannot
+ * make are signed here with the same credentials. `timeoutMs` bounds every
+ * request and every wait for a part or a chunk: Bun's client has no timeout of
+ * its own, and a bucket that stops answering would hold requests (and GC's row
+ * locks) forever.
+ */
+export type S3Connection = Required<Pick<S3Options, 'endpoint' | 'accessKeyId' | 'secretAccessKey'>> & Pick<S3Options, 'region' | 'sessionToken'> & { timeoutMs?: number }
 
 export interface S3CopyLimits {
   /** The largest blob one CopyObject copies (S3 allows 5 GiB); a larger one is copied in parts. */
@@ -36,6 +42,7 @@ export class S3BlobStore implements BlobStore {
   private readonly prefix: string
   private readonly connection: S3Connection & { region: string }
   private readonly client: S3Client
+  private readonly timeoutMs: number
 
   constructor(
     private readonly bucket: string,
@@ -46,7 +53,9 @@ export class S3BlobStore implements BlobStore {
     this.prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`
     this.location = `s3://${bucket}/${this.prefix}`
     // The region is set for both signers alike: Bun would otherwise take one from the environment.
-    this.connection = { ...connection, region: connection.region ?? 'us-east-1' }
+    const { timeoutMs = 30_000, ...reach } = connection
+    this.timeoutMs = timeoutMs
+    this.connection = { ...reach, region: reach.region ?? 'us-east-1' }
     this.client = new S3Client({ ...this.connection, bucket })
   }
 
@@ -73,7 +82,7 @@ export class S3BlobStore implements BlobStore {
       if (untilPart > 0) return
       untilPart = partSize
       keepMemoryInBudget()
-      await backend(flushed)
+      await this.backend(flushed)
       flushed = Promise.resolve(writer.flush())
       // Awaited at the next part or at the end; a failure meanwhile must not count as unhandled.
       flushed.catch(() => {})
@@ -87,8 +96,8 @@ export class S3BlobStore implements BlobStore {
         else await append(value)
         await slice.yield()
       }
-      await backend(flushed)
-      await backend(Promise.resolve(writer.end()))
+      await this.backend(flushed)
+      await this.backend(Promise.resolve(writer.end()))
       // A writer whose upload failed while nothing awaited it ends as if it had succeeded.
       const stored = await this.head(key)
       if (stored?.size !== sizeBytes) throw unavailable(new Error(`the upload to ${key} stored ${stored?.size ?? 'nothing'}, not ${sizeBytes} bytes`))
@@ -124,7 +133,7 @@ export class S3BlobStore implements BlobStore {
   async discard(uploadId: string): Promise<boolean> {
     const key = this.stagedKey(uploadId)
     if ((await this.head(key)) === null) return false
-    await backend(this.client.delete(key))
+    await this.backend(this.client.delete(key))
     return true
   }
 
@@ -139,13 +148,13 @@ export class S3BlobStore implements BlobStore {
    */
   read(hex: string, start: number, end: number): Blob | ReadableStream<Uint8Array> {
     if (start >= end) return new Blob([])
-    return this.client.file(this.blobKey(hex)).slice(start, end).stream()
+    return this.stallGuarded(this.client.file(this.blobKey(hex)).slice(start, end).stream())
   }
 
   async takeOut(hex: string): Promise<Removal | null> {
     const key = this.blobKey(hex)
     if ((await this.head(key)) === null) return null
-    await backend(this.client.delete(key))
+    await this.backend(this.client.delete(key))
     // Nothing to finish or put back: a bucket cannot set an object aside. A row that
     // survives a failed pass has no bytes, and the next commit of them places them again.
     return { finish: async () => true, undo: async () => {} }
@@ -169,7 +178,7 @@ export class S3BlobStore implements BlobStore {
       const key = object.key
       const remove = () =>
         this.removeLeftover(key, async () => {
-          await backend(this.client.delete(key))
+          await this.backend(this.client.delete(key))
           return true
         })
       yield { kind: 'staged', uploadId: key.slice(key.lastIndexOf('/') + 1), ageMs: ageOf(object.lastModified), remove }
@@ -186,11 +195,36 @@ export class S3BlobStore implements BlobStore {
   /** A listing proves the bucket answers to these credentials. */
   async readiness(): Promise<string | null> {
     try {
-      await backend(this.client.list({ prefix: `${this.prefix}tmp/`, maxKeys: 1 }))
+      await this.backend(this.client.list({ prefix: `${this.prefix}tmp/`, maxKeys: 1 }))
       return null
     } catch (error) {
       return error instanceof ApiError && error.code === 'unavailable' ? 'storage bucket unreachable' : `storage bucket refused: ${codeOf(error)}`
     }
+  }
+
+  /** Work on the bucket whose failure to reach it, or to answer in time, becomes the API's `unavailable` (503). */
+  private backend<T>(work: Promise<T>): Promise<T> {
+    let timer: Timer | undefined
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(unavailable(new Error(`no answer from the bucket in ${this.timeoutMs} ms`))), this.timeoutMs)
+    })
+    return Promise.race([classified(work), late]).finally(() => clearTimeout(timer))
+  }
+
+  /** A download's stream that fails as unavailable when the bucket sends nothing for the timeout, instead of hanging. */
+  private stallGuarded(stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+    const reader = stream.getReader()
+    return new ReadableStream<Uint8Array>(
+      {
+        pull: async (controller) => {
+          const { done, value } = await this.backend(reader.read())
+          if (done) controller.close()
+          else controller.enqueue(value)
+        },
+        cancel: (reason) => reader.cancel(reason),
+      },
+      { highWaterMark: 0 },
+    )
   }
 
   private stagedKey = (uploadId: string) => `${this.prefix}tmp/${uploadId}`
@@ -204,8 +238,8 @@ export class S3BlobStore implements BlobStore {
    */
   private async abandon(key: string, writer: NetworkSink): Promise<void> {
     try {
-      await Promise.resolve(writer.end()).catch(() => {})
-      await backend(this.client.delete(key))
+      await this.backend(Promise.resolve(writer.end())).catch(() => {})
+      await this.backend(this.client.delete(key))
       for await (const upload of this.multipartUploads(key)) if (upload.key === key) await this.abortUpload(key, upload.uploadId)
     } catch (error) {
       log.warn({ msg: 'a failed upload left staged bytes for a later sweep', key, error: String((error as Error)?.message ?? error) })
@@ -279,7 +313,7 @@ export class S3BlobStore implements BlobStore {
   private async *objects(prefix: string): AsyncIterable<{ key: string; lastModified?: string }> {
     let continuationToken: string | undefined
     do {
-      const page = await backend(this.client.list({ prefix, continuationToken, maxKeys: 1000 }))
+      const page = await this.backend(this.client.list({ prefix, continuationToken, maxKeys: 1000 }))
       yield* page.contents ?? []
       continuationToken = page.isTruncated ? page.nextContinuationToken : undefined
     } while (continuationToken)
@@ -331,7 +365,7 @@ export class S3BlobStore implements BlobStore {
     const { host: _host, ...sent } = signed
     const authorization = `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`
     try {
-      return await fetch(url, { method, body: body || undefined, headers: { ...sent, authorization } })
+      return await fetch(url, { method, body: body || undefined, headers: { ...sent, authorization }, signal: AbortSignal.timeout(this.timeoutMs) })
     } catch (error) {
       throw unavailable(error)
     }
@@ -353,8 +387,8 @@ async function readFromClient<T>(reader: ReadableStreamDefaultReader<T>) {
 const unreachableCodes = /^(Connection|DNS|Timeout|TimedOut|UnexpectedEOF|ECONN|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EPIPE|EHOSTUNREACH|ENETUNREACH)/i
 const serverErrorCodes = new Set(['InternalError', 'ServiceUnavailable', 'SlowDown', 'UnknownError'])
 
-/** Work on the bucket whose failure to reach it becomes the API's `unavailable` (503). */
-async function backend<T>(work: Promise<T>): Promise<T> {
+/** A failure of work on the bucket, classified: one reaching it becomes the API's `unavailable` (503). */
+async function classified<T>(work: Promise<T>): Promise<T> {
   try {
     return await work
   } catch (error) {

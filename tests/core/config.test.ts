@@ -128,7 +128,7 @@ describe('loadConfig', () => {
     const keys = { S3_ACCESS_KEY_ID: 'AK', S3_SECRET_ACCESS_KEY: 'SK' }
     expect(loadConfig({ ...keys, HOT_STORAGE_ROOT: 's3://blobs/hot//tier/', S3_ENDPOINT: 'http://rgw:7480' })).toMatchObject({
       storage: { hot: { kind: 'bucket', bucket: 'blobs', prefix: 'hot/tier/' }, cold: { kind: 'directory', path: resolve('./data/cold') } },
-      s3: { endpoint: 'http://rgw:7480', region: 'us-east-1', accessKeyId: 'AK', secretAccessKey: 'SK' },
+      s3: { endpoint: 'http://rgw:7480', region: 'us-east-1', accessKeyId: 'AK', secretAccessKey: 'SK', timeoutMs: 30_000 },
     })
     // No endpoint: AWS S3 in the region.
     expect(loadConfig({ AWS_ACCESS_KEY_ID: 'A', AWS_SECRET_ACCESS_KEY: 'S', AWS_REGION: 'eu-west-1', HOT_STORAGE_ROOT: 's3://b-1', COLD_STORAGE_ROOT: 's3://b-2/cold' })).toMatchObject({

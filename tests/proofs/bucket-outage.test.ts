@@ -28,6 +28,7 @@ beforeAll(async () => {
       S3_REGION: ceph.region,
       S3_ACCESS_KEY_ID: ceph.accessKeyId,
       S3_SECRET_ACCESS_KEY: ceph.secretAccessKey,
+      S3_TIMEOUT_SECS: '2',
     },
   })
 })
@@ -45,7 +46,7 @@ interface Outcome {
   retryAfter: string | null
 }
 
-async function upload(bytes: Uint8Array): Promise<Outcome & { id?: string }> {
+async function upload(bytes: Uint8Array<ArrayBuffer>): Promise<Outcome & { id?: string }> {
   const response = await fetch(`${server.url}/v1/objects?namespace=${namespace}&tenant_id=${tenant}`, { method: 'POST', body: bytes })
   const body = await response.text()
   return { status: response.status, body, retryAfter: response.headers.get('retry-after'), id: response.status === 201 ? JSON.parse(body).id : undefined }
@@ -132,4 +133,25 @@ test('a gateway outage is 503 with Retry-After while it lasts, and nothing ackno
   for (const store of Object.values(server.store.blobs)) for await (const leftover of store.leftovers()) left.push(leftover.kind)
   console.info(`bucket outage: acknowledged=${acknowledged.size} refused_with_503=${refused.length} gc=${JSON.stringify(await gc.json())}`)
   expect(left).toEqual([])
+}, 120_000)
+
+test('a gateway that stops answering is 503 after S3_TIMEOUT_SECS, never a hang, and serves again once it answers', async () => {
+  const gateway = ceph.gateway!
+  const bytes = crypto.getRandomValues(new Uint8Array(200_000))
+  const stored = await upload(bytes)
+  expect(stored.status).toBe(201)
+  gateway.pause()
+  try {
+    const [got, put, ready] = await Promise.all([download(stored.id!), upload(crypto.getRandomValues(new Uint8Array(100_000))), fetch(`${server.url}/health/ready`)])
+    for (const outcome of [got, put]) {
+      expect(outcome.status).toBe(503)
+      expect(JSON.parse(outcome.body).code).toBe('unavailable')
+    }
+    expect(ready.status).toBe(503)
+  } finally {
+    gateway.resume()
+  }
+  const deadline = Date.now() + 20_000
+  while ((await fetch(`${server.url}/health/ready`)).status !== 200 && Date.now() < deadline) await Bun.sleep(200)
+  expect(await download(stored.id!)).toMatchObject({ status: 200, hex: sha256(bytes) })
 }, 120_000)

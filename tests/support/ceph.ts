@@ -29,7 +29,7 @@ export interface S3Target {
   /** Kills the daemons and deletes their files (no-op with S3_ENDPOINT). */
   stop(): Promise<void>
   /** The S3 gateway of a cluster started here, to take away and bring back (outage tests); unset with S3_ENDPOINT. */
-  gateway?: { kill(): Promise<void>; start(): Promise<void> }
+  gateway?: { kill(): Promise<void>; start(): Promise<void>; pause(): void; resume(): void }
 }
 
 export interface CephOptions {
@@ -131,6 +131,9 @@ export async function startCeph(options: CephOptions = {}): Promise<S3Target> {
     const endpoint = await bootCluster(dir, daemons, deadline, options.rgw ?? {})
     const gateway = {
       kill: () => daemons.kill('client.rgw'),
+      // A gateway that hangs: connections open, no answers.
+      pause: () => daemons.signal('client.rgw', 'SIGSTOP'),
+      resume: () => daemons.signal('client.rgw', 'SIGCONT'),
       async start() {
         daemons.respawn('client.rgw')
         await daemons.guard(waitForHttp(endpoint, Date.now() + 60_000))
@@ -244,6 +247,8 @@ interface Daemons {
   spawn(name: string, command: string[]): void
   /** Kills one daemon on purpose (SIGKILL) and waits for it to exit. */
   kill(name: string): Promise<void>
+  /** Sends a daemon a signal. */
+  signal(name: string, signal: NodeJS.Signals): void
   /** Starts a killed daemon again with its command. */
   respawn(name: string): void
   /** `work`, failing as soon as a daemon exits. */
@@ -281,6 +286,9 @@ function supervise(dir: string): Daemons {
       killed.add(proc)
       proc.kill('SIGKILL')
       await proc.exited
+    },
+    signal(name, signal) {
+      procs.get(name)!.kill(signal)
     },
     respawn(name) {
       this.spawn(name, commands.get(name)!)
