@@ -60,12 +60,14 @@ export interface ServerOptions {
   scrubMaxBytesPerSec?: number
   /** Further environment, as the service would read it. */
   env?: Record<string, string>
+  /** The database of another test server, for a replica of it (with its bucket given in env). */
+  databaseUrl?: string
 }
 
 export async function startServer(backend: Backend, options: ServerOptions = {}): Promise<TestServer> {
   const dataDir = tempDir('juststorage-test-')
   const databaseUrl =
-    backend === 'embedded' ? undefined : await (await sharedCluster()).createDatabase(`t${process.pid}_${++databaseCounter}_${Date.now()}`)
+    options.databaseUrl ?? (backend === 'embedded' ? undefined : await (await sharedCluster()).createDatabase(`t${process.pid}_${++databaseCounter}_${Date.now()}`))
   const buckets = backend === 's3' ? await bucketEnvironment() : {}
   const config = loadConfig({
     DATA_DIR: dataDir,
