@@ -25,6 +25,19 @@ export const requestDuration = new Histogram({
 })
 export const uploadBytes = new Counter({ name: `${p}upload_bytes_total`, help: 'Bytes of committed uploads', labelNames: ['storage_class'], registers: [registry] })
 export const downloadBytes = new Counter({ name: `${p}download_bytes_total`, help: 'Bytes of object bodies served (200 and 206)', labelNames: ['storage_class'], registers: [registry] })
+export const storageBackendDuration = new Histogram({
+  name: `${p}storage_backend_request_duration_seconds`,
+  help: 'Requests of a storage class to its bucket (and waits for an upload part or a download chunk), by operation',
+  labelNames: ['backend', 'operation'],
+  buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+  registers: [registry],
+})
+export const storageBackendErrors = new Counter({
+  name: `${p}storage_backend_errors_total`,
+  help: 'Requests of a storage class to its bucket that failed: no answer in time, no connection, or a server error',
+  labelNames: ['backend', 'operation'],
+  registers: [registry],
+})
 export const objectsGauge = new Gauge({ name: `${p}objects`, help: 'Committed objects', labelNames: ['namespace', 'tenant', 'storage_class'], registers: [registry] })
 export const storageBytes = new Gauge({ name: `${p}storage_bytes`, help: 'Bytes stored: logical (sum of objects) and physical (sum of deduplicated blobs)', labelNames: ['storage_class', 'kind'], registers: [registry] })
 export const gcRuns = new Counter({ name: `${p}gc_runs_total`, help: 'Garbage collection passes completed', registers: [registry] })

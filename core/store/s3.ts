@@ -2,7 +2,7 @@ import { S3Client, type NetworkSink, type S3Options } from 'bun'
 import { ApiError } from '../errors'
 import { log } from '../log'
 import { keepMemoryInBudget } from '../memory'
-import { gcUnremovableFiles } from '../metrics'
+import { gcUnremovableFiles, storageBackendDuration, storageBackendErrors } from '../metrics'
 import { TimeSlice } from '../time-slice'
 import type { BlobStore, Leftover, Removal, StoredBlob } from './blob-store'
 import type { BodyHead, WrittenFile } from './writer'
@@ -82,7 +82,7 @@ export class S3BlobStore implements BlobStore {
       if (untilPart > 0) return
       untilPart = partSize
       keepMemoryInBudget()
-      await this.backend(flushed)
+      await this.backend(flushed, 'upload-part')
       flushed = Promise.resolve(writer.flush())
       // Awaited at the next part or at the end; a failure meanwhile must not count as unhandled.
       flushed.catch(() => {})
@@ -96,8 +96,8 @@ export class S3BlobStore implements BlobStore {
         else await append(value)
         await slice.yield()
       }
-      await this.backend(flushed)
-      await this.backend(Promise.resolve(writer.end()))
+      await this.backend(flushed, 'upload-part')
+      await this.backend(Promise.resolve(writer.end()), 'upload-complete')
       // A writer whose upload failed while nothing awaited it ends as if it had succeeded.
       const stored = await this.head(key)
       if (stored?.size !== sizeBytes) throw unavailable(new Error(`the upload to ${key} stored ${stored?.size ?? 'nothing'}, not ${sizeBytes} bytes`))
@@ -133,7 +133,7 @@ export class S3BlobStore implements BlobStore {
   async discard(uploadId: string): Promise<boolean> {
     const key = this.stagedKey(uploadId)
     if ((await this.head(key)) === null) return false
-    await this.backend(this.client.delete(key))
+    await this.backend(this.client.delete(key), 'delete')
     return true
   }
 
@@ -154,7 +154,7 @@ export class S3BlobStore implements BlobStore {
   async takeOut(hex: string): Promise<Removal | null> {
     const key = this.blobKey(hex)
     if ((await this.head(key)) === null) return null
-    await this.backend(this.client.delete(key))
+    await this.backend(this.client.delete(key), 'delete')
     // Nothing to finish or put back: a bucket cannot set an object aside. A row that
     // survives a failed pass has no bytes, and the next commit of them places them again.
     return { finish: async () => true, undo: async () => {} }
@@ -178,7 +178,7 @@ export class S3BlobStore implements BlobStore {
       const key = object.key
       const remove = () =>
         this.removeLeftover(key, async () => {
-          await this.backend(this.client.delete(key))
+          await this.backend(this.client.delete(key), 'delete')
           return true
         })
       yield { kind: 'staged', uploadId: key.slice(key.lastIndexOf('/') + 1), ageMs: ageOf(object.lastModified), remove }
@@ -195,7 +195,7 @@ export class S3BlobStore implements BlobStore {
   /** A listing proves the bucket answers to these credentials. */
   async readiness(): Promise<string | null> {
     try {
-      await this.backend(this.client.list({ prefix: `${this.prefix}tmp/`, maxKeys: 1 }))
+      await this.backend(this.client.list({ prefix: `${this.prefix}tmp/`, maxKeys: 1 }), 'list')
       return null
     } catch (error) {
       return error instanceof ApiError && error.code === 'unavailable' ? 'storage bucket unreachable' : `storage bucket refused: ${codeOf(error)}`
@@ -203,12 +203,12 @@ export class S3BlobStore implements BlobStore {
   }
 
   /** Work on the bucket whose failure to reach it, or to answer in time, becomes the API's `unavailable` (503). */
-  private backend<T>(work: Promise<T>): Promise<T> {
+  private backend<T>(work: Promise<T>, operation: string): Promise<T> {
     let timer: Timer | undefined
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(unavailable(new Error(`no answer from the bucket in ${this.timeoutMs} ms`))), this.timeoutMs)
     })
-    return Promise.race([classified(work), late]).finally(() => clearTimeout(timer))
+    return measured(operation, Promise.race([classified(work), late]).finally(() => clearTimeout(timer)))
   }
 
   /** A download's stream that fails as unavailable when the bucket sends nothing for the timeout, instead of hanging. */
@@ -217,7 +217,7 @@ export class S3BlobStore implements BlobStore {
     return new ReadableStream<Uint8Array>(
       {
         pull: async (controller) => {
-          const { done, value } = await this.backend(reader.read())
+          const { done, value } = await this.backend(reader.read(), 'read')
           if (done) controller.close()
           else controller.enqueue(value)
         },
@@ -238,8 +238,8 @@ export class S3BlobStore implements BlobStore {
    */
   private async abandon(key: string, writer: NetworkSink): Promise<void> {
     try {
-      await this.backend(Promise.resolve(writer.end())).catch(() => {})
-      await this.backend(this.client.delete(key))
+      await this.backend(Promise.resolve(writer.end()), 'upload-complete').catch(() => {})
+      await this.backend(this.client.delete(key), 'delete')
       for await (const upload of this.multipartUploads(key)) if (upload.key === key) await this.abortUpload(key, upload.uploadId)
     } catch (error) {
       log.warn({ msg: 'a failed upload left staged bytes for a later sweep', key, error: String((error as Error)?.message ?? error) })
@@ -248,20 +248,20 @@ export class S3BlobStore implements BlobStore {
 
   /** HEAD of an object, signed here for its status (Bun reports every failed HEAD alike): its size, or null when it is missing. */
   private async head(key: string): Promise<{ size: number } | null> {
-    const response = await this.request('HEAD', key)
+    const response = await this.request('head', 'HEAD', key)
     if (response.status === 404) return null
     await expectOk(response, `HEAD ${key}`)
     return { size: Number(response.headers.get('content-length')) }
   }
 
   private async copy(source: string, target: string): Promise<void> {
-    const response = await this.request('PUT', target, {}, { 'x-amz-copy-source': this.copySource(source) })
+    const response = await this.request('copy', 'PUT', target, {}, { 'x-amz-copy-source': this.copySource(source) })
     await expectOk(response, `copy ${source} to ${target}`)
   }
 
   /** UploadPartCopy, a few parts at a time, into a multipart upload of the target completed once every part is there. */
   private async copyInParts(source: string, target: string, size: number): Promise<void> {
-    const created = await expectOk(await this.request('POST', target, { uploads: '' }), `start copying ${source} in parts`)
+    const created = await expectOk(await this.request('copy', 'POST', target, { uploads: '' }), `start copying ${source} in parts`)
     const uploadId = xmlValues(created, 'UploadId')[0]
     if (!uploadId) throw new Error(`no upload id in the answer to starting a multipart copy: ${created.slice(0, 200)}`)
     try {
@@ -273,7 +273,7 @@ export class S3BlobStore implements BlobStore {
           const start = part * this.copyLimits.copyPartBytes
           const range = `bytes=${start}-${Math.min(size, start + this.copyLimits.copyPartBytes) - 1}`
           const query = { partNumber: String(part + 1), uploadId }
-          const response = await this.request('PUT', target, query, { 'x-amz-copy-source': this.copySource(source), 'x-amz-copy-source-range': range })
+          const response = await this.request('copy', 'PUT', target, query, { 'x-amz-copy-source': this.copySource(source), 'x-amz-copy-source-range': range })
           const etag = xmlValues(await expectOk(response, `copy part ${part + 1} of ${source}`), 'ETag')[0]
           if (!etag) throw new Error(`no entity tag for part ${part + 1} of the copy of ${source}`)
           etags[part] = etag
@@ -282,7 +282,7 @@ export class S3BlobStore implements BlobStore {
       await Promise.all(Array.from({ length: Math.min(partCopiesInFlight, parts) }, copyParts))
       const list = etags.map((etag, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${etag}</ETag></Part>`).join('')
       const body = `<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${list}</CompleteMultipartUpload>`
-      await expectOk(await this.request('POST', target, { uploadId }, { 'content-type': 'application/xml' }, body), `complete the copy of ${source}`)
+      await expectOk(await this.request('copy', 'POST', target, { uploadId }, { 'content-type': 'application/xml' }, body), `complete the copy of ${source}`)
     } catch (error) {
       await this.abortUpload(target, uploadId).catch(() => {})
       throw error
@@ -293,7 +293,7 @@ export class S3BlobStore implements BlobStore {
 
   /** True when the upload was aborted; false when there was none. */
   private async abortUpload(key: string, uploadId: string): Promise<boolean> {
-    const response = await this.request('DELETE', key, { uploadId })
+    const response = await this.request('abort-upload', 'DELETE', key, { uploadId })
     if (response.status === 404) return false
     await expectOk(response, `abort the multipart upload of ${key}`)
     return true
@@ -313,7 +313,7 @@ export class S3BlobStore implements BlobStore {
   private async *objects(prefix: string): AsyncIterable<{ key: string; lastModified?: string }> {
     let continuationToken: string | undefined
     do {
-      const page = await this.backend(this.client.list({ prefix, continuationToken, maxKeys: 1000 }))
+      const page = await this.backend(this.client.list({ prefix, continuationToken, maxKeys: 1000 }), 'list')
       yield* page.contents ?? []
       continuationToken = page.isTruncated ? page.nextContinuationToken : undefined
     } while (continuationToken)
@@ -323,7 +323,7 @@ export class S3BlobStore implements BlobStore {
   private async *multipartUploads(prefix: string): AsyncIterable<{ key: string; uploadId: string; initiated?: string }> {
     let markers: Record<string, string> = {}
     for (;;) {
-      const response = await this.request('GET', '', { uploads: '', prefix, ...markers })
+      const response = await this.request('list-uploads', 'GET', '', { uploads: '', prefix, ...markers })
       const xml = await expectOk(response, `list the multipart uploads under ${prefix}`)
       for (const upload of xmlValues(xml, 'Upload')) {
         const [key] = xmlValues(upload, 'Key')
@@ -337,7 +337,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   /** A path-style request to the bucket signed with AWS Signature Version 4; a failure to connect is the backend's unavailability. */
-  private async request(method: string, key: string, query: Record<string, string> = {}, headers: Record<string, string> = {}, body = ''): Promise<Response> {
+  private async request(operation: string, method: string, key: string, query: Record<string, string> = {}, headers: Record<string, string> = {}, body = ''): Promise<Response> {
     const { endpoint, region, accessKeyId, secretAccessKey, sessionToken } = this.connection
     const url = new URL(`${endpoint.replace(/\/+$/, '')}/${encodePath(key === '' ? this.bucket : `${this.bucket}/${key}`)}`)
     const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '')
@@ -364,11 +364,10 @@ export class S3BlobStore implements BlobStore {
     url.search = canonicalQuery
     const { host: _host, ...sent } = signed
     const authorization = `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`
-    try {
-      return await fetch(url, { method, body: body || undefined, headers: { ...sent, authorization }, signal: AbortSignal.timeout(this.timeoutMs) })
-    } catch (error) {
-      throw unavailable(error)
-    }
+    const answer = fetch(url, { method, body: body || undefined, headers: { ...sent, authorization }, signal: AbortSignal.timeout(this.timeoutMs) })
+    const response = await measured(operation, answer.catch((error) => Promise.reject(unavailable(error))))
+    if (response.status >= 500) storageBackendErrors.inc({ backend: 's3', operation })
+    return response
   }
 }
 
@@ -395,6 +394,19 @@ async function classified<T>(work: Promise<T>): Promise<T> {
     const code = codeOf(error)
     if (unreachableCodes.test(code) || serverErrorCodes.has(code)) throw unavailable(error)
     throw error
+  }
+}
+
+/** Times work on the bucket, and counts it as a backend error when it fails. */
+async function measured<T>(operation: string, work: Promise<T>): Promise<T> {
+  const stop = storageBackendDuration.startTimer({ backend: 's3', operation })
+  try {
+    return await work
+  } catch (error) {
+    storageBackendErrors.inc({ backend: 's3', operation })
+    throw error
+  } finally {
+    stop()
   }
 }
 

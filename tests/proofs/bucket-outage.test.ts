@@ -133,6 +133,12 @@ test('a gateway outage is 503 with Retry-After while it lasts, and nothing ackno
   for (const store of Object.values(server.store.blobs)) for await (const leftover of store.leftovers()) left.push(leftover.kind)
   console.info(`bucket outage: acknowledged=${acknowledged.size} refused_with_503=${refused.length} gc=${JSON.stringify(await gc.json())}`)
   expect(left).toEqual([])
+
+  // The outage shows in the metrics: the bucket's failed requests by operation, beside the timings of all of them.
+  const metrics = await (await fetch(`${server.url}/metrics`)).text()
+  const errors = [...metrics.matchAll(/^juststorage_storage_backend_errors_total\{backend="s3",operation="([a-z-]+)"\} (\d+)/gm)]
+  expect(errors.reduce((total, match) => total + Number(match[2]), 0)).toBeGreaterThan(0)
+  expect(metrics).toMatch(/^juststorage_storage_backend_request_duration_seconds_count\{backend="s3",operation="head"\} [1-9]/m)
 }, 120_000)
 
 test('a gateway that stops answering is 503 after S3_TIMEOUT_SECS, never a hang, and serves again once it answers', async () => {
