@@ -1,24 +1,24 @@
-import { statSync } from 'node:fs'
 import { and, eq, sql } from 'drizzle-orm'
 import { rowsOf, type Db } from './db/client'
 import { anyOf } from './db/any-of'
 import { blobs, objects, statusIs, type StorageClass } from './db/schema'
 import { isUuid } from './identifiers'
-import { blobPath, tempDirectory, type StorageRoots } from './store/paths'
-import { removeFile } from './store/writer'
-import { blobFilesUnder, entriesOf } from './store/directories'
+import type { BlobStores, Leftover } from './store/blob-store'
 
-/** Offline consistency check of the database against the disk, for `bun run fsck`. */
+/** Offline consistency check of the database against the blob stores, for `bun run fsck`. */
 
 export interface FsckReport {
   blobsChecked: number
   objectsChecked: number
   wrongRefCounts: { storage_class: StorageClass; content_hash: string; ref_count: number; live_references: number }[]
   missingBlobRows: { object_id: string; storage_class: StorageClass; content_hash: string }[]
+  /** Referenced blobs whose bytes are not in their store. */
   missingFiles: { storage_class: StorageClass; content_hash: string }[]
   wrongSizes: { storage_class: StorageClass; content_hash: string; expected: number; actual: number }[]
-  orphanFiles: string[]
-  staleTempFiles: string[]
+  /** Stored blobs with no row. */
+  orphanBlobs: { storage_class: StorageClass; content_hash: string }[]
+  /** What uploads and GC passes left in the stores (by path or key), no upload in progress owning it. */
+  leftovers: { storage_class: StorageClass; name: string }[]
   /** Namespaces whose usage counters disagree with their committed objects. */
   wrongUsage: { tenant_id: string; namespace: string; storage_class: StorageClass }[]
 }
@@ -28,14 +28,14 @@ export const isClean = (report: FsckReport): boolean =>
     report.missingBlobRows.length +
     report.missingFiles.length +
     report.wrongSizes.length +
-    report.orphanFiles.length +
-    report.staleTempFiles.length +
+    report.orphanBlobs.length +
+    report.leftovers.length +
     report.wrongUsage.length ===
   0
 
 const storageClasses: StorageClass[] = ['hot', 'cold']
 
-export async function checkConsistency(db: Db, roots: StorageRoots): Promise<FsckReport> {
+export async function checkConsistency(db: Db, stores: BlobStores): Promise<FsckReport> {
   const report: FsckReport = {
     blobsChecked: 0,
     objectsChecked: 0,
@@ -43,8 +43,8 @@ export async function checkConsistency(db: Db, roots: StorageRoots): Promise<Fsc
     missingBlobRows: [],
     missingFiles: [],
     wrongSizes: [],
-    orphanFiles: [],
-    staleTempFiles: [],
+    orphanBlobs: [],
+    leftovers: [],
     wrongUsage: [],
   }
   report.wrongRefCounts = rowsOf<FsckReport['wrongRefCounts'][number]>(
@@ -79,34 +79,39 @@ export async function checkConsistency(db: Db, roots: StorageRoots): Promise<Fsc
   const inline = sql<boolean>`${blobs.inlineData} is not null`
   for (const blob of await db.select({ storageClass: blobs.storageClass, contentHash: blobs.contentHash, sizeBytes: blobs.sizeBytes, refCount: blobs.refCount, inline }).from(blobs)) {
     report.blobsChecked++
-    const path = blobPath(roots, blob.storageClass, blob.contentHash.slice('sha256:'.length))
-    known.add(path)
+    known.add(`${blob.storageClass}:${blob.contentHash}`)
     // Inline bytes live in the row; the scrubber, not fsck, re-hashes them.
     if (blob.inline) continue
-    const size = fileSize(path)
-    // An unreferenced blob may have lost its file: a GC pass stopped before its deletion committed leaves it in the temp directory.
+    const size = await stores[blob.storageClass].size(blob.contentHash.slice('sha256:'.length))
+    // An unreferenced blob may have lost its bytes: a GC pass stopped before its deletion committed took them out.
     if (size === null) {
       if (blob.refCount > 0) report.missingFiles.push({ storage_class: blob.storageClass, content_hash: blob.contentHash })
     } else if (size !== blob.sizeBytes) {
       report.wrongSizes.push({ storage_class: blob.storageClass, content_hash: blob.contentHash, expected: blob.sizeBytes, actual: size })
     }
   }
-  // A committed object's file whose row is missing is its only copy, not an orphan for repair to delete.
-  for (const object of report.missingBlobRows) known.add(blobPath(roots, object.storage_class, object.content_hash.slice('sha256:'.length)))
+  // A committed object's blob whose row is missing is its only copy, not an orphan for repair to delete.
+  for (const object of report.missingBlobRows) known.add(`${object.storage_class}:${object.content_hash}`)
   for (const storageClass of storageClasses) {
-    report.orphanFiles.push(...[...blobFilesUnder(roots[storageClass])].filter((path) => !known.has(path)))
-    const tmp = tempDirectory(roots[storageClass])
-    const names = entriesOf(tmp)
+    for await (const blob of stores[storageClass].blobs()) {
+      if (!known.has(`${storageClass}:sha256:${blob.hex}`)) report.orphanBlobs.push({ storage_class: storageClass, content_hash: `sha256:${blob.hex}` })
+    }
+    const found: Leftover[] = []
+    for await (const leftover of stores[storageClass].leftovers()) found.push(leftover)
+    const ids = found.flatMap((leftover) => (leftover.kind === 'staged' && leftover.uploadId !== null && isUuid(leftover.uploadId) ? [leftover.uploadId] : []))
     const writing = new Set(
-      names.length === 0 ? [] : (await db.select({ id: objects.id }).from(objects).where(and(statusIs(objects.status, 'WRITING'), anyOf(objects.id, names.filter(isUuid), 'uuid')))).map((row) => row.id),
+      ids.length === 0 ? [] : (await db.select({ id: objects.id }).from(objects).where(and(statusIs(objects.status, 'WRITING'), anyOf(objects.id, ids, 'uuid')))).map((row) => row.id),
     )
-    report.staleTempFiles.push(...names.filter((name) => !writing.has(name)).map((name) => `${tmp}/${name}`))
+    for (const leftover of found) {
+      if (leftover.kind === 'staged' && leftover.uploadId !== null && writing.has(leftover.uploadId)) continue
+      report.leftovers.push({ storage_class: storageClass, name: leftover.name })
+    }
   }
   return report
 }
 
-/** Fixes what is safe while no server runs: reference counts, usage counters, orphan files, stale temp files. */
-export async function repair(db: Db, report: FsckReport): Promise<void> {
+/** Fixes what is safe while no server runs: reference counts, usage counters, orphan blobs, leftovers. */
+export async function repair(db: Db, stores: BlobStores, report: FsckReport): Promise<void> {
   for (const blob of report.wrongRefCounts) {
     await db
       .update(blobs)
@@ -117,14 +122,10 @@ export async function repair(db: Db, report: FsckReport): Promise<void> {
       .where(and(eq(blobs.storageClass, blob.storage_class), eq(blobs.contentHash, blob.content_hash)))
   }
   if (report.wrongUsage.length > 0) await db.execute(sql`select recount_usage()`)
-  for (const path of [...report.orphanFiles, ...report.staleTempFiles]) removeFile(path)
-}
-
-function fileSize(path: string): number | null {
-  try {
-    return statSync(path).size
-  } catch {
-    return null
+  for (const blob of report.orphanBlobs) await (await stores[blob.storage_class].takeOut(blob.content_hash.slice('sha256:'.length)))?.finish()
+  for (const storageClass of storageClasses) {
+    const reported = new Set(report.leftovers.filter((leftover) => leftover.storage_class === storageClass).map((leftover) => leftover.name))
+    if (reported.size === 0) continue
+    for await (const leftover of stores[storageClass].leftovers()) if (reported.has(leftover.name)) await leftover.remove()
   }
 }
-

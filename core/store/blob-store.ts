@@ -55,10 +55,11 @@ export interface Removal {
 }
 
 /**
- * A leftover: the staged bytes of an upload (its id, when the name is one), or a
- * blob taken out by a pass that did not finish (its hash): it goes with its
- * row, or back if the row survived.
+ * A leftover, by where it is (a path or a key): the staged bytes of an upload
+ * (its id, when the name holds one), or a blob taken out by a pass that did not
+ * finish (its hash): it goes with its row, or back if the row survived.
  */
-export type Leftover =
-  | { kind: 'staged'; uploadId: string | null; ageMs: number; remove(): Promise<boolean> }
-  | { kind: 'taken-out'; hex: string; ageMs: number; remove(): Promise<boolean>; restore(): Promise<void> }
+export type Leftover = { name: string; ageMs: number; remove(): Promise<boolean> } & (
+  | { kind: 'staged'; uploadId: string | null }
+  | { kind: 'taken-out'; hex: string; restore(): Promise<void> }
+)

@@ -108,12 +108,13 @@ export class FileBlobStore implements BlobStore {
       const remove = () => removeLeftover(path)
       const hex = trashedHex(name)
       if (hex === null) {
-        yield { kind: 'staged', uploadId: name, ageMs, remove }
+        yield { kind: 'staged', name: path, uploadId: name, ageMs, remove }
         continue
       }
       const home = blobFile(this.location, hex)
       yield {
         kind: 'taken-out',
+        name: path,
         hex,
         ageMs,
         remove,

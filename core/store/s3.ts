@@ -181,13 +181,13 @@ export class S3BlobStore implements BlobStore {
           await this.backend(this.client.delete(key), 'delete')
           return true
         })
-      yield { kind: 'staged', uploadId: key.slice(key.lastIndexOf('/') + 1), ageMs: ageOf(object.lastModified), remove }
+      yield { kind: 'staged', name: key, uploadId: key.slice(key.lastIndexOf('/') + 1), ageMs: ageOf(object.lastModified), remove }
     }
     for (const prefix of [tmp, `${this.prefix}sha256/`]) {
       for await (const upload of this.multipartUploads(prefix)) {
         const uploadId = prefix === tmp ? upload.key.slice(upload.key.lastIndexOf('/') + 1) : null
         const remove = () => this.removeLeftover(upload.key, () => this.abortUpload(upload.key, upload.uploadId))
-        yield { kind: 'staged', uploadId, ageMs: ageOf(upload.initiated), remove }
+        yield { kind: 'staged', name: `${upload.key} (multipart upload ${upload.uploadId})`, uploadId, ageMs: ageOf(upload.initiated), remove }
       }
     }
   }

@@ -37,7 +37,7 @@ function writeFile(path: string, content: string | Uint8Array) {
   writeFileSync(path, content)
 }
 
-const noProblems = { wrongRefCounts: [], missingBlobRows: [], missingFiles: [], wrongSizes: [], orphanFiles: [], staleTempFiles: [], wrongUsage: [] }
+const noProblems = { wrongRefCounts: [], missingBlobRows: [], missingFiles: [], wrongSizes: [], orphanBlobs: [], leftovers: [], wrongUsage: [] }
 
 describe.each(backends)('fsck on %s', (backend) => {
   let server: TestServer
@@ -66,13 +66,14 @@ describe.each(backends)('fsck on %s', (backend) => {
     await db.insert(objects).values({ id: writing, namespace, tenantId: 'acme', status: 'WRITING', storageClass: 'hot', contentType: 'text/plain' })
     writeFileSync(`${roots.hot}/tmp/${writing}`, 'in flight')
 
-    const clean = await checkConsistency(db, roots)
+    const clean = await checkConsistency(db, server.store.blobs)
     expect(clean).toEqual({ blobsChecked: 6, objectsChecked: 5, ...noProblems })
     expect(isClean(clean)).toBe(true)
 
     await db.update(blobs).set({ refCount: 5 }).where(and(eq(blobs.storageClass, 'hot'), eq(blobs.contentHash, miscounted.hash)))
     await db.update(blobs).set({ refCount: 1 }).where(and(eq(blobs.storageClass, 'cold'), eq(blobs.contentHash, shared.hash)))
-    const orphan = blobFile(roots, randomBytes(32).toString('hex'))
+    const orphanHex = randomBytes(32).toString('hex')
+    const orphan = blobFile(roots, orphanHex)
     writeFile(orphan, 'no row for me')
     const staleTemps = [`${roots.hot}/tmp/${crypto.randomUUID()}`, `${roots.cold}/tmp/junk.part`]
     for (const path of staleTemps) writeFileSync(path, 'stale')
@@ -83,7 +84,7 @@ describe.each(backends)('fsck on %s', (backend) => {
     // Usage counters that have drifted from the objects: one object too many.
     await db.execute(sql`update usage_counters set objects = objects + 1 where tenant_id = 'acme' and namespace = ${namespace} and storage_class = 'cold'`)
 
-    const report = await checkConsistency(db, roots)
+    const report = await checkConsistency(db, server.store.blobs)
     expect(isClean(report)).toBe(false)
     expect(report.blobsChecked).toBe(6)
     expect(report.objectsChecked).toBe(5)
@@ -94,17 +95,18 @@ describe.each(backends)('fsck on %s', (backend) => {
     expect(report.missingBlobRows).toEqual([])
     expect(report.missingFiles).toEqual([{ storage_class: 'hot', content_hash: lost.hash }])
     expect(report.wrongSizes).toEqual([{ storage_class: 'cold', content_hash: truncated.hash, expected: truncated.size, actual: 10 }])
-    expect(report.orphanFiles).toEqual([orphan])
-    expect(report.staleTempFiles.sort()).toEqual(staleTemps.sort())
+    expect(report.orphanBlobs).toEqual([{ storage_class: 'hot', content_hash: `sha256:${orphanHex}` }])
+    expect(report.leftovers.map((leftover) => leftover.name).sort()).toEqual(staleTemps.sort())
+    expect(report.leftovers.map((leftover) => leftover.storage_class).sort()).toEqual(['cold', 'hot'])
     expect(report.wrongUsage).toEqual([{ tenant_id: 'acme', namespace, storage_class: 'cold' }])
 
-    await repair(db, report)
-    const after = await checkConsistency(db, roots)
+    await repair(db, server.store.blobs, report)
+    const after = await checkConsistency(db, server.store.blobs)
     expect(after).toEqual({
       ...report,
       wrongRefCounts: [],
-      orphanFiles: [],
-      staleTempFiles: [],
+      orphanBlobs: [],
+      leftovers: [],
       wrongUsage: [],
     })
     expect(isClean(after)).toBe(false)
@@ -126,11 +128,11 @@ describe.each(backends)('fsck on %s', (backend) => {
     const object = await upload(server, namespace, body)
     await db.delete(blobs).where(and(eq(blobs.storageClass, 'hot'), eq(blobs.contentHash, object.hash)))
 
-    const report = await checkConsistency(db, roots)
+    const report = await checkConsistency(db, server.store.blobs)
     expect(report.missingBlobRows).toEqual([{ object_id: object.id, storage_class: 'hot', content_hash: object.hash }])
     // The file holds a committed object's only copy: it is not an orphan to delete.
-    expect(report.orphanFiles).not.toContain(blobFile(roots, object.hex))
-    await repair(db, report)
+    expect(report.orphanBlobs).toEqual([])
+    await repair(db, server.store.blobs, report)
     expect(existsSync(blobFile(roots, object.hex))).toBe(true)
   })
 })
@@ -193,9 +195,9 @@ describe('bun scripts/fsck.ts on postgres', () => {
     const check = await fsck()
     expect(check).toMatchObject({ code: 1, lastLine: 'INCONSISTENT' })
     expect(check.stdout).toContain('FAIL 1 reference counts that differ from live references')
-    expect(check.stdout).toContain('FAIL 1 referenced blobs whose file is missing')
-    expect(check.stdout).toContain('FAIL 1 blob files with no row (orphans)')
-    expect(check.stdout).toContain('FAIL 1 temp files with no upload in progress')
+    expect(check.stdout).toContain('FAIL 1 referenced blobs whose bytes are missing')
+    expect(check.stdout).toContain('FAIL 1 stored blobs with no row (orphans)')
+    expect(check.stdout).toContain('FAIL 1 leftovers with no upload in progress')
     // Checking alone changes nothing.
     expect(existsSync(orphan)).toBe(true)
     expect(existsSync(stale)).toBe(true)
@@ -205,9 +207,9 @@ describe('bun scripts/fsck.ts on postgres', () => {
     expect(repaired).toMatchObject({ code: 1, lastLine: 'INCONSISTENT' })
     const afterRepair = repaired.stdout.slice(repaired.stdout.indexOf('after repair:'))
     expect(afterRepair).toContain('ok   0 reference counts that differ from live references')
-    expect(afterRepair).toContain('ok   0 blob files with no row (orphans)')
-    expect(afterRepair).toContain('ok   0 temp files with no upload in progress')
-    expect(afterRepair).toContain('FAIL 1 referenced blobs whose file is missing')
+    expect(afterRepair).toContain('ok   0 stored blobs with no row (orphans)')
+    expect(afterRepair).toContain('ok   0 leftovers with no upload in progress')
+    expect(afterRepair).toContain('FAIL 1 referenced blobs whose bytes are missing')
     expect(existsSync(orphan)).toBe(false)
     expect(existsSync(stale)).toBe(false)
     expect(await withDb((db) => db.select({ refCount: blobs.refCount }).from(blobs).where(eq(blobs.contentHash, miscounted)))).toEqual([{ refCount: 1 }])

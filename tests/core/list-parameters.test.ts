@@ -54,7 +54,7 @@ describe('lists of values in queries', () => {
         mkdirSync(dirname(path), { recursive: true })
         writeFileSync(path, 'orphan')
       }
-      await checkConsistency(db, server.roots)
+      await checkConsistency(db, server.store.blobs)
       const gc = await runGc(db, server.store.blobs, { graceSecs: 0, batchSize: 100, stuckUploadTimeoutSecs: 3600, tombstoneRetentionSecs: 0, sweepOrphans: true })
       expect(gc).toMatchObject({ removed_temp_files: length, removed_orphan_files: length })
 

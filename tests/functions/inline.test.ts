@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { and, eq, sql } from 'drizzle-orm'
 import { checkConsistency, isClean } from '../../core/fsck'
-import { blobs, objects } from '../../core/db/schema'
+import { blobs, objects, type StorageClass } from '../../core/db/schema'
 import { adminToken, backends, startServer, type TestServer } from '../support/server'
 import { blobRow, expectBytes, expectError } from '../support/assertions'
 
@@ -29,6 +29,22 @@ async function upload(server: TestServer, namespace: string, body: Uint8Array<Ar
 const get = (server: TestServer, id: string, headers: Record<string, string> = {}, method = 'GET') =>
   fetch(`${server.url}/v1/objects/${id}?tenant_id=acme`, { method, headers: { ...asAdmin, ...headers } })
 const remove = async (server: TestServer, id: string) => expect((await get(server, id, {}, 'DELETE')).status).toBe(204)
+
+/** Whether the hot class's blob store holds the blob's bytes (inline bytes live in its row instead). */
+const isStored = async (server: TestServer, hex: string) => (await server.store.blobs.hot.size(hex)) !== null
+
+/** The staged bytes of uploads that either class's blob store still holds. */
+async function stagedUploads(server: TestServer): Promise<string[]> {
+  const found: string[] = []
+  for (const storageClass of ['hot', 'cold'] as StorageClass[]) {
+    for await (const leftover of server.store.blobs[storageClass].leftovers()) {
+      if (leftover.kind === 'staged') found.push(`${storageClass}:${leftover.uploadId}`)
+    }
+  }
+  return found
+}
+
+/** For the tests of the filesystem driver: a hot blob's file, and what is in the hot temp directory. */
 const blobFile = (server: TestServer, hex: string) => `${server.dataDir}/hot/sha256/${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`
 const tempFiles = (server: TestServer) => readdirSync(`${server.dataDir}/hot/tmp`)
 
@@ -42,6 +58,32 @@ async function objectRows(server: TestServer, namespace: string) {
   return server.database.db.select({ status: objects.status }).from(objects).where(eq(objects.namespace, namespace))
 }
 
+/** A blob kept in its class's store, as one written before inline storage, or under a lower INLINE_MAX_BYTES, is. */
+async function uploadToFile(server: TestServer, namespace: string, body: Uint8Array<ArrayBuffer>) {
+  server.store.inlineMaxBytes = 0
+  try {
+    return await upload(server, namespace, body)
+  } finally {
+    server.store.inlineMaxBytes = inlineMaxBytes
+  }
+}
+
+const putByKey = (server: TestServer, namespace: string, key: string, body: Uint8Array<ArrayBuffer>) =>
+  fetch(`${server.url}/v1/objects/by-key/${namespace}/acme/${key}`, { method: 'PUT', body, headers: asAdmin })
+
+/** The two ways a small upload joins an existing blob. */
+const joins: [string, (server: TestServer, namespace: string, body: Uint8Array<ArrayBuffer>) => Promise<string>][] = [
+  ['without a key', async (server, namespace, body) => (await upload(server, namespace, body)).id],
+  [
+    'by key',
+    async (server, namespace, body) => {
+      const response = await putByKey(server, namespace, 'again', body)
+      expect(response.status).toBe(201)
+      return (await response.json()).id
+    },
+  ],
+]
+
 describe.each(backends)('inline small objects on %s', (backend) => {
   let server: TestServer
   beforeAll(async () => {
@@ -49,7 +91,7 @@ describe.each(backends)('inline small objects on %s', (backend) => {
   }, 60_000)
   afterAll(() => server.stop())
 
-  test('a body up to the limit is kept in its blob row, with no file, and reads back exactly', async () => {
+  test('a body up to the limit is kept in its blob row, not in the blob store, and reads back exactly', async () => {
     const namespace = unique('small')
     for (const size of [0, 1, 100, inlineMaxBytes]) {
       const body = random(size)
@@ -59,13 +101,13 @@ describe.each(backends)('inline small objects on %s', (backend) => {
       const row = await blobRow(server, hex)
       expect(row).toMatchObject({ refCount: 1, sizeBytes: size, corruptAt: null })
       expect(new Uint8Array(row!.inlineData!)).toEqual(body)
-      expect(existsSync(blobFile(server, hex))).toBe(false)
+      expect(await isStored(server, hex)).toBe(false)
       const response = await get(server, object.id)
       expect(response.headers.get('content-length')).toBe(String(size))
       expect(response.headers.get('etag')).toBe(`"sha256:${hex}"`)
       await expectBytes(response, body)
     }
-    expect(tempFiles(server)).toEqual([])
+    expect(await stagedUploads(server)).toEqual([])
   })
 
   test("the one-statement commit answers with the stored row: list and read agree with the upload's answer", async () => {
@@ -80,12 +122,12 @@ describe.each(backends)('inline small objects on %s', (backend) => {
     expect(new Date(read.headers.get('last-modified')!).getTime()).toBe(Math.floor(Date.parse(answer.created_at) / 1000) * 1000)
   })
 
-  test('one byte past the limit goes to a file', async () => {
+  test('one byte past the limit goes to the blob store', async () => {
     const body = random(inlineMaxBytes + 1)
     const hex = sha256(body)
     const object = await upload(server, unique('large'), body)
     expect((await blobRow(server, hex))!.inlineData).toBeNull()
-    expect(existsSync(blobFile(server, hex))).toBe(true)
+    expect(await isStored(server, hex)).toBe(true)
     await expectBytes(await get(server, object.id), body)
   })
 
@@ -146,13 +188,14 @@ describe.each(backends)('inline small objects on %s', (backend) => {
     await expectBytes(await fetch(`${server.url}/v1/objects/by-key/${namespace}/acme/doc`, { headers: asAdmin }), v2)
   })
 
-  test('a small body that fails its checks leaves no object, no blob and no temp file', async () => {
+  test('a small body that fails its checks leaves no object, no blob and no staged bytes', async () => {
     const namespace = unique('bad')
     const body = random(200)
     await expectError(await post(server, namespace, body, '', { 'x-content-sha256': '0'.repeat(64) }), 400, 'digest_mismatch')
     expect(await objectRows(server, namespace)).toEqual([])
     expect(await blobRow(server, sha256(body))).toBeUndefined()
-    expect(tempFiles(server)).toEqual([])
+    expect(await isStored(server, sha256(body))).toBe(false)
+    expect(await stagedUploads(server)).toEqual([])
   })
 
   test('damaged inline bytes are found by the scrubber, refused on read, and healed by uploading them again', async () => {
@@ -177,38 +220,45 @@ describe.each(backends)('inline small objects on %s', (backend) => {
     expect((await adminPost(server, '/v1/admin/scrub')).corrupt).not.toContainEqual({ content_hash: `sha256:${hex}`, storage_class: 'hot' })
   })
 
-  /** A blob kept in a file, as one written before inline storage, or under a lower INLINE_MAX_BYTES, is. */
-  async function uploadToFile(namespace: string, body: Uint8Array<ArrayBuffer>) {
-    server.store.inlineMaxBytes = 0
-    try {
-      return await upload(server, namespace, body)
-    } finally {
-      server.store.inlineMaxBytes = inlineMaxBytes
-    }
-  }
+  test('an upload to the blob store joining an inline blob keeps the inline bytes and stores nothing', async () => {
+    const namespace = unique('inline-then-file')
+    const body = random(500)
+    const hex = sha256(body)
+    await upload(server, namespace, body)
+    const second = await uploadToFile(server, namespace, body)
+    expect(await isStored(server, hex)).toBe(false)
+    expect(new Uint8Array((await blobRow(server, hex))!.inlineData!)).toEqual(body)
+    await expectBytes(await get(server, second.id), body)
+    expect(await stagedUploads(server)).toEqual([])
+  })
 
-  const putByKey = (namespace: string, key: string, body: Uint8Array<ArrayBuffer>) =>
-    fetch(`${server.url}/v1/objects/by-key/${namespace}/acme/${key}`, { method: 'PUT', body, headers: asAdmin })
+  test('fsck sees inline blobs as consistent: no missing files', async () => {
+    await upload(server, unique('fsck'), random(10))
+    const report = await checkConsistency(server.database.db, server.store.blobs)
+    expect(report.missingFiles).toEqual([])
+    expect(report.wrongRefCounts).toEqual([])
+    expect(isClean(report)).toBe(true)
+    const [inline] = await server.database.db.select({ n: sql<number>`count(*)::int` }).from(blobs).where(sql`${blobs.inlineData} is not null`)
+    expect(inline!.n).toBeGreaterThan(0)
+  })
+})
 
-  const joins: [string, (namespace: string, body: Uint8Array<ArrayBuffer>) => Promise<string>][] = [
-    ['without a key', async (namespace, body) => (await upload(server, namespace, body)).id],
-    [
-      'by key',
-      async (namespace, body) => {
-        const response = await putByKey(namespace, 'again', body)
-        expect(response.status).toBe(201)
-        return (await response.json()).id
-      },
-    ],
-  ]
+/** The filesystem driver: a blob is a file, which can be removed or damaged behind the service's back. */
+describe.each(backends)('inline small objects joining blob files on the filesystem of %s', (backend) => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startServer(backend, { inlineMaxBytes, gc: { graceSecs: 0 } })
+  }, 60_000)
+  afterAll(() => server.stop())
+
   test.each(joins)('a small upload %s joining a file-backed blob whose file is gone stores its verified bytes', async (_name, uploadAgain) => {
     const namespace = unique('lost-file')
     const body = random(500)
     const hex = sha256(body)
-    const first = await uploadToFile(namespace, body)
+    const first = await uploadToFile(server, namespace, body)
     rmSync(blobFile(server, hex))
 
-    const second = await uploadAgain(namespace, body)
+    const second = await uploadAgain(server, namespace, body)
     await expectBytes(await get(server, second), body)
     await expectBytes(await get(server, first.id), body)
     expect(await blobRow(server, hex)).toMatchObject({ refCount: 2, corruptAt: null })
@@ -219,33 +269,11 @@ describe.each(backends)('inline small objects on %s', (backend) => {
     const namespace = unique('damaged-file')
     const body = random(500)
     const hex = sha256(body)
-    const first = await uploadToFile(namespace, body)
+    const first = await uploadToFile(server, namespace, body)
     writeFileSync(blobFile(server, hex), body.map((byte, i) => (i < 4 ? byte ^ 0xff : byte)))
 
-    const second = await uploadAgain(namespace, body)
+    const second = await uploadAgain(server, namespace, body)
     await expectBytes(await get(server, second), body)
     await expectBytes(await get(server, first.id), body)
-  })
-
-  test('a file upload joining an inline blob keeps the inline bytes and leaves no file', async () => {
-    const namespace = unique('inline-then-file')
-    const body = random(500)
-    const hex = sha256(body)
-    await upload(server, namespace, body)
-    const second = await uploadToFile(namespace, body)
-    expect(existsSync(blobFile(server, hex))).toBe(false)
-    expect(new Uint8Array((await blobRow(server, hex))!.inlineData!)).toEqual(body)
-    await expectBytes(await get(server, second.id), body)
-    expect(tempFiles(server)).toEqual([])
-  })
-
-  test('fsck sees inline blobs as consistent: no missing files', async () => {
-    await upload(server, unique('fsck'), random(10))
-    const report = await checkConsistency(server.database.db, server.roots)
-    expect(report.missingFiles).toEqual([])
-    expect(report.wrongRefCounts).toEqual([])
-    expect(isClean(report)).toBe(true)
-    const [inline] = await server.database.db.select({ n: sql<number>`count(*)::int` }).from(blobs).where(sql`${blobs.inlineData} is not null`)
-    expect(inline!.n).toBeGreaterThan(0)
   })
 })
