@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { existsSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { connect } from 'node:net'
@@ -38,7 +37,8 @@ async function expectDeleted(response: Response) {
 
 const collectGarbage = (server: TestServer) => fetch(`${server.url}/v1/admin/gc`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } })
 
-const blobFile = (server: TestServer, hex: string) => `${server.dataDir}/hot/sha256/${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`
+/** Whether the hot class's blob store holds the blob. */
+const isStored = async (server: TestServer, hex: string) => (await server.store.blobs.hot.size(hex)) !== null
 
 async function blobRow(server: TestServer, hex: string) {
   const [row] = await server.database.db
@@ -81,7 +81,7 @@ describe.each(backends)('delete on %s', (backend) => {
     const blob = await blobRow(server, hex)
     expect(blob?.refCount).toBe(0)
     expect(blob?.unreferencedSince).not.toBeNull()
-    expect(existsSync(blobFile(server, hex))).toBe(true)
+    expect(await isStored(server, hex)).toBe(true)
 
     // The key is free: a plain upload (no overwrite) takes it, and revives the blob.
     const again = await upload(server, namespace, 'acme', 'k', body)
@@ -111,7 +111,7 @@ describe.each(backends)('delete on %s', (backend) => {
     const afterSecond = await blobRow(server, hex)
     expect(afterSecond?.refCount).toBe(0)
     expect(afterSecond?.unreferencedSince).not.toBeNull()
-    expect(existsSync(blobFile(server, hex))).toBe(true)
+    expect(await isStored(server, hex)).toBe(true)
   })
 
   test('delete by key works for keys with / and unicode', async () => {
@@ -218,9 +218,9 @@ describe.each(backends)('delete on %s', (backend) => {
     chunks.push(first.value!)
 
     await expectDeleted(await byId(server, object.id, 'acme', 'DELETE'))
-    // Collect the blob too, so the file is really gone while the body is still in flight.
+    // Collect the blob too, so its bytes are really gone from the store while the body is still in flight.
     expect((await collectGarbage(server)).status).toBe(200)
-    expect(existsSync(blobFile(server, hex))).toBe(false)
+    expect(await isStored(server, hex)).toBe(false)
     expect(await blobRow(server, hex)).toBeUndefined()
 
     for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(next.value)
@@ -231,7 +231,7 @@ describe.each(backends)('delete on %s', (backend) => {
 
   test('a download stalled by its reader finishes intact after a delete and a garbage collection', async () => {
     // A paused raw socket fills the kernel buffers, so the server is provably
-    // still sending when the blob file is unlinked.
+    // still sending when the blob is removed from its store.
     const namespace = unique('stalled')
     const body = new Uint8Array(randomBytes(32 * 1024 * 1024))
     const hex = sha256(body)
@@ -247,7 +247,7 @@ describe.each(backends)('delete on %s', (backend) => {
 
     await expectDeleted(await byId(server, object.id, 'acme', 'DELETE'))
     expect((await collectGarbage(server)).status).toBe(200)
-    expect(existsSync(blobFile(server, hex))).toBe(false)
+    expect(await isStored(server, hex)).toBe(false)
 
     socket.on('data', (chunk: Buffer) => chunks.push(chunk))
     socket.resume()

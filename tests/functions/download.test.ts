@@ -429,21 +429,6 @@ describe.each(backends)('download on %s', (backend) => {
       expect(response.status).toBe(200)
       expect(sha256(await bodyOf(response))).toBe(sha256(payload))
     })
-
-    test('a blob file removed from disk → 500 corrupt_object, not wrong bytes', async () => {
-      const uploaded = await upload(server, { namespace: unique('dl'), key: 'gone', body: randomPayload(4096) })
-      rmSync(blobFile(server, uploaded))
-      for (const url of [byIdUrl(server, uploaded), byKeyUrl(server, uploaded)]) await expectError(await get(url), 500, 'corrupt_object')
-      await expectError(await get(byIdUrl(server, uploaded), { range: 'bytes=0-9' }), 500, 'corrupt_object')
-    })
-
-    test('a blob file truncated on disk → 500 corrupt_object', async () => {
-      const uploaded = await upload(server, { namespace: unique('dl'), key: 'short', body: randomPayload(4096) })
-      truncateSync(blobFile(server, uploaded), 1000)
-      await expectError(await get(byIdUrl(server, uploaded)), 500, 'corrupt_object')
-      // A range inside the surviving bytes must still not be served from a damaged blob.
-      await expectError(await get(byKeyUrl(server, uploaded), { range: 'bytes=0-9' }), 500, 'corrupt_object')
-    })
   })
 
   describe('routing', () => {
@@ -467,5 +452,29 @@ describe.each(backends)('download on %s', (backend) => {
       expect(allow).toEqual(expect.arrayContaining(['GET', 'POST']))
       expect(allow).not.toContain('PUT')
     })
+  })
+})
+
+/** The filesystem driver: a blob is a file, which can be removed or cut short behind the service's back. */
+describe.each(backends)('download of a damaged blob file on the filesystem of %s', (backend) => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startServer(backend)
+  }, 60_000)
+  afterAll(() => server.stop())
+
+  test('a blob file removed from disk → 500 corrupt_object, not wrong bytes', async () => {
+    const uploaded = await upload(server, { namespace: unique('dl'), key: 'gone', body: randomPayload(4096) })
+    rmSync(blobFile(server, uploaded))
+    for (const url of [byIdUrl(server, uploaded), byKeyUrl(server, uploaded)]) await expectError(await get(url), 500, 'corrupt_object')
+    await expectError(await get(byIdUrl(server, uploaded), { range: 'bytes=0-9' }), 500, 'corrupt_object')
+  })
+
+  test('a blob file truncated on disk → 500 corrupt_object', async () => {
+    const uploaded = await upload(server, { namespace: unique('dl'), key: 'short', body: randomPayload(4096) })
+    truncateSync(blobFile(server, uploaded), 1000)
+    await expectError(await get(byIdUrl(server, uploaded)), 500, 'corrupt_object')
+    // A range inside the surviving bytes must still not be served from a damaged blob.
+    await expectError(await get(byKeyUrl(server, uploaded), { range: 'bytes=0-9' }), 500, 'corrupt_object')
   })
 })

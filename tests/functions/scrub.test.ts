@@ -91,6 +91,16 @@ describe.each(backends)('scrub on %s', (backend) => {
 
     expect(await scrub(server)).toEqual({ checked: 4, corrupt: [] })
   })
+})
+
+/** The filesystem driver: a blob is a file, which can be damaged, cut short, removed or made unreadable behind the service's back. */
+describe.each(backends)('scrub on the filesystem of %s', (backend) => {
+  let server: TestServer
+  beforeAll(async () => {
+    // A long grace period: nothing is collected under the scrubber's feet.
+    server = await startServer(backend, { gc: { graceSecs: 3600 } })
+  }, 60_000)
+  afterAll(() => server.stop())
 
   test('damaged bytes are found, reads fail with corrupt_object, and uploading the bytes again heals them', async () => {
     const namespace = unique('damaged')
@@ -206,7 +216,8 @@ describe.each(backends)('scrub on %s', (backend) => {
   })
 })
 
-describe.each(backends)('a heal during a scrub on %s', (backend) => {
+/** Damage a heal can undo: a blob file changed in place, and inline bytes changed in their row. */
+describe.each(backends)('a heal during a scrub on the filesystem of %s', (backend) => {
   let server: TestServer
   beforeAll(async () => {
     // Small bodies inline and larger ones in files, so both kinds of heal are seen.

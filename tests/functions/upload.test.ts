@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import { and, eq, inArray, sql } from 'drizzle-orm'
-import { blobs, objects } from '../../core/db/schema'
+import { blobs, objects, type StorageClass } from '../../core/db/schema'
 import { backends, startServer, type TestServer } from '../support/server'
 import { expectBytes, expectError } from '../support/assertions'
 
@@ -41,22 +41,42 @@ const getById = (server: TestServer, id: string, tenant: string) => fetch(`${ser
 const getByKey = (server: TestServer, namespace: string, tenant: string, key: string) =>
   fetch(`${server.url}/v1/objects/by-key/${namespace}/${tenant}/${encodeKeyPath(key)}`)
 
-const blobFile = (server: TestServer, storageClass: 'hot' | 'cold', hex: string) =>
-  `${server.dataDir}/${storageClass}/sha256/${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`
+const storageClasses: StorageClass[] = ['hot', 'cold']
 
-/** Every regular file under both classes' sha256/ trees, as absolute paths. */
-function blobFiles(server: TestServer): string[] {
-  const files: string[] = []
-  for (const storageClass of ['hot', 'cold']) {
-    const root = `${server.dataDir}/${storageClass}/sha256`
-    if (!existsSync(root)) continue
-    for (const entry of readdirSync(root, { recursive: true }) as string[]) {
-      if (statSync(`${root}/${entry}`).isFile()) files.push(`${root}/${entry}`)
-    }
-  }
-  return files.sort()
+/** Whether a class's blob store holds the blob. */
+const isStored = async (server: TestServer, storageClass: StorageClass, hex: string) => (await server.store.blobs[storageClass].size(hex)) !== null
+
+/** All of a blob's stored bytes, read through its class's blob store; null when it is missing. */
+async function storedBytes(server: TestServer, storageClass: StorageClass, hex: string): Promise<Uint8Array | null> {
+  const store = server.store.blobs[storageClass]
+  const size = await store.size(hex)
+  if (size === null) return null
+  return new Uint8Array(await new Response(store.read(hex, 0, size)).arrayBuffer())
 }
 
+/** Every blob both classes' stores list, as `class:hex`. */
+async function storedBlobs(server: TestServer): Promise<string[]> {
+  const found: string[] = []
+  for (const storageClass of storageClasses) {
+    for await (const blob of server.store.blobs[storageClass].blobs()) found.push(`${storageClass}:${blob.hex}`)
+  }
+  return found.sort()
+}
+
+/** The staged bytes of uploads that either class's store still holds, as `class:upload id`. */
+async function stagedUploads(server: TestServer): Promise<string[]> {
+  const found: string[] = []
+  for (const storageClass of storageClasses) {
+    for await (const leftover of server.store.blobs[storageClass].leftovers()) {
+      if (leftover.kind === 'staged') found.push(`${storageClass}:${leftover.uploadId}`)
+    }
+  }
+  return found.sort()
+}
+
+/** For the tests of the filesystem driver: a blob's file, and what is in the classes' temp directories. */
+const blobFile = (server: TestServer, storageClass: 'hot' | 'cold', hex: string) =>
+  `${server.dataDir}/${storageClass}/sha256/${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`
 const tempFiles = (server: TestServer) => ['hot', 'cold'].flatMap((storageClass) => readdirSync(`${server.dataDir}/${storageClass}/tmp`))
 
 async function blobRow(server: TestServer, storageClass: 'hot' | 'cold', hex: string) {
@@ -69,14 +89,14 @@ async function blobRow(server: TestServer, storageClass: 'hot' | 'cold', hex: st
 
 const objectRows = (server: TestServer, namespace: string) => server.database.db.select().from(objects).where(eq(objects.namespace, namespace))
 
-/** Everything an upload could leave behind: rows, blob files and temp files. */
+/** Everything an upload could leave behind: rows, stored blobs and staged bytes. */
 async function snapshot(server: TestServer) {
   const db = server.database.db
   return {
     objects: (await db.select({ id: objects.id, status: objects.status }).from(objects)).map((row) => `${row.id}:${row.status}`).sort(),
     blobs: (await db.select().from(blobs)).map((row) => `${row.storageClass}:${row.contentHash}:${row.refCount}`).sort(),
-    files: blobFiles(server),
-    temp: tempFiles(server),
+    stored: await storedBlobs(server),
+    staged: await stagedUploads(server),
   }
 }
 
@@ -132,9 +152,9 @@ describe.each(backends)('upload on %s', (backend) => {
       })
       expect(response.headers.get('location')).toBe(`/v1/objects/${json.id}`)
 
-      expect(new Uint8Array(readFileSync(blobFile(server, 'hot', hex)))).toEqual(body)
-      expect(existsSync(blobFile(server, 'cold', hex))).toBe(false)
-      expect(tempFiles(server)).toEqual([])
+      expect(await storedBytes(server, 'hot', hex)).toEqual(body)
+      expect(await isStored(server, 'cold', hex)).toBe(false)
+      expect(await stagedUploads(server)).toEqual([])
       expect((await blobRow(server, 'hot', hex))?.refCount).toBe(1)
 
       const download = await getById(server, json.id, 'acme')
@@ -160,22 +180,22 @@ describe.each(backends)('upload on %s', (backend) => {
       expect(response.status).toBe(201)
       const hex = sha256(new Uint8Array(0))
       expect(await response.json()).toMatchObject({ size_bytes: 0, content_hash: `sha256:${hex}` })
-      expect(readFileSync(blobFile(server, 'hot', hex)).byteLength).toBe(0)
+      expect(await server.store.blobs.hot.size(hex)).toBe(0)
       await expectBytes(await getByKey(server, namespace, 'acme', 'empty'), new Uint8Array(0))
     })
 
-    test('a cold object is written under the cold root', async () => {
+    test("a cold object is written to the cold class's store", async () => {
       const namespace = unique('cold')
       const body = bytesOf(`cold ${namespace}`)
       const hex = sha256(body)
       const response = await post(server, { namespace, tenant_id: 'acme', key: 'c', storage_class: 'COLD' }, body)
       expect(response.status).toBe(201)
       expect(await response.json()).toMatchObject({ storage_class: 'cold', content_hash: `sha256:${hex}` })
-      expect(new Uint8Array(readFileSync(blobFile(server, 'cold', hex)))).toEqual(body)
-      expect(existsSync(blobFile(server, 'hot', hex))).toBe(false)
+      expect(await storedBytes(server, 'cold', hex)).toEqual(body)
+      expect(await isStored(server, 'hot', hex)).toBe(false)
       expect(await blobRow(server, 'hot', hex)).toBeUndefined()
       expect((await blobRow(server, 'cold', hex))?.refCount).toBe(1)
-      expect(tempFiles(server)).toEqual([])
+      expect(await stagedUploads(server)).toEqual([])
       await expectBytes(await getByKey(server, namespace, 'acme', 'c'), body)
     })
 
@@ -191,7 +211,7 @@ describe.each(backends)('upload on %s', (backend) => {
       })
       expect(response.status).toBe(201)
       expect(await response.json()).toMatchObject({ namespace, tenant_id: 'Tenant.One', key, storage_class: 'cold' })
-      expect(existsSync(blobFile(server, 'cold', sha256(body)))).toBe(true)
+      expect(await isStored(server, 'cold', sha256(body))).toBe(true)
       await expectBytes(await getByKey(server, namespace, 'Tenant.One', key), body)
     })
 
@@ -262,7 +282,7 @@ describe.each(backends)('upload on %s', (backend) => {
       await expectError(await post(server, query, noContent, headers), 400, 'invalid_key')
       expect(await objectRows(server, namespace)).toEqual([])
       expect(await snapshot(server)).toEqual(before)
-      expect(tempFiles(server)).toEqual([])
+      expect(await stagedUploads(server)).toEqual([])
     })
   })
 
@@ -299,7 +319,7 @@ describe.each(backends)('upload on %s', (backend) => {
       const before = await snapshot(server)
       await expectError(await post(server, query, noContent, headers), status, code)
       expect(await snapshot(server)).toEqual(before)
-      expect(tempFiles(server)).toEqual([])
+      expect(await stagedUploads(server)).toEqual([])
     })
 
     test('metadata of exactly 8 KiB is accepted', async () => {
@@ -341,8 +361,8 @@ describe.each(backends)('upload on %s', (backend) => {
       await expectError(await post(server, { namespace, tenant_id: 'acme', key: 'k' }, body, headersFor(sha256('something else'))), 400, 'digest_mismatch')
       expect(await objectRows(server, namespace)).toEqual([])
       expect(await blobRow(server, 'hot', hex)).toBeUndefined()
-      expect(existsSync(blobFile(server, 'hot', hex))).toBe(false)
-      expect(tempFiles(server)).toEqual([])
+      expect(await isStored(server, 'hot', hex)).toBe(false)
+      expect(await stagedUploads(server)).toEqual([])
       expect(await snapshot(server)).toEqual(before)
       // The key stays free.
       expect((await post(server, { namespace, tenant_id: 'acme', key: 'k' }, body)).status).toBe(201)
@@ -357,7 +377,7 @@ describe.each(backends)('upload on %s', (backend) => {
       await run(`create trigger refuse_delete before delete on objects for each row when (old.namespace = '${namespace}') execute function refuse_delete()`)
       try {
         await expectError(await post(server, { namespace, tenant_id: 'acme', key: 'k' }, body, { 'x-content-sha256': sha256('something else') }), 400, 'digest_mismatch')
-        expect(tempFiles(server)).toEqual([])
+        expect(await stagedUploads(server)).toEqual([])
       } finally {
         await run('drop trigger refuse_delete on objects')
         await run('drop function refuse_delete()')
@@ -392,12 +412,12 @@ describe.each(backends)('upload on %s', (backend) => {
         `POST /v1/objects?namespace=${namespace}&tenant_id=acme&key=k HTTP/1.1\r\nHost: test\r\nContent-Length: 100000\r\n\r\n0123456789`,
       )
       // Disconnect only once the server is demonstrably mid-upload.
-      await eventually(async () => (await objectRows(server, namespace)).some((row) => row.status === 'WRITING') && tempFiles(server).length === 1)
+      await eventually(async () => (await objectRows(server, namespace)).some((row) => row.status === 'WRITING') && (await stagedUploads(server)).length === 1)
       hangUp(socket)
-      await eventually(async () => (await objectRows(server, namespace)).length === 0 && tempFiles(server).length === 0)
+      await eventually(async () => (await objectRows(server, namespace)).length === 0 && (await stagedUploads(server)).length === 0)
       socket.destroy()
       expect(await blobRow(server, 'hot', sha256('0123456789'))).toBeUndefined()
-      expect(existsSync(blobFile(server, 'hot', sha256('0123456789')))).toBe(false)
+      expect(await isStored(server, 'hot', sha256('0123456789'))).toBe(false)
       // The reservation is gone, so the key is free.
       expect((await post(server, { namespace, tenant_id: 'acme', key: 'k' }, bytesOf('retry'))).status).toBe(201)
     }, 15_000)
@@ -408,13 +428,13 @@ describe.each(backends)('upload on %s', (backend) => {
         server,
         `POST /v1/objects?namespace=${namespace}&tenant_id=acme&key=k HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n`,
       )
-      await eventually(async () => (await objectRows(server, namespace)).some((row) => row.status === 'WRITING') && tempFiles(server).length === 1)
+      await eventually(async () => (await objectRows(server, namespace)).some((row) => row.status === 'WRITING') && (await stagedUploads(server)).length === 1)
       socket.write('5\r\nabcde\r\n')
       socket.destroy()
-      await eventually(async () => (await objectRows(server, namespace)).length === 0 && tempFiles(server).length === 0)
+      await eventually(async () => (await objectRows(server, namespace)).length === 0 && (await stagedUploads(server)).length === 0)
       for (const partial of ['0123456789', '0123456789abcde']) {
         expect(await blobRow(server, 'hot', sha256(partial))).toBeUndefined()
-        expect(existsSync(blobFile(server, 'hot', sha256(partial)))).toBe(false)
+        expect(await isStored(server, 'hot', sha256(partial))).toBe(false)
       }
       expect((await post(server, { namespace, tenant_id: 'acme', key: 'k' }, bytesOf('retry'))).status).toBe(201)
     }, 15_000)
@@ -477,8 +497,8 @@ describe.each(backends)('upload on %s', (backend) => {
       expect(oldBlob?.refCount).toBe(0)
       expect(oldBlob?.unreferencedSince).not.toBeNull()
       expect((await blobRow(server, 'hot', sha256(newBody)))?.refCount).toBe(1)
-      // Collection is later: the old bytes are still on disk.
-      expect(existsSync(blobFile(server, 'hot', sha256(oldBody)))).toBe(true)
+      // Collection is later: the old bytes are still stored.
+      expect(await isStored(server, 'hot', sha256(oldBody))).toBe(true)
     })
 
     test('overwriting with identical bytes keeps one reference', async () => {
@@ -557,11 +577,11 @@ describe.each(backends)('upload on %s', (backend) => {
       const namespace = unique('dedup')
       const body = bytesOf(`dedup ${namespace}`)
       const hex = sha256(body)
-      const filesBefore = blobFiles(server)
+      const storedBefore = await storedBlobs(server)
       const a = await post(server, { namespace, tenant_id: 'acme', key: 'a' }, body)
       const b = await post(server, { namespace, tenant_id: 'acme', key: 'b' }, body)
       expect([a.status, b.status]).toEqual([201, 201])
-      expect(blobFiles(server).filter((file) => !filesBefore.includes(file))).toEqual([blobFile(server, 'hot', hex)])
+      expect((await storedBlobs(server)).filter((blob) => !storedBefore.includes(blob))).toEqual([`hot:${hex}`])
       expect((await blobRow(server, 'hot', hex))?.refCount).toBe(2)
       await expectBytes(await getByKey(server, namespace, 'acme', 'a'), body)
       await expectBytes(await getByKey(server, namespace, 'acme', 'b'), body)
@@ -571,48 +591,31 @@ describe.each(backends)('upload on %s', (backend) => {
       const namespace = unique('dedup-class')
       const body = bytesOf(`classes ${namespace}`)
       const hex = sha256(body)
-      const filesBefore = blobFiles(server)
+      const storedBefore = await storedBlobs(server)
       expect((await post(server, { namespace, tenant_id: 'acme', key: 'h' }, body)).status).toBe(201)
       expect((await post(server, { namespace, tenant_id: 'acme', key: 'c', storage_class: 'cold' }, body)).status).toBe(201)
-      expect(blobFiles(server).filter((file) => !filesBefore.includes(file))).toEqual([blobFile(server, 'cold', hex), blobFile(server, 'hot', hex)].sort())
+      expect((await storedBlobs(server)).filter((blob) => !storedBefore.includes(blob))).toEqual([`cold:${hex}`, `hot:${hex}`])
       expect((await blobRow(server, 'hot', hex))?.refCount).toBe(1)
       expect((await blobRow(server, 'cold', hex))?.refCount).toBe(1)
     })
 
-    test('a duplicate upload replaces a damaged file of the right size with its verified bytes', async () => {
-      const namespace = unique('dedup-damaged')
-      const body = crypto.getRandomValues(new Uint8Array(64 * 1024))
-      const hex = sha256(body)
-      expect((await post(server, { namespace, tenant_id: 'acme', key: 'a' }, body)).status).toBe(201)
-      const damaged = new Uint8Array(body)
-      for (const offset of [0, 1, 2, 3]) damaged[offset]! ^= 0xff
-      writeFileSync(blobFile(server, 'hot', hex), damaged)
-
-      expect((await post(server, { namespace, tenant_id: 'acme', key: 'b' }, body)).status).toBe(201)
-      expect(new Uint8Array(readFileSync(blobFile(server, 'hot', hex)))).toEqual(body)
-      await expectBytes(await getByKey(server, namespace, 'acme', 'a'), body)
-      await expectBytes(await getByKey(server, namespace, 'acme', 'b'), body)
-      expect((await blobRow(server, 'hot', hex))?.refCount).toBe(2)
-      expect(tempFiles(server)).toEqual([])
-    })
-
-    test('32 concurrent uploads of the same bytes share one file and count every reference', async () => {
+    test('32 concurrent uploads of the same bytes share one stored blob and count every reference', async () => {
       const namespace = unique('concurrent')
       const body = crypto.getRandomValues(new Uint8Array(256 * 1024))
       const hex = sha256(body)
-      const filesBefore = blobFiles(server)
+      const storedBefore = await storedBlobs(server)
       const responses = await Promise.all(
         Array.from({ length: 32 }, (_, i) => post(server, { namespace, tenant_id: 'acme', key: `k${i}` }, body)),
       )
       expect(responses.map((response) => response.status)).toEqual(Array(32).fill(201))
       const ids = await Promise.all(responses.map(async (response) => (await response.json()).id))
       expect(new Set(ids).size).toBe(32)
-      expect(blobFiles(server).filter((file) => !filesBefore.includes(file))).toEqual([blobFile(server, 'hot', hex)])
-      expect(new Uint8Array(readFileSync(blobFile(server, 'hot', hex)))).toEqual(body)
+      expect((await storedBlobs(server)).filter((blob) => !storedBefore.includes(blob))).toEqual([`hot:${hex}`])
+      expect(await storedBytes(server, 'hot', hex)).toEqual(body)
       expect((await blobRow(server, 'hot', hex))?.refCount).toBe(32)
       const rows = await objectRows(server, namespace)
       expect(rows.map((row) => row.status)).toEqual(Array(32).fill('COMMITTED'))
-      expect(tempFiles(server)).toEqual([])
+      expect(await stagedUploads(server)).toEqual([])
     }, 30_000)
 
     test('32 concurrent overwrites of one key leave exactly one committed object', async () => {
@@ -638,8 +641,34 @@ describe.each(backends)('upload on %s', (backend) => {
         expect(blob.refCount).toBe(blob.contentHash === winner.contentHash ? 1 : 0)
         expect(blob.unreferencedSince === null).toBe(blob.contentHash === winner.contentHash)
       }
-      expect(tempFiles(server)).toEqual([])
+      expect(await stagedUploads(server)).toEqual([])
     }, 30_000)
+  })
+})
+
+/** The filesystem driver: a blob is a file, which can be damaged in place behind the service's back. */
+describe.each(backends)('upload on the filesystem of %s', (backend) => {
+  let server: TestServer
+  beforeAll(async () => {
+    server = await startServer(backend)
+  }, 60_000)
+  afterAll(() => server.stop())
+
+  test('a duplicate upload replaces a damaged file of the right size with its verified bytes', async () => {
+    const namespace = unique('dedup-damaged')
+    const body = crypto.getRandomValues(new Uint8Array(64 * 1024))
+    const hex = sha256(body)
+    expect((await post(server, { namespace, tenant_id: 'acme', key: 'a' }, body)).status).toBe(201)
+    const damaged = new Uint8Array(body)
+    for (const offset of [0, 1, 2, 3]) damaged[offset]! ^= 0xff
+    writeFileSync(blobFile(server, 'hot', hex), damaged)
+
+    expect((await post(server, { namespace, tenant_id: 'acme', key: 'b' }, body)).status).toBe(201)
+    expect(new Uint8Array(readFileSync(blobFile(server, 'hot', hex)))).toEqual(body)
+    await expectBytes(await getByKey(server, namespace, 'acme', 'a'), body)
+    await expectBytes(await getByKey(server, namespace, 'acme', 'b'), body)
+    expect((await blobRow(server, 'hot', hex))?.refCount).toBe(2)
+    expect(tempFiles(server)).toEqual([])
   })
 })
 
@@ -662,7 +691,7 @@ describe.each(backends)('upload size limit on %s', (backend) => {
     const body = crypto.getRandomValues(new Uint8Array(1025))
     await expectError(await post(server, { namespace: unique('limit'), tenant_id: 'acme', key: 'k' }, body), 413, 'payload_too_large')
     expect(await snapshot(server)).toEqual(before)
-    expect(existsSync(blobFile(server, 'hot', sha256(body)))).toBe(false)
+    expect(await isStored(server, 'hot', sha256(body))).toBe(false)
   })
 
   test('a chunked body that grows past the limit → 413 payload_too_large and nothing left', async () => {
@@ -685,6 +714,6 @@ describe.each(backends)('upload size limit on %s', (backend) => {
     await expectError(response, 413, 'payload_too_large')
     expect(await objectRows(server, namespace)).toEqual([])
     expect(await snapshot(server)).toEqual(before)
-    expect(tempFiles(server)).toEqual([])
+    expect(await stagedUploads(server)).toEqual([])
   })
 })
