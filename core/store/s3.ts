@@ -1,9 +1,8 @@
-import { S3Client, type NetworkSink, type S3Options } from 'bun'
+import { S3Client, type S3Options } from 'bun'
 import { ApiError } from '../errors'
 import { log } from '../log'
 import { keepMemoryInBudget } from '../memory'
 import { gcUnremovableFiles, storageBackendDuration, storageBackendErrors } from '../metrics'
-import { TimeSlice } from '../time-slice'
 import type { BlobStore, Leftover, Removal, StoredBlob } from './blob-store'
 import type { BodyHead, WrittenFile } from './writer'
 
@@ -61,50 +60,79 @@ export class S3BlobStore implements BlobStore {
 
   /**
    * Streams the body into a multipart upload of the staging key, hashing as it
-   * goes. Bun's writer takes every write at once (write() never returns a
-   * promise); a flush resolves when a part in flight has been uploaded. The
-   * flush asked for at one part boundary is awaited at the next, so the body
-   * keeps arriving while a part uploads and the writer holds about three parts.
+   * goes: Bun's S3 client pulls the body as parts go out (its own
+   * backpressure, a few parts in memory) and aborts the upload when the body
+   * fails. While it pulls nothing for the timeout (the bucket stopped taking
+   * parts, or completing them), the body fails, and the stage with it.
    */
   async stage(uploadId: string, head: BodyHead, reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number): Promise<WrittenFile> {
     const key = this.stagedKey(uploadId)
-    const writer = this.client.file(key).writer({ partSize, queueSize })
     const hasher = new Bun.CryptoHasher('sha256')
+    const pending = [...head.chunks]
+    let ended = head.done
     let sizeBytes = 0
-    let untilPart = partSize
-    let flushed: Promise<unknown> = Promise.resolve()
-    const append = async (chunk: Uint8Array) => {
-      sizeBytes += chunk.byteLength
-      if (sizeBytes > maxBytes) throw new ApiError('payload_too_large', `The object exceeds the limit of ${maxBytes} bytes`)
-      hasher.update(chunk)
-      writer.write(chunk)
-      untilPart -= chunk.byteLength
-      if (untilPart > 0) return
-      untilPart = partSize
-      keepMemoryInBudget()
-      await this.backend(flushed, 'upload-part')
-      flushed = Promise.resolve(writer.flush())
-      // Awaited at the next part or at the end; a failure meanwhile must not count as unhandled.
-      flushed.catch(() => {})
+    let untilMemoryCheck = partSize
+    let failure: unknown = null
+    let pulling = false
+    let idleSince = Date.now()
+    let body!: ReadableStreamDefaultController<Uint8Array>
+    let giveUp!: (error: unknown) => void
+    const givenUp = new Promise<never>((_, reject) => (giveUp = reject))
+    const fail = (error: unknown) => {
+      failure ??= error
+      body.error(failure)
+      giveUp(failure)
     }
+    const next = async (): Promise<Uint8Array | undefined> => {
+      const queued = pending.shift()
+      if (queued !== undefined || ended) return queued
+      const { done, value } = await readFromClient(reader)
+      if (done) ended = true
+      return value
+    }
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => void (body = controller),
+        pull: async (controller) => {
+          pulling = true
+          try {
+            const chunk = await next()
+            if (chunk === undefined) return controller.close()
+            sizeBytes += chunk.byteLength
+            if (sizeBytes > maxBytes) throw new ApiError('payload_too_large', `The object exceeds the limit of ${maxBytes} bytes`)
+            hasher.update(chunk)
+            controller.enqueue(chunk)
+            untilMemoryCheck -= chunk.byteLength
+            if (untilMemoryCheck <= 0) {
+              untilMemoryCheck = partSize
+              keepMemoryInBudget()
+            }
+          } catch (error) {
+            fail(error)
+          } finally {
+            pulling = false
+            idleSince = Date.now()
+          }
+        },
+      },
+      { highWaterMark: 0 },
+    )
+    // Not pulled for the timeout: the bucket stopped taking parts, or, once the body has ended, completing the upload.
+    const stalled = setInterval(() => {
+      if (!pulling && Date.now() - idleSince > this.timeoutMs) fail(unavailable(new Error(`the bucket took no part of the upload to ${key} for ${this.timeoutMs} ms`)))
+    }, Math.min(1000, this.timeoutMs))
     try {
-      for (const chunk of head.chunks) await append(chunk)
-      const slice = new TimeSlice()
-      for (let end = head.done; !end; ) {
-        const { done, value } = await readFromClient(reader)
-        if (done) end = true
-        else await append(value)
-        await slice.yield()
-      }
-      await this.backend(flushed, 'upload-part')
-      await this.backend(Promise.resolve(writer.end()), 'upload-complete')
-      // A writer whose upload failed while nothing awaited it ends as if it had succeeded.
+      await measured('upload', Promise.race([classified(this.client.write(key, new Response(stream), { partSize, queueSize })), givenUp]))
+      if (failure !== null) throw failure
+      // Bun reports an upload that failed while nothing awaited it as a success.
       const stored = await this.head(key)
       if (stored?.size !== sizeBytes) throw unavailable(new Error(`the upload to ${key} stored ${stored?.size ?? 'nothing'}, not ${sizeBytes} bytes`))
       return { hex: hasher.digest('hex'), sizeBytes }
     } catch (error) {
-      await this.abandon(key, writer)
-      throw error
+      await this.abandon(key)
+      throw failure ?? error
+    } finally {
+      clearInterval(stalled)
     }
   }
 
@@ -230,15 +258,9 @@ export class S3BlobStore implements BlobStore {
   private stagedKey = (uploadId: string) => `${this.prefix}tmp/${uploadId}`
   private blobKey = (hex: string) => `${this.prefix}sha256/${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`
 
-  /**
-   * Ends a failed stage with nothing left. Bun's writer has no abort (ending it
-   * with an error completes the upload all the same), so it is ended, which
-   * waits for its parts, and the object deleted; an upload that could not
-   * complete is aborted. What cannot be removed now is a leftover for GC.
-   */
-  private async abandon(key: string, writer: NetworkSink): Promise<void> {
+  /** Removes what a failed stage may have left: the object, or a multipart upload never completed. What cannot be removed now is a leftover for GC. */
+  private async abandon(key: string): Promise<void> {
     try {
-      await this.backend(Promise.resolve(writer.end()), 'upload-complete').catch(() => {})
       await this.backend(this.client.delete(key), 'delete')
       for await (const upload of this.multipartUploads(key)) if (upload.key === key) await this.abortUpload(key, upload.uploadId)
     } catch (error) {
