@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { maxJsonBodyBytes } from '../../core/http/json-body'
-import { adminToken, backends, startServer, type TestServer } from '../support/server'
+import { adminToken, startServer, storageBackends, type TestServer } from '../support/server'
 import { expectError } from '../support/assertions'
 
 const asAdmin = { authorization: `Bearer ${adminToken}` }
@@ -25,7 +25,7 @@ function chunked(text: string): ReadableStream<Uint8Array> {
   })
 }
 
-describe.each(backends)('bodies of routes other than uploads on %s', (backend) => {
+describe.each(storageBackends)('bodies of routes other than uploads on %s', (backend) => {
   let server: TestServer
   beforeAll(async () => {
     server = await startServer(backend, { auth: true })

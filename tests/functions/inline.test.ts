@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { and, eq, sql } from 'drizzle-orm'
 import { checkConsistency, isClean } from '../../core/fsck'
 import { blobs, objects, type StorageClass } from '../../core/db/schema'
-import { adminToken, backends, startServer, type TestServer } from '../support/server'
+import { adminToken, backends, startServer, storageBackends, type TestServer } from '../support/server'
 import { blobRow, expectBytes, expectError } from '../support/assertions'
 
 /** Small bodies kept in the blob row: the same contract as files, with no file and one statement. */
@@ -84,7 +84,7 @@ const joins: [string, (server: TestServer, namespace: string, body: Uint8Array<A
   ],
 ]
 
-describe.each(backends)('inline small objects on %s', (backend) => {
+describe.each(storageBackends)('inline small objects on %s', (backend) => {
   let server: TestServer
   beforeAll(async () => {
     server = await startServer(backend, { inlineMaxBytes, gc: { graceSecs: 0 } })

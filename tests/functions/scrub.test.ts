@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { and, eq, sql } from 'drizzle-orm'
 import { holdAt } from '../../core/barriers'
 import { auditEvents, blobs, type StorageClass } from '../../core/db/schema'
-import { adminToken, backends, startServer, type TestServer } from '../support/server'
+import { adminToken, backends, startServer, storageBackends, type TestServer } from '../support/server'
 import { blobRow, expectBytes } from '../support/assertions'
 
 let counter = 0
@@ -71,7 +71,7 @@ function makeUnreadable(path: string) {
   symlinkSync(found, path)
 }
 
-describe.each(backends)('scrub on %s', (backend) => {
+describe.each(storageBackends)('scrub on %s', (backend) => {
   let server: TestServer
   beforeAll(async () => {
     // A long grace period: nothing is collected under the scrubber's feet.

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq, sql } from 'drizzle-orm'
 import { objects, type StorageClass } from '../../core/db/schema'
 import { configureLog } from '../../core/log'
-import { adminToken, backends, startServer, type TestServer } from '../support/server'
+import { adminToken, startServer, storageBackends, type TestServer } from '../support/server'
 import { expectError } from '../support/assertions'
 import { captureLogs } from '../support/logs'
 
@@ -12,7 +12,7 @@ const loneSurrogate = '\ud800'
 const asAdmin = { authorization: `Bearer ${adminToken}` }
 const json = { ...asAdmin, 'content-type': 'application/json' }
 
-describe.each(backends)('text the database cannot store, on %s', (backend) => {
+describe.each(storageBackends)('text the database cannot store, on %s', (backend) => {
   let server: TestServer
   beforeAll(async () => {
     server = await startServer(backend, { auth: true, inlineMaxBytes: 1024 })

@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import { and, eq, inArray, sql } from 'drizzle-orm'
 import { blobs, objects, type StorageClass } from '../../core/db/schema'
-import { backends, startServer, type TestServer } from '../support/server'
+import { backends, startServer, storageBackends, type TestServer } from '../support/server'
 import { expectBytes, expectError } from '../support/assertions'
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -116,7 +116,9 @@ async function openRawRequest(server: TestServer, head: string): Promise<Socket>
   return socket
 }
 
-describe.each(backends)('upload on %s', (backend) => {
+describe.each(storageBackends)('upload on %s', (backend) => {
+  // A directory shows an upload's staged bytes as they arrive; a bucket shows nothing before its first part is stored.
+  const inFlightStaged = backend === 's3' ? 0 : 1
   let server: TestServer
   beforeAll(async () => {
     server = await startServer(backend)
@@ -412,7 +414,7 @@ describe.each(backends)('upload on %s', (backend) => {
         `POST /v1/objects?namespace=${namespace}&tenant_id=acme&key=k HTTP/1.1\r\nHost: test\r\nContent-Length: 100000\r\n\r\n0123456789`,
       )
       // Disconnect only once the server is demonstrably mid-upload.
-      await eventually(async () => (await objectRows(server, namespace)).some((row) => row.status === 'WRITING') && (await stagedUploads(server)).length === 1)
+      await eventually(async () => (await objectRows(server, namespace)).some((row) => row.status === 'WRITING') && (await stagedUploads(server)).length === inFlightStaged)
       hangUp(socket)
       await eventually(async () => (await objectRows(server, namespace)).length === 0 && (await stagedUploads(server)).length === 0)
       socket.destroy()
@@ -428,7 +430,7 @@ describe.each(backends)('upload on %s', (backend) => {
         server,
         `POST /v1/objects?namespace=${namespace}&tenant_id=acme&key=k HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n`,
       )
-      await eventually(async () => (await objectRows(server, namespace)).some((row) => row.status === 'WRITING') && (await stagedUploads(server)).length === 1)
+      await eventually(async () => (await objectRows(server, namespace)).some((row) => row.status === 'WRITING') && (await stagedUploads(server)).length === inFlightStaged)
       socket.write('5\r\nabcde\r\n')
       socket.destroy()
       await eventually(async () => (await objectRows(server, namespace)).length === 0 && (await stagedUploads(server)).length === 0)
@@ -672,7 +674,7 @@ describe.each(backends)('upload on the filesystem of %s', (backend) => {
   })
 })
 
-describe.each(backends)('upload size limit on %s', (backend) => {
+describe.each(storageBackends)('upload size limit on %s', (backend) => {
   let server: TestServer
   beforeAll(async () => {
     server = await startServer(backend, { maxUploadBytes: 1024 })
