@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { startCeph, type S3Target } from '../support/ceph'
-import { startServer, type TestServer } from '../support/server'
+import { bucketEnvironment, startServer, type TestServer } from '../support/server'
 
 /**
  * Proof: the S3 gateway killed in the middle of uploads and downloads, then
@@ -19,18 +19,7 @@ const tenant = 'acme'
 beforeAll(async () => {
   // A cluster of its own: the shared one must not lose its gateway under other tests.
   ceph = await startCeph()
-  const bucket = await ceph.createBucket()
-  server = await startServer('postgres', {
-    env: {
-      HOT_STORAGE_ROOT: `s3://${bucket}/hot`,
-      COLD_STORAGE_ROOT: `s3://${bucket}/cold`,
-      S3_ENDPOINT: ceph.endpoint,
-      S3_REGION: ceph.region,
-      S3_ACCESS_KEY_ID: ceph.accessKeyId,
-      S3_SECRET_ACCESS_KEY: ceph.secretAccessKey,
-      S3_TIMEOUT_SECS: '2',
-    },
-  })
+  server = await startServer('postgres', { env: { ...(await bucketEnvironment(ceph)), S3_TIMEOUT_SECS: '2' } })
 })
 
 afterAll(async () => {

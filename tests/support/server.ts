@@ -6,7 +6,7 @@ import type { ObjectStore } from '../../core/objects'
 import { startPostgres, type PostgresCluster } from './postgres'
 import { refreshStorageMetrics } from '../../core/metrics'
 import { tempDirectory, type StorageRoots } from '../../core/store/paths'
-import { sharedS3 } from './ceph'
+import { sharedS3, type S3Target } from './ceph'
 import { tempDir } from './temp'
 
 /**
@@ -111,9 +111,9 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
   }
 }
 
-/** Both storage classes on a fresh bucket of the shared RGW (or the server S3_ENDPOINT names). */
-export async function bucketEnvironment(): Promise<Record<string, string>> {
-  const s3 = await sharedS3()
+/** Both storage classes on a fresh bucket of the shared RGW (or the server S3_ENDPOINT names), or of the one given. */
+export async function bucketEnvironment(target?: S3Target): Promise<Record<string, string>> {
+  const s3 = target ?? (await sharedS3())
   const bucket = await s3.createBucket()
   return {
     HOT_STORAGE_ROOT: `s3://${bucket}/hot`,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test'
 import type { Leftover } from '../../../core/store/blob-store'
 import { S3BlobStore, type S3CopyLimits } from '../../../core/store/s3'
 import { sharedS3, type S3Target } from '../../support/ceph'
-import { describeBlobStore, randomBytes, sha256, stage } from './conformance'
+import { collect, describeBlobStore, randomBytes, sha256, stage } from './conformance'
 
 const MiB = 2 ** 20
 
@@ -41,12 +41,6 @@ beforeAll(async () => {
   bucket = await openBucket()
 })
 afterAll(() => bucket.close())
-
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = []
-  for await (const item of items) all.push(item)
-  return all
-}
 
 const stagedOf = async (store: S3BlobStore, id: string): Promise<Leftover[]> =>
   (await collect(store.leftovers())).filter((leftover) => leftover.kind === 'staged' && leftover.uploadId === id)
