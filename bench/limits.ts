@@ -22,10 +22,16 @@ export interface Limits {
   bareDownloadMiBps: number
   /** Durable 4 KiB puts (write + fdatasync + rename + directory fsync) at smallConcurrency. */
   durablePutOpsPerSec: number
+  /** A single-stream multipart upload to the s3 backend's bucket with Bun's S3Client, from the bench process (runs paired with the service's). */
+  directUploadMiBps: number
+  /** A GET of such an object with Bun's S3Client, streamed and hashed in the bench process (runs paired with the service's). */
+  directDownloadMiBps: number
   runs: { upload: BulkRun[]; download: BulkRun[] }
+  /** The direct runs against the bucket. */
+  directRuns: { upload: BulkRun[]; download: BulkRun[] }
 }
 
-/** The limits measured on their own; the bare upload and download are measured beside the service (see measureBulk). */
+/** The limits measured on their own; the bare upload and download are measured beside the service (see measureBulk), the direct ones beside it on a bucket (see measureBucketBulk). */
 export type StandaloneLimits = Pick<Limits, 'sha256MiBps' | 'uploadClientMiBps' | 'durablePutOpsPerSec'>
 
 export async function measureLimits(options: BenchOptions): Promise<StandaloneLimits> {

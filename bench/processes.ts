@@ -33,9 +33,9 @@ export async function startBareServer(script: string, args: string[]): Promise<B
   }
 }
 
-/** Runs a command to completion; throws with its output when it fails. */
-export async function run(command: string[]): Promise<string> {
-  const proc = Bun.spawn(command, { stdout: 'pipe', stderr: 'pipe' })
+/** Runs a command to completion (with `env` over this process's environment); throws with its output when it fails. */
+export async function run(command: string[], env: Record<string, string> = {}): Promise<string> {
+  const proc = Bun.spawn(command, { stdout: 'pipe', stderr: 'pipe', env: { ...process.env, ...env } })
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
   if (code !== 0) throw new Error(`${command.join(' ')} exited with ${code}:\n${out}${err}`)
   return out

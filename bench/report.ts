@@ -1,13 +1,27 @@
 /** The run's outcome: one Markdown table against the targets, and the same data as JSON. */
-import { backends, backendTitles, type Backend } from './service'
+import { directPartBytes, directQueueSize } from './bucket'
+import { backends, backendTitles, replicasOf, type Backend } from './service'
 import type { Limits } from './limits'
 import type { Machine } from './machine'
 import { searchKinds, type SearchKind } from './list'
 import { smallPhases, smallPhaseTitles, type SmallPhase } from './small'
 
-/** Every number measured on one backend; all must be positive and finite. Bulk and list phases are not run over TCP (null). */
+export interface BulkMeasurements {
+  uploadMiBps: number
+  downloadMiBps: number
+  uploadPeakRssMiB: number
+  downloadPeakRssMiB: number
+}
+
+/**
+ * Every number measured on one backend; all must be positive and finite. The
+ * bulk phases run on directories (bulk) or on a bucket (bucketBulk, the s3
+ * backend); the list phases only where the database is the socket's or the
+ * embedded one's and the classes are in directories; a phase not run is null.
+ */
 export interface Measurements {
-  bulk: { uploadMiBps: number; downloadMiBps: number; uploadPeakRssMiB: number; downloadPeakRssMiB: number } | null
+  bulk: BulkMeasurements | null
+  bucketBulk: BulkMeasurements | null
   small: Record<SmallPhase, { opsPerSec: number; p50Ms: number; p99Ms: number }>
   smallPeakRssMiB: number
   list: {
@@ -54,13 +68,19 @@ export interface Results {
   finishedAt: string
   smoke: boolean
   machine: Machine
+  /** The S3 server of the s3 backend: a throwaway Ceph RGW the bench started, or the one S3_ENDPOINT names. */
+  s3Server: string
   sizes: Sizes
   limits: Limits
   measurements: Record<Backend, Measurements>
   /** Peak PSS of the database's processes while the service ran (null: a server the bench does not run). */
   databasePeakPssMiB: Record<Backend, number | null>
   /** What was verified for correctness; a run that failed any of it exits non-zero and writes no results. */
-  verification: Record<Backend, { bulkHashesChecked: number; smallUploadsReadBack: number; smallDownloadsReadBack: number }> & { bareHashesChecked: number }
+  verification: Record<Backend, { bulkHashesChecked: number; smallUploadsReadBack: number; smallDownloadsReadBack: number }> & {
+    bareHashesChecked: number
+    /** Direct GETs of the bucket hashed, each against the hash of the body its direct upload sent. */
+    directHashesChecked: number
+  }
   targets: TargetCheck[]
   details: Record<Backend, unknown>
 }
@@ -110,6 +130,9 @@ function rows(sizes: Sizes): Row[] {
   return [
     { label: `${bulk} upload (MiB/s)`, value: (m) => m.bulk?.uploadMiBps ?? null, limit: (l) => l.bareUploadMiBps, target: atLeastOfLimit(0.9) },
     { label: `${bulk} download (MiB/s)`, value: (m) => m.bulk?.downloadMiBps ?? null, limit: (l) => l.bareDownloadMiBps, target: atLeastOfLimit(0.9) },
+    // On a bucket the limit is the same RGW reached directly from the bench process.
+    { label: `${bulk} upload to a bucket (MiB/s)`, value: (m) => m.bucketBulk?.uploadMiBps ?? null, limit: (l) => l.directUploadMiBps, target: atLeastOfLimit(0.8) },
+    { label: `${bulk} download from a bucket (MiB/s)`, value: (m) => m.bucketBulk?.downloadMiBps ?? null, limit: (l) => l.directDownloadMiBps, target: atLeastOfLimit(0.9) },
     ...small,
     { label: 'list page at depth 1, p50 (ms)', value: (m) => m.list?.depth1P50Ms ?? null },
     { label: 'list page at depth 1, p99 (ms)', value: (m) => m.list?.depth1P99Ms ?? null, target: atMost(10, 'ms') },
@@ -129,6 +152,8 @@ function rows(sizes: Sizes): Row[] {
     { label: `usage of a tenant of ${sizes.listObjects.toLocaleString('en-US')} objects, p99 (ms)`, value: (m) => m.list?.usageP99Ms ?? null, target: atMost(50, 'ms') },
     rss(`${bulk} upload`, (m) => m.bulk?.uploadPeakRssMiB ?? null),
     rss(`${bulk} download`, (m) => m.bulk?.downloadPeakRssMiB ?? null),
+    rss(`${bulk} upload to a bucket`, (m) => m.bucketBulk?.uploadPeakRssMiB ?? null),
+    rss(`${bulk} download from a bucket`, (m) => m.bucketBulk?.downloadPeakRssMiB ?? null),
     rss('4 KiB phases', (m) => m.smallPeakRssMiB),
     rss(`list (${sizes.listObjects.toLocaleString('en-US')} objects)`, (m) => m.list?.peakRssMiB ?? null),
   ]
@@ -180,6 +205,24 @@ export function markdownTable(results: Results): string {
   const pss = backends.map((b) => results.databasePeakPssMiB[b]).map((v) => (v === null ? 'n/a' : number(v)))
   lines.push(`| database processes, peak PSS (MiB), beside the service's RSS | ${pss.join(' | ')} |  |  |  |  |`)
   return lines.join('\n')
+}
+
+/** How the numbers that are not self-explanatory were measured, to print under the table. */
+export function tableNotes(results: Results): string {
+  const s = results.sizes
+  const pairs = (n: number) => `${n} pair${n === 1 ? '' : 's'}`
+  return [
+    'Notes:',
+    `- ${backendTitles.s3}: the service on the bench's PostgreSQL server (Unix socket) with both storage classes on a fresh bucket of ${results.s3Server}.`,
+    `- Bucket rows: the limit is the same server reached directly from the bench process with Bun's S3Client: one multipart upload of a streamed body ` +
+      `(${directPartBytes / 2 ** 20} MiB parts, ${directQueueSize} in flight) and one GET streamed and hashed. Direct and service runs alternate (direct, service; service, direct; …); medians of ` +
+      `${pairs(s.bulkRepetitions)} of uploads and ${pairs(s.bulkRepetitions * s.bulkDownloadRounds)} of downloads. Downloads through the service are timed ` +
+      'the same way (fetch, streamed and hashed here); on directories they are timed with curl to /dev/null.',
+    `- 4 KiB phases on ${backendTitles.s3}: ${replicasOf('s3')} replicas of the service on one database and one bucket, driven by one wrk with a thread per replica ` +
+      `and ${s.smallConcurrency / replicasOf('s3')} of the ${s.smallConcurrency} connections each; the rate and the percentiles are wrk's over both threads, the peak RSS is ` +
+      'the larger replica\'s. Bodies up to INLINE_MAX_BYTES (64 KiB by default) are kept in the database, so these phases put no 4 KiB object in the bucket.',
+    `- List phases run only on PostgreSQL (socket) and embedded: listing reads the database alone.`,
+  ].join('\n')
 }
 
 export function machineLine(machine: Machine): string {

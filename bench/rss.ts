@@ -14,19 +14,24 @@ export function rssMiB(pid: number): number {
   return Number(kib[1]) / 1024
 }
 
-/** Runs `phase` while polling the process's RSS; returns its result and the peak in MiB. */
-export async function withPeakRss<T>(pid: number, phase: () => Promise<T>): Promise<{ result: T; peakRssMiB: number }> {
-  let peak = rssMiB(pid)
+/**
+ * Runs `phase` while polling the RSS of a process, or of each of several
+ * (replicas); returns its result and the peak in MiB (of the largest process).
+ */
+export async function withPeakRss<T>(pids: number | number[], phase: () => Promise<T>): Promise<{ result: T; peakRssMiB: number }> {
+  const all = typeof pids === 'number' ? [pids] : pids
+  const largest = () => Math.max(...all.map(rssMiB))
+  let peak = largest()
   const timer = setInterval(() => {
     try {
-      peak = Math.max(peak, rssMiB(pid))
+      peak = Math.max(peak, largest())
     } catch {
       // the process is gone; the phase itself will report why
     }
   }, pollMs)
   try {
     const result = await phase()
-    return { result, peakRssMiB: Math.max(peak, rssMiB(pid)) }
+    return { result, peakRssMiB: Math.max(peak, largest()) }
   } finally {
     clearInterval(timer)
   }

@@ -1,9 +1,10 @@
 /**
  * `bun run bench`: the service's throughput, latency and memory on a
- * PostgreSQL server and on its embedded default against the limits of the bare
- * machine, in one run. Prints a
+ * PostgreSQL server, on its embedded default and with its storage classes on a
+ * bucket of a Ceph RGW the bench starts, against the limits of the bare
+ * machine and of the RGW reached directly, in one run. Prints a
  * Markdown table and writes the numbers as JSON (bench/results.json, or --json <path>).
- * `--smoke` (or BENCH_SMOKE=1) runs every phase at toy sizes in well under a minute.
+ * `--smoke` (or BENCH_SMOKE=1) runs every phase on every backend at toy sizes, in a few minutes at most.
  *
  * Exits 0 when everything measured was correct, whether or not targets were
  * met; non-zero on any wrong byte, hash, error response or failed phase.
@@ -12,7 +13,9 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { dirname } from 'node:path'
 import type { Child } from '../tests/support/child'
+import { sharedS3, stopSharedS3 } from '../tests/support/ceph'
 import { startPostgres } from '../tests/support/postgres'
+import { emptyBucket, measureBucketBulk, type BucketBulkResult } from './bucket'
 import { measureBulk, median, type BulkResult } from './bulk'
 import { blobPath } from '../core/store/paths'
 import { measureLimits, type Limits } from './limits'
@@ -20,8 +23,8 @@ import { measureList, searchKinds, seedListObjects, type SearchKind } from './li
 import { currentLoadAverage, describeMachine } from './machine'
 import { parseOptions, type BenchOptions } from './options'
 import { ensureTool, settleDisks } from './processes'
-import { checkTargets, describeRun, markdownTable, measuredNumbers, type Measurements, type Results } from './report'
-import { backends, backendTitles, freshInstance, startService, type Backend, type BenchCluster, type Instance } from './service'
+import { checkTargets, describeRun, markdownTable, measuredNumbers, tableNotes, type Measurements, type Results } from './report'
+import { backends, backendTitles, freshInstance, replicasOf, startService, type Backend, type BenchCluster, type Instance } from './service'
 import { clusterPssMiB } from './rss'
 import { measureSmall, smallPhases, type SmallResult } from './small'
 
@@ -30,17 +33,21 @@ const progress = (message: string) => console.error(`[bench ${new Date().toISOSt
 interface BackendRun {
   measurements: Measurements
   databasePeakPssMiB: number | null
-  /** The bare runs made beside this backend's bulk phases (none over TCP). */
+  /** The bare runs made beside this backend's bulk phases on directories (none over TCP or on a bucket). */
   bare: BulkResult['bare']
+  /** The direct runs against the bucket made beside the s3 backend's bulk phases. */
+  direct: BucketBulkResult['direct']
+  directHashesChecked: number
   verification: Results['verification'][Backend]
   details: unknown
 }
 
 /**
- * Runs `phase` against a service, attaching the service's own output to any
- * failure, while the peak memory of its database's processes is kept in `peak`.
+ * Runs `phase` against a service (its replicas), attaching the service's own
+ * output to any failure, while the peak memory of its database's processes is
+ * kept in `peak`; stops the replicas at the end.
  */
-async function withService<T>(service: Child, clusterDir: string | undefined, peak: { databasePssMiB: number | null }, phase: () => Promise<T>): Promise<T> {
+async function withService<T>(replicas: Child[], clusterDir: string | undefined, peak: { databasePssMiB: number | null }, phase: () => Promise<T>): Promise<T> {
   const sample = () => {
     if (clusterDir === undefined) return
     try {
@@ -53,26 +60,47 @@ async function withService<T>(service: Child, clusterDir: string | undefined, pe
   try {
     return await phase()
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n--- service output (last 4 KiB) ---\n${service.output().slice(-4096)}`)
+    const outputs = replicas.map((r, i) => `--- service${replicas.length > 1 ? ` replica ${i + 1}` : ''} output (last 4 KiB) ---\n${r.output().slice(-4096)}`)
+    throw new Error(`${(error as Error).message}\n${outputs.join('\n')}`)
   } finally {
     clearInterval(timer)
     sample()
-    await service.stop()
+    for (const replica of replicas) await replica.stop()
   }
 }
 
-/** Over TCP only the 4 KiB phases run: the transport is what they compare, and the bulk and list phases would only repeat the socket's. */
+/** All the replicas of a backend's instance (one database, one bucket); none left running if one fails to start. */
+async function startReplicas(instance: Instance): Promise<Child[]> {
+  const replicas: Child[] = []
+  try {
+    for (let replica = 0; replica < replicasOf(instance.backend); replica++) replicas.push(await startService(instance, replica))
+  } catch (error) {
+    for (const started of replicas) await started.stop()
+    throw error
+  }
+  return replicas
+}
+
+/**
+ * Over TCP only the 4 KiB phases run: the transport is what they compare, and
+ * the bulk and list phases would only repeat the socket's. On a bucket (s3)
+ * the bulk phases run beside the same RGW reached directly, and the 4 KiB
+ * phases on two replicas; the list phases, which read the database alone,
+ * would only repeat the socket's.
+ */
 async function measureBackend(backend: Backend, options: BenchOptions, cluster: BenchCluster): Promise<BackendRun> {
   const title = backendTitles[backend]
-  const full = backend !== 'postgres-tcp'
+  const full = backend === 'postgres' || backend === 'embedded'
   await settleDisks(options.smoke ? 2 : 30)
   const instance = await freshInstance(backend, options.workRoot, cluster)
-  const service = await startService(instance)
+  const replicas = await startReplicas(instance)
+  const service = replicas[0]!
   // The embedded default's cluster lives in the data directory; the other backends use the bench's own cluster.
   const clusterDir = (of: Instance) => (backend === 'embedded' ? `${of.dataDir}/pg` : cluster.dir)
   const peak = { databasePssMiB: null as number | null }
-  const { bulk, small } = await withService(service, clusterDir(instance), peak, async () => {
+  const { bulk, bucketBulk, small } = await withService(replicas, clusterDir(instance), peak, async () => {
     let bulk: BulkResult | null = null
+    let bucketBulk: BucketBulkResult | null = null
     if (full) {
       progress(`${title}: ${options.bulkBytes / 2 ** 20} MiB uploads × ${options.bulkRepetitions}, downloads × ${options.bulkRepetitions * options.bulkDownloadRounds}, each beside the bare pipeline`)
       const roots = { hot: `${instance.dataDir}/hot`, cold: `${instance.dataDir}/cold` }
@@ -80,11 +108,18 @@ async function measureBackend(backend: Backend, options: BenchOptions, cluster: 
       progress(`${title}: letting the disk settle`)
       await settleDisks(options.smoke ? 2 : 30)
     }
-    progress(`${title}: 4 KiB writes, deletes and reads, ${options.smallSecs} s each`)
-    const small = await measureSmall(service, options, instance.dataDir)
-    return { bulk, small }
+    if (instance.bucket !== undefined) {
+      progress(`${title}: ${options.bulkBytes / 2 ** 20} MiB uploads × ${options.bulkRepetitions}, downloads × ${options.bulkRepetitions * options.bulkDownloadRounds}, each beside the same RGW directly`)
+      bucketBulk = await measureBucketBulk(service, options, cluster.s3.client(instance.bucket))
+      progress(`${title}: letting the disk settle`)
+      await settleDisks(options.smoke ? 2 : 30)
+    }
+    progress(`${title}: 4 KiB writes, deletes and reads, ${options.smallSecs} s each${replicas.length > 1 ? `, on ${replicas.length} replicas` : ''}`)
+    const small = await measureSmall(replicas, options, instance.dataDir)
+    return { bulk, bucketBulk, small }
   })
   rmSync(instance.dataDir, { recursive: true, force: true })
+  if (instance.bucket !== undefined) await emptyBucket(cluster.s3, instance.bucket)
 
   let list: Awaited<ReturnType<typeof measureList>> | null = null
   if (full) {
@@ -94,7 +129,7 @@ async function measureBackend(backend: Backend, options: BenchOptions, cluster: 
     await settleDisks(options.smoke ? 2 : 30)
     const listService = await startService(listInstance)
     progress(`${title}: list pages at depth 1 and ${options.listDepth.toLocaleString('en-US')}`)
-    list = await withService(listService, clusterDir(listInstance), peak, () => measureList(listService, options))
+    list = await withService([listService], clusterDir(listInstance), peak, () => measureList(listService, options))
     rmSync(listInstance.dataDir, { recursive: true, force: true })
   }
 
@@ -105,6 +140,12 @@ async function measureBackend(backend: Backend, options: BenchOptions, cluster: 
         downloadMiBps: bulk.downloadMiBps,
         uploadPeakRssMiB: bulk.uploadPeakRssMiB,
         downloadPeakRssMiB: bulk.downloadPeakRssMiB,
+      },
+      bucketBulk: bucketBulk && {
+        uploadMiBps: bucketBulk.uploadMiBps,
+        downloadMiBps: bucketBulk.downloadMiBps,
+        uploadPeakRssMiB: bucketBulk.uploadPeakRssMiB,
+        downloadPeakRssMiB: bucketBulk.downloadPeakRssMiB,
       },
       small: smallMeasurements(small),
       smallPeakRssMiB: Math.max(...smallPhases.map((phase) => small.phases[phase].peakRssMiB)),
@@ -122,13 +163,15 @@ async function measureBackend(backend: Backend, options: BenchOptions, cluster: 
     },
     databasePeakPssMiB: peak.databasePssMiB,
     bare: bulk?.bare ?? { upload: [], download: [] },
+    direct: bucketBulk?.direct ?? { upload: [], download: [] },
+    directHashesChecked: bucketBulk?.directHashesChecked ?? 0,
     verification: {
-      // Every upload's answer, and the first download of each uploaded blob, re-hashed.
-      bulkHashesChecked: bulk ? 2 * bulk.runs.upload.length : 0,
+      // Every upload's answer, and the first download of each uploaded blob (on a bucket: every download), re-hashed.
+      bulkHashesChecked: bulk ? 2 * bulk.runs.upload.length : (bucketBulk?.hashesChecked ?? 0),
       smallUploadsReadBack: small.verified.uploads,
       smallDownloadsReadBack: small.verified.downloads,
     },
-    details: { bulk, small, list },
+    details: { bulk, bucketBulk, small, list },
   }
 }
 
@@ -145,18 +188,30 @@ async function main(options: BenchOptions): Promise<Results> {
   ensureTool('wrk', 'wrk')
   ensureTool('curl', 'curl')
   mkdirSync(options.workRoot, { recursive: true })
+  if (!process.env.S3_ENDPOINT && !Bun.which('radosgw')) throw new Error('Ceph (radosgw) is required for the S3 backend: run scripts/install-ceph.sh, or set S3_ENDPOINT (and S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY) to an S3 server')
   const server = await startPostgres()
-  const cluster: BenchCluster = { ...server, tcpUrl: await server.listenOnTcp() }
   try {
+    progress(process.env.S3_ENDPOINT ? `S3: using ${process.env.S3_ENDPOINT}` : 'S3: starting a single-node Ceph RGW')
+    const cluster: BenchCluster = { ...server, tcpUrl: await server.listenOnTcp(), s3: await sharedS3() }
     progress(`limits: SHA-256, the upload client's ceiling, durable 4 KiB puts`)
     const standalone = await measureLimits(options)
     const runs = {} as Record<Backend, BackendRun>
     for (const backend of backends) runs[backend] = await measureBackend(backend, options, cluster)
     const bare = { upload: backends.flatMap((b) => runs[b].bare.upload), download: backends.flatMap((b) => runs[b].bare.download) }
-    // The disk drifts within a run: each backend is judged against the bare runs made beside it; the table's limits are PostgreSQL's.
+    const direct = { upload: backends.flatMap((b) => runs[b].direct.upload), download: backends.flatMap((b) => runs[b].direct.download) }
+    // The disk drifts within a run: each backend is judged against the bare (or direct) runs made beside it; the table's bare limits are PostgreSQL's.
     const limitsBeside = (backend: Backend): Limits => {
       const beside = runs[backend].bare.upload.length > 0 ? runs[backend].bare : runs.postgres.bare
-      return { ...standalone, bareUploadMiBps: median(beside.upload.map((r) => r.mibps)), bareDownloadMiBps: median(beside.download.map((r) => r.mibps)), runs: bare }
+      const directBeside = runs[backend].direct.upload.length > 0 ? runs[backend].direct : direct
+      return {
+        ...standalone,
+        bareUploadMiBps: median(beside.upload.map((r) => r.mibps)),
+        bareDownloadMiBps: median(beside.download.map((r) => r.mibps)),
+        directUploadMiBps: median(directBeside.upload.map((r) => r.mibps)),
+        directDownloadMiBps: median(directBeside.download.map((r) => r.mibps)),
+        runs: bare,
+        directRuns: direct,
+      }
     }
     const limits = limitsBeside('postgres')
 
@@ -181,19 +236,25 @@ async function main(options: BenchOptions): Promise<Results> {
       finishedAt: new Date().toISOString(),
       smoke: options.smoke,
       machine: describeMachine(options.workRoot, loadAverage),
+      s3Server: process.env.S3_ENDPOINT
+        ? `the S3 server at ${process.env.S3_ENDPOINT}`
+        : 'a single-node Ceph RGW that the bench starts (one BlueStore OSD on a sparse file in the system temp directory, reached over loopback)',
       sizes,
       limits,
       measurements,
       verification: {
         ...(Object.fromEntries(backends.map((b) => [b, runs[b].verification])) as Record<Backend, BackendRun['verification']>),
-        bareHashesChecked: bare.upload.length + backends.length,
+        // Every bare upload's answer, and one bare download beside each backend that has them.
+        bareHashesChecked: bare.upload.length + backends.filter((b) => runs[b].bare.download.length > 0).length,
+        directHashesChecked: backends.reduce((sum, b) => sum + runs[b].directHashesChecked, 0),
       },
       databasePeakPssMiB: Object.fromEntries(backends.map((b) => [b, runs[b].databasePeakPssMiB])) as Results['databasePeakPssMiB'],
       targets: checkTargets(sizes, limitsBeside, measurements),
       details: Object.fromEntries(backends.map((b) => [b, runs[b].details])) as Record<Backend, unknown>,
     }
   } finally {
-    await cluster.stop()
+    await stopSharedS3()
+    await server.stop()
     rmSync(options.workRoot, { recursive: true, force: true })
   }
 }
@@ -206,7 +267,7 @@ const options = (() => {
     process.exit(2)
   }
 })()
-// Interrupted: the scratch files (several GiB in a full run) go with us; the cluster is stopped by its exit hook.
+// Interrupted: the scratch files (several GiB in a full run) go with us; the PostgreSQL cluster is stopped by its exit hook, the Ceph one by its watchdog.
 process.on('SIGINT', () => {
   rmSync(options.workRoot, { recursive: true, force: true })
   process.exit(130)
@@ -218,6 +279,8 @@ try {
   console.log(describeRun(results))
   console.log()
   console.log(markdownTable(results))
+  console.log()
+  console.log(tableNotes(results))
   console.log()
   console.log(`JSON: ${options.jsonPath}`)
 } catch (error) {

@@ -5,6 +5,11 @@
  * objects by id and by key. Any error response or socket error fails the phase;
  * afterwards the stored objects are counted and a sample is read back and
  * checked byte for byte.
+ *
+ * Given several replicas of the service (one database, one bucket), one wrk
+ * goes round them: a thread per replica with an equal share of the
+ * connections (see runWrk), and the samples are read back from the last
+ * replica, which did not take every write.
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -34,6 +39,8 @@ export const smallPhaseTitles: Record<SmallPhase, string> = {
 export type PhaseResult = WrkResult & { peakRssMiB: number }
 
 export interface SmallResult {
+  /** Replicas of the service the phases went round. */
+  replicas: number
   phases: Record<SmallPhase, PhaseResult>
   /** Objects read back and compared after the write and read phases. */
   verified: { uploads: number; downloads: number }
@@ -44,11 +51,20 @@ const replacedKeys = 1000
 
 const sha256 = (bytes: Uint8Array) => new Bun.CryptoHasher('sha256').update(bytes).digest('hex')
 
-export async function measureSmall(service: Child, options: BenchOptions, workDir: string): Promise<SmallResult> {
-  const spec = (script: string, args: string[], seconds: number): WrkRun => ({ url: service.url, script, args, seconds, connections: options.smallConcurrency })
+export async function measureSmall(replicas: Child[], options: BenchOptions, workDir: string): Promise<SmallResult> {
+  const service = replicas[0]!
+  const reader = replicas.at(-1)!
+  const spec = (script: string, args: string[], seconds: number): WrkRun => ({
+    url: service.url,
+    replicas: replicas.length > 1 ? replicas.map((r) => r.url) : undefined,
+    script,
+    args,
+    seconds,
+    connections: options.smallConcurrency,
+  })
   const phases = {} as Record<SmallPhase, PhaseResult>
   const timed = async (phase: SmallPhase, run: WrkRun) => {
-    const { result, peakRssMiB } = await withPeakRss(service.pid, () => wrkPhase(run, smallPhaseTitles[phase]))
+    const { result, peakRssMiB } = await withPeakRss(replicas.map((r) => r.pid), () => wrkPhase(run, smallPhaseTitles[phase]))
     phases[phase] = { ...result, peakRssMiB }
     return result
   }
@@ -63,12 +79,16 @@ export async function measureSmall(service: Child, options: BenchOptions, workDi
   const put = await timed('put-new', write('put-new', 'small-put', options.smallSecs))
   expectCount('PUT by key', await objectsIn('small-put'), put.requests, options.smallConcurrency)
 
-  // The warm-up creates every key the timed phase then replaces.
-  await wrkPhase(write('replace', 'small-replace', Math.max(options.warmupSecs, 2)), 'replacing warm-up')
-  if ((await objectsIn('small-replace')) !== replacedKeys) throw new Error(`the replacing warm-up left ${await objectsIn('small-replace')} of ${replacedKeys} keys`)
+  // The warm-up creates every key the timed phase then replaces; on a machine too busy to reach them all in time it runs again, twice as long.
+  for (let seconds = Math.max(options.warmupSecs, 2); ; seconds *= 2) {
+    await wrkPhase(write('replace', 'small-replace', seconds), 'replacing warm-up')
+    const created = await objectsIn('small-replace')
+    if (created === replacedKeys) break
+    if (created > replacedKeys || seconds >= 16) throw new Error(`the replacing warm-up left ${created} of ${replacedKeys} keys`)
+  }
   await timed('replace', write('replace', 'small-replace', options.smallSecs))
   if ((await objectsIn('small-replace')) !== replacedKeys) throw new Error(`replacing changed the number of keys to ${await objectsIn('small-replace')}`)
-  const uploadsChecked = (await verifyStored(service.url, 'small-post', options)) + (await verifyStored(service.url, 'small-replace', options))
+  const uploadsChecked = (await verifyStored(service.url, reader.url, 'small-post', options)) + (await verifyStored(service.url, reader.url, 'small-replace', options))
 
   // Deletes take the keys the two keyed phases stored, alternating.
   const deletable = interleave(await keyPaths(service.url, 'small-post-key'), await keyPaths(service.url, 'small-put'))
@@ -89,9 +109,9 @@ export async function measureSmall(service: Child, options: BenchOptions, workDi
   await wrkPhase(spec('paths.lua', [byId, 'GET', authorization()], options.warmupSecs), 'download warm-up')
   await timed('get-by-id', spec('paths.lua', [byId, 'GET', authorization()], options.smallSecs))
   await timed('get-by-key', spec('paths.lua', [byKey, 'GET', authorization()], options.smallSecs))
-  const downloadsChecked = await verifyDownloads(service.url, seeded, options.smallVerified)
+  const downloadsChecked = await verifyDownloads(reader.url, seeded, options.smallVerified)
 
-  return { phases, verified: { uploads: uploadsChecked, downloads: downloadsChecked } }
+  return { replicas: replicas.length, phases, verified: { uploads: uploadsChecked, downloads: downloadsChecked } }
 }
 
 async function wrkPhase(spec: WrkRun, phase: string): Promise<WrkResult> {
@@ -142,13 +162,13 @@ async function countObjects(base: string, namespace: string): Promise<number> {
   return usage.by_namespace.filter((row) => row.namespace === namespace).reduce((sum, row) => sum + row.objects, 0)
 }
 
-/** A sample of a namespace reads back as the 4 KiB wrk sent, hashing to each object's content_hash. */
-async function verifyStored(base: string, namespace: string, options: BenchOptions): Promise<number> {
+/** A sample of a namespace (listed from `base`) reads back from `reader` as the 4 KiB wrk sent, hashing to each object's content_hash. */
+async function verifyStored(base: string, reader: string, namespace: string, options: BenchOptions): Promise<number> {
   const page = await getJson<{ objects: { id: string; content_hash: string; size_bytes: number }[] }>(
     `${base}/v1/objects?tenant_id=${tenant}&namespace=${namespace}&limit=${Math.min(options.smallVerified, 1000)}`,
   )
   for (const object of page.objects) {
-    const bytes = await getBytes(`${base}/v1/objects/${object.id}?tenant_id=${tenant}`)
+    const bytes = await getBytes(`${reader}/v1/objects/${object.id}?tenant_id=${tenant}`)
     const text = new TextDecoder().decode(bytes.subarray(0, 4))
     if (bytes.byteLength !== objectBytes || object.size_bytes !== objectBytes || text !== 'wrk ' || `sha256:${sha256(bytes)}` !== object.content_hash) {
       throw new Error(`4 KiB upload: object ${object.id} reads back wrong (${bytes.byteLength} bytes, ${object.content_hash})`)

@@ -14,7 +14,15 @@ export interface WrkResult {
 }
 
 export interface WrkRun {
+  /** The service; with several replicas, the first. */
   url: string
+  /**
+   * Every replica's URL, when there are several: wrk then runs one thread per
+   * replica, each with its share of the connections, and the scripts' setup()
+   * points each thread at its replica (BENCH_WRK_ADDRESSES). The rate and the
+   * latency percentiles are wrk's own over all threads' requests.
+   */
+  replicas?: string[]
   script: string
   /** Passed to the script's init(args). */
   args: string[]
@@ -23,10 +31,13 @@ export interface WrkRun {
 }
 
 export async function runWrk(spec: WrkRun): Promise<WrkResult & { output: string }> {
+  const replicas = spec.replicas ?? [spec.url]
+  if (spec.connections % replicas.length !== 0) throw new Error(`${spec.connections} connections do not split evenly over ${replicas.length} replicas`)
+  const addresses = replicas.map((url) => new URL(url).host).join(' ')
   const output = await run([
     'wrk',
-    // One client thread drives 16 connections easily and leaves the CPUs to the server.
-    '--threads', '1',
+    // One client thread drives 16 connections easily and leaves the CPUs to the server; one per replica when there are several.
+    '--threads', String(replicas.length),
     '--connections', String(spec.connections),
     '--duration', `${spec.seconds}s`,
     '--timeout', '10s',
@@ -35,7 +46,7 @@ export async function runWrk(spec: WrkRun): Promise<WrkResult & { output: string
     spec.url,
     '--',
     ...spec.args,
-  ])
+  ], { BENCH_WRK_ADDRESSES: addresses })
   return { ...parseWrk(output), output }
 }
 

@@ -3,20 +3,21 @@ import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { measuredNumbers, tableHeader, type Results } from '../../bench/report'
 import { searchKinds } from '../../bench/list'
-import { smallPhases } from '../../bench/small'
+import { smallPhases, type SmallResult } from '../../bench/small'
 import { repoRoot } from '../support/child'
 import { tempDir } from '../support/temp'
 
 /**
  * The benchmark harness end to end at toy sizes: every phase runs on every
- * backend (over TCP, the 4 KiB phases only), every number comes out, and every
- * hash check ran.
+ * backend (over TCP, the 4 KiB phases only; on a bucket, the bulk phases beside
+ * the RGW reached directly and the 4 KiB phases on two replicas), every number
+ * comes out, and every hash check ran.
  */
 
 const positiveFinite = (value: unknown) => typeof value === 'number' && Number.isFinite(value) && value > 0
 
 test(
-  'bun bench/run.ts --smoke measures every phase on PostgreSQL (socket and TCP) and the embedded default and verifies the bytes',
+  'bun bench/run.ts --smoke measures every phase on PostgreSQL (socket and TCP), the embedded default and a bucket of Ceph RGW, and verifies the bytes',
   async () => {
     const dir = tempDir('juststorage-bench-')
     const jsonPath = join(dir, 'results.json')
@@ -32,26 +33,53 @@ test(
 
       const results = JSON.parse(readFileSync(jsonPath, 'utf8')) as Results
       expect(results.smoke).toBe(true)
-      for (const backend of ['postgres', 'postgres-tcp', 'embedded'] as const) {
+      const { bulkRepetitions: uploads, bulkDownloadRounds: rounds } = results.sizes
+      expect(Object.keys(results.measurements).sort()).toEqual(['embedded', 'postgres', 'postgres-tcp', 's3'])
+      for (const backend of ['postgres', 'postgres-tcp', 'embedded', 's3'] as const) {
         const measured = results.measurements[backend]
         expect(Object.keys(measured.small).sort()).toEqual([...smallPhases].sort())
-        const full = backend !== 'postgres-tcp'
-        expect({ backend, bulk: measured.bulk !== null, list: measured.list !== null }).toEqual({ backend, bulk: full, list: full })
+        const onDirectories = backend === 'postgres' || backend === 'embedded'
+        const onBucket = backend === 's3'
+        expect({ backend, bulk: measured.bulk !== null, bucketBulk: measured.bucketBulk !== null, list: measured.list !== null }).toEqual({
+          backend,
+          bulk: onDirectories,
+          bucketBulk: onBucket,
+          list: onDirectories,
+        })
         const numbers = measuredNumbers(measured)
-        // 4 bulk numbers; list: 4 page latencies, 2 per search kind, usage and the peak RSS.
-        expect(numbers.length).toBe(smallPhases.length * 3 + 1 + (full ? 4 + 4 + 2 * searchKinds.length + 2 : 0))
+        // 4 bulk numbers (on directories or on the bucket); list: 4 page latencies, 2 per search kind, usage and the peak RSS.
+        expect({ backend, numbers: numbers.length }).toEqual({
+          backend,
+          numbers: smallPhases.length * 3 + 1 + (onDirectories || onBucket ? 4 : 0) + (onDirectories ? 4 + 2 * searchKinds.length + 2 : 0),
+        })
         for (const [name, value] of numbers) expect({ backend, name, ok: positiveFinite(value) }).toEqual({ backend, name, ok: true })
         const checked = results.verification[backend]
-        expect(checked.bulkHashesChecked).toBe(full ? 2 * results.sizes.bulkRepetitions : 0)
+        // On directories every upload's answer and each blob's first download; on the bucket every upload's answer and every download.
+        expect({ backend, hashes: checked.bulkHashesChecked }).toEqual({ backend, hashes: onDirectories ? 2 * uploads : onBucket ? uploads + uploads * rounds : 0 })
         expect(checked.smallUploadsReadBack).toBeGreaterThan(0)
         expect(checked.smallDownloadsReadBack).toBeGreaterThan(0)
+        expect({ backend, replicas: (results.details[backend] as { small: SmallResult }).small.replicas }).toEqual({ backend, replicas: onBucket ? 2 : 1 })
       }
       expect(results.verification.bareHashesChecked).toBeGreaterThan(0)
-      for (const name of ['sha256MiBps', 'uploadClientMiBps', 'bareUploadMiBps', 'bareDownloadMiBps', 'durablePutOpsPerSec'] as const) {
+      // Every direct GET of the bucket was hashed against its direct upload's body, one beside each download through the service.
+      expect(results.verification.directHashesChecked).toBe(uploads * rounds)
+      expect({ uploads: results.limits.directRuns.upload.length, downloads: results.limits.directRuns.download.length }).toEqual({ uploads, downloads: uploads * rounds })
+      for (const name of ['sha256MiBps', 'uploadClientMiBps', 'bareUploadMiBps', 'bareDownloadMiBps', 'durablePutOpsPerSec', 'directUploadMiBps', 'directDownloadMiBps'] as const) {
         expect({ name, ok: positiveFinite(results.limits[name]) }).toEqual({ name, ok: true })
       }
       expect(results.targets.length).toBeGreaterThan(0)
       for (const target of results.targets) expect(typeof target.ok).toBe('boolean')
+      // The bucket's rows are judged on the s3 backend: against the direct runs (with a ratio) and the RSS ceiling.
+      const onBucket = results.targets.filter((t) => t.backend === 's3' && t.measurement.includes('a bucket'))
+      expect(onBucket.map((t) => [t.measurement.replace(/^\d+ [MG]iB /, '').replace(/ \d+ [MG]iB /, ' '), t.target, t.ratio !== null])).toEqual([
+        ['upload to a bucket (MiB/s)', '≥ 0.8 × limit', true],
+        ['download from a bucket (MiB/s)', '≥ 0.9 × limit', true],
+        ['peak RSS, upload to a bucket (MiB)', '≤ 150 MiB', false],
+        ['peak RSS, download from a bucket (MiB)', '≤ 150 MiB', false],
+      ])
+      expect(onBucket[0]!.ratio).toBeCloseTo(results.measurements.s3.bucketBulk!.uploadMiBps / results.limits.directUploadMiBps, 6)
+      expect(onBucket[1]!.ratio).toBeCloseTo(results.measurements.s3.bucketBulk!.downloadMiBps / results.limits.directDownloadMiBps, 6)
+      expect(stdout).toContain('upload to a bucket')
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
