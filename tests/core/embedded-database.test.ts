@@ -169,6 +169,8 @@ describe('embedded PostgreSQL', () => {
     while (!readdirSync(dir).some((name) => name.startsWith('pg.initdb')) && Date.now() < deadline) await Bun.sleep(5)
     proc.kill('SIGKILL')
     await proc.exited
+    // The crash takes the initdb it started too (a pod or machine going down), so none writes on into its leftover.
+    killProcessesNaming(`${dir}/pg.initdb`)
     expect(existsSync(join(dir, 'pg', 'PG_VERSION'))).toBe(false)
 
     const child = await start(dir)
@@ -197,4 +199,15 @@ function listeningTcpSocketsOf(pid: number): string[] {
   )
   expect(listening.length).toBeGreaterThan(0)
   return listening.filter((inode) => held.has(inode))
+}
+
+/** SIGKILLs every process whose command line names `text`. */
+function killProcessesNaming(text: string): void {
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text)) process.kill(Number(pid), 'SIGKILL')
+    } catch {
+      // Gone meanwhile.
+    }
+  }
 }
