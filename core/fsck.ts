@@ -19,7 +19,7 @@ export interface FsckReport {
   orphanBlobs: { storage_class: StorageClass; content_hash: string }[]
   /** What uploads and GC passes left in the stores (by path or key), no upload in progress owning it. */
   leftovers: { storage_class: StorageClass; name: string }[]
-  /** Namespaces whose usage counters disagree with their committed objects. */
+  /** Namespaces (or a tenant's deduplicated total, as namespace '(all namespaces)') whose usage counters disagree with the committed objects. */
   wrongUsage: { tenant_id: string; namespace: string; storage_class: StorageClass }[]
 }
 
@@ -61,16 +61,22 @@ export async function checkConsistency(db: Db, stores: BlobStores): Promise<Fsck
       where o.status = 'COMMITTED' and not exists (
         select 1 from ${blobs} b where b.storage_class = o.storage_class and b.content_hash = o.content_hash)`),
   )
+  // Per namespace the counts; per tenant the deduplicated bytes, which the counters may charge to another
+  // of its namespaces than exact_usage() picks (the one that first held the blob, maybe emptied since).
   report.wrongUsage = rowsOf<FsckReport['wrongUsage'][number]>(
     await db.execute(sql`
       with counted as (
-        select tenant_id, namespace, storage_class, sum(objects) as objects, sum(logical_bytes) as logical_bytes,
-          sum(physical_bytes) as physical_bytes, sum(tenant_physical_bytes) as tenant_physical_bytes
+        select tenant_id, namespace, storage_class, sum(objects) as objects, sum(logical_bytes) as logical_bytes, sum(physical_bytes) as physical_bytes
         from usage_counters group by tenant_id, namespace, storage_class
-        having sum(objects) <> 0 or sum(logical_bytes) <> 0 or sum(physical_bytes) <> 0 or sum(tenant_physical_bytes) <> 0)
-      select tenant_id, namespace, storage_class from counted c full join exact_usage() e using (tenant_id, namespace, storage_class)
-      where (c.objects, c.logical_bytes, c.physical_bytes, c.tenant_physical_bytes)
-        is distinct from (e.objects, e.logical_bytes, e.physical_bytes, e.tenant_physical_bytes)`),
+        having sum(objects) <> 0 or sum(logical_bytes) <> 0 or sum(physical_bytes) <> 0),
+      exact as (select * from exact_usage()),
+      tenant_counted as (select tenant_id, storage_class, sum(tenant_physical_bytes) as bytes from usage_counters group by tenant_id, storage_class having sum(tenant_physical_bytes) <> 0),
+      tenant_exact as (select tenant_id, storage_class, sum(tenant_physical_bytes) as bytes from exact group by tenant_id, storage_class having sum(tenant_physical_bytes) <> 0)
+      select tenant_id, namespace, storage_class from counted c full join exact e using (tenant_id, namespace, storage_class)
+      where (c.objects, c.logical_bytes, c.physical_bytes) is distinct from (e.objects, e.logical_bytes, e.physical_bytes)
+      union all
+      select tenant_id, '(all namespaces)', storage_class from tenant_counted t full join tenant_exact x using (tenant_id, storage_class)
+      where t.bytes is distinct from x.bytes`),
   )
   const [counts] = rowsOf<{ objects: number }>(await db.execute(sql`select count(*)::int as objects from ${objects} where status = 'COMMITTED'`))
   report.objectsChecked = counts?.objects ?? 0

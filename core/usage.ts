@@ -33,7 +33,9 @@ export interface Usage {
 export async function tenantUsage(db: Db, tenantId: string, namespaces?: string[]): Promise<Usage> {
   if (namespaces?.length === 0) return { tenantId, objects: 0, logicalBytes: 0, physicalBytes: 0, byNamespace: [] }
   const rows = await usageQuery(db, tenantId, namespaces)
-  const byNamespace = rows.map(({ tenantPhysicalBytes: _, ...row }) => row)
+  // A namespace whose objects are all gone has no usage row, though it may still carry a blob the
+  // tenant holds elsewhere: its share of the tenant's deduplicated bytes stays in the total.
+  const byNamespace = rows.filter((row) => row.objects > 0).map(({ tenantPhysicalBytes: _, ...row }) => row)
   const physicalBytes =
     namespaces === undefined ? sum(rows, 'tenantPhysicalBytes') : namespaces.length === 1 ? sum(rows, 'physicalBytes') : await distinctBlobBytes(db, tenantId, namespaces)
   return { tenantId, objects: sum(rows, 'objects'), logicalBytes: sum(rows, 'logicalBytes'), physicalBytes, byNamespace }
@@ -55,8 +57,6 @@ export function usageQuery(db: Db, tenantId: string, namespaces?: string[]) {
       .from(usageCounters)
       .where(and(eq(usageCounters.tenantId, tenantId), namespaces === undefined ? undefined : anyOf(usageCounters.namespace, namespaces)))
       .groupBy(usageCounters.namespace, usageCounters.storageClass)
-      // A namespace whose objects are all gone keeps zeroed rows until they are folded away: it has no usage.
-      .having(sql`sum(${usageCounters.objects}) > 0`)
       // Byte order, the same on every server whatever its collation; the enum compared as text (cold before hot).
       .orderBy(sql`${usageCounters.namespace} collate "C"`, sql`${usageCounters.storageClass}::text collate "C"`)
   )

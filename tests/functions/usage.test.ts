@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { sql } from 'drizzle-orm'
 import { connectPostgres } from '../../core/db/connect'
+import { checkConsistency } from '../../core/fsck'
 import { foldUsageCounters, usageQuery } from '../../core/usage'
 import { adminToken, storageBackends, startServer, type TestServer } from '../support/server'
 import { expectError } from '../support/assertions'
@@ -104,6 +105,16 @@ describe.each(storageBackends)('usage on %s', (backend) => {
     await upload(server, { tenant: other, namespace: 'docs' }, 'theirs alone')
     expect(await usageOf(server, tenant)).toEqual({ tenant_id: tenant, objects: 1, logical_bytes: 4, physical_bytes: 4, by_namespace: [row('docs', 'hot', 1, 4, 4)] })
     expect(await usageOf(server, other)).toEqual({ tenant_id: other, objects: 2, logical_bytes: 16, physical_bytes: 16, by_namespace: [row('docs', 'hot', 2, 16, 16)] })
+  })
+
+  test('a blob first counted in a namespace that is then emptied still counts once for the tenant', async () => {
+    const tenant = unique('moved')
+    const first = await upload(server, { tenant, namespace: 'first' }, 'kept elsewhere')
+    await upload(server, { tenant, namespace: 'second' }, 'kept elsewhere')
+    expect((await fetch(`${server.url}/v1/objects/${first.id}?tenant_id=${tenant}`, { method: 'DELETE' })).status).toBe(204)
+    expect(await usageOf(server, tenant)).toEqual({ tenant_id: tenant, objects: 1, logical_bytes: 14, physical_bytes: 14, by_namespace: [row('second', 'hot', 1, 14, 14)] })
+    // The charge kept by the emptied namespace is no drift for fsck.
+    expect((await checkConsistency(server.database.db, server.store.blobs)).wrongUsage).toEqual([])
   })
 
   test('empty objects count as objects of zero bytes', async () => {
