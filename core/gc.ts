@@ -10,7 +10,7 @@ import { gcUnremovableFiles } from './metrics'
 import { recordRun } from './runs'
 import { TimeSlice } from './time-slice'
 import { foldUsageCounters } from './usage'
-import type { BlobStore, BlobStores, Leftover, Removal } from './store/blob-store'
+import type { BlobStore, BlobStores, Leftover, Removal, StoredBlob } from './store/blob-store'
 
 /**
  * Garbage collection: reaps stuck uploads, deletes blobs unreferenced for the
@@ -246,29 +246,34 @@ async function settleTakenOut(db: Db, storageClass: StorageClass, leftover: Extr
  */
 async function sweepOrphanBlobs(db: Db, stores: BlobStores, graceSecs: number): Promise<Pick<GcResult, 'removed_orphan_files'>> {
   let removed = 0
-  const slice = new TimeSlice()
   for (const storageClass of storageClasses) {
-    const store = stores[storageClass]
-    let batch: string[] = []
-    const sweep = async () => {
-      const known = await db
-        .select({ contentHash: blobs.contentHash })
-        .from(blobs)
-        .where(and(eq(blobs.storageClass, storageClass), anyOf(blobs.contentHash, batch.map((hex) => `sha256:${hex}`))))
-      const knownHashes = new Set(known.map((row) => row.contentHash))
-      for (const hex of batch) if (!knownHashes.has(`sha256:${hex}`) && (await removeIfOrphan(db, store, storageClass, hex))) removed++
-      batch = []
-    }
-    for await (const blob of store.blobs()) {
-      // A large store is listed without holding the event loop.
-      await slice.yield()
-      if (blob.ageMs < graceSecs * 1000) continue
-      batch.push(blob.hex)
-      if (batch.length >= 500) await sweep()
-    }
-    if (batch.length > 0) await sweep()
+    const old = (blob: StoredBlob) => blob.ageMs >= graceSecs * 1000
+    for await (const hex of blobsWithoutRows(db, stores[storageClass], storageClass, old)) if (await removeIfOrphan(db, stores[storageClass], storageClass, hex)) removed++
   }
   return { removed_orphan_files: removed }
+}
+
+/** The stored blobs of a class (those `wanted`) that have no blob row, looked up 500 at a time. */
+export async function* blobsWithoutRows(db: Db, store: BlobStore, storageClass: StorageClass, wanted: (blob: StoredBlob) => boolean = () => true): AsyncIterable<string> {
+  const slice = new TimeSlice()
+  let batch: string[] = []
+  async function* rowless() {
+    const known = await db
+      .select({ contentHash: blobs.contentHash })
+      .from(blobs)
+      .where(and(eq(blobs.storageClass, storageClass), anyOf(blobs.contentHash, batch.map((hex) => `sha256:${hex}`))))
+    const knownHashes = new Set(known.map((row) => row.contentHash))
+    yield* batch.filter((hex) => !knownHashes.has(`sha256:${hex}`))
+    batch = []
+  }
+  for await (const blob of store.blobs()) {
+    // A large store is listed without holding the event loop.
+    await slice.yield()
+    if (!wanted(blob)) continue
+    batch.push(blob.hex)
+    if (batch.length >= 500) yield* rowless()
+  }
+  if (batch.length > 0) yield* rowless()
 }
 
 /** Takes an orphan out under the claimed row, and finishes its removal once the claim is over. */

@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm'
-import { anyOf } from '../db/any-of'
 import type { Db } from '../db/client'
 import { blobs, type StorageClass } from '../db/schema'
+import { blobsWithoutRows } from '../gc'
 import type { BlobStore } from './blob-store'
 import { hexOf } from './paths'
 
@@ -179,25 +179,10 @@ export async function migrateStorageClass(
 /** The destination's blobs that have no row of the class, as GC's orphan sweep tells them; the first ten found. */
 async function strangersAt(db: Db, destination: BlobStore, storageClass: StorageClass): Promise<MigrationReport['strangers']> {
   const strangers: MigrationReport['strangers'] = { count: 0, sample: [] }
-  let batch: string[] = []
-  const check = async () => {
-    const known = await db
-      .select({ contentHash: blobs.contentHash })
-      .from(blobs)
-      .where(and(eq(blobs.storageClass, storageClass), anyOf(blobs.contentHash, batch.map((hex) => `sha256:${hex}`))))
-    const knownHashes = new Set(known.map((row) => row.contentHash))
-    for (const hex of batch) {
-      if (knownHashes.has(`sha256:${hex}`)) continue
-      strangers.count++
-      if (strangers.sample.length < 10) strangers.sample.push(`sha256:${hex}`)
-    }
-    batch = []
+  for await (const hex of blobsWithoutRows(db, destination, storageClass)) {
+    strangers.count++
+    if (strangers.sample.length < 10) strangers.sample.push(`sha256:${hex}`)
   }
-  for await (const blob of destination.blobs()) {
-    batch.push(blob.hex)
-    if (batch.length >= 500) await check()
-  }
-  if (batch.length > 0) await check()
   return strangers
 }
 
