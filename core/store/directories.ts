@@ -1,5 +1,4 @@
 import { readdirSync } from 'node:fs'
-import { blobTreeDirectory } from './paths'
 
 /**
  * A directory's entries; a directory that is not there has none. Any other
@@ -13,15 +12,5 @@ export function entriesOf(dir: string): string[] {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw error
-  }
-}
-
-/** Every file of a class root's blob tree (`<root>/sha256/<ab>/<cd>/<name>`), lazily, so a caller may stop at the first. */
-export function* blobFilesUnder(root: string): Generator<string> {
-  const base = blobTreeDirectory(root)
-  for (const a of entriesOf(base)) {
-    for (const b of entriesOf(`${base}/${a}`)) {
-      for (const name of entriesOf(`${base}/${a}/${b}`)) yield `${base}/${a}/${b}/${name}`
-    }
   }
 }

@@ -21,8 +21,5 @@ export const tempDirectory = (root: string): string => `${root}/tmp`
 /** An upload's temp file, named by its id so that a sweep can tell a live upload's file from a leftover. */
 export const tempFile = (root: string, uploadId: string): string => `${tempDirectory(root)}/${uploadId}`
 
-export function tempPath(roots: StorageRoots, storageClass: StorageClass, uploadId: string): string {
-  return tempFile(roots[storageClass], uploadId)
-}
 
 export const hexOf = (contentHash: string): string => contentHash.replace(/^sha256:/, '')

@@ -9,7 +9,7 @@ import { connectPostgres } from '../../core/db/connect'
 import * as schema from '../../core/db/schema'
 import { checkConsistency } from '../../core/fsck'
 import { runGc } from '../../core/gc'
-import { blobPath, tempPath } from '../../core/store/paths'
+import { blobPath, tempFile } from '../../core/store/paths'
 import { tenantUsage } from '../../core/usage'
 import { startServer, type TestServer } from '../support/server'
 
@@ -47,7 +47,7 @@ describe('lists of values in queries', () => {
       await tracker.flush(db)
 
       // Leftover temp files and orphan blob files in one directory, for GC's sweeps and fsck to look up.
-      for (let i = 0; i < length; i++) writeFileSync(tempPath(server.roots, 'hot', crypto.randomUUID()), 'leftover')
+      for (let i = 0; i < length; i++) writeFileSync(tempFile(server.roots.hot, crypto.randomUUID()), 'leftover')
       const prefix = randomHex().slice(0, 4)
       for (let i = 0; i < length; i++) {
         const path = blobPath(server.roots, 'hot', `${prefix}${randomHex().slice(4)}`)
