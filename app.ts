@@ -10,6 +10,9 @@ import { listRoutes } from './functions/list'
 import { searchRoutes } from './functions/search'
 import { usageRoutes } from './functions/usage'
 import { uploadRoutes } from './functions/upload'
+import { uploadSessionRoutes } from './functions/uploads'
+import { SessionHashes } from './core/uploads/hashes'
+import type { Sessions } from './core/uploads/sessions'
 import { adminStatusRoutes } from './functions/admin-status'
 import { gcRoutes, type GcDeps } from './functions/gc'
 import { scrubRoutes, type ScrubDeps } from './functions/scrub'
@@ -37,6 +40,7 @@ import type { StorageRoots } from './core/store/paths'
 
 export interface AppDeps {
   store: ObjectStore
+  sessions: Sessions
   /** The directories of the storage classes kept on directories, for the disk figures of status and metrics. */
   roots: Partial<StorageRoots>
   /** The database pool for GC and scrub passes, apart from the one serving requests. */
@@ -120,6 +124,7 @@ export function createApp(deps: AppDeps, nextRuns: NextRuns = {}) {
     .use(openapiRoutes())
     .use(swaggerRoutes())
     .use(uploadRoutes(deps.store, deps.limits.uploads))
+    .use(uploadSessionRoutes(deps.sessions, deps.limits.uploads))
     .use(downloadRoutes(deps.store))
     .use(deleteRoutes(deps.store))
     .use(listRoutes(deps.store))
@@ -138,8 +143,10 @@ export async function assembleDeps(config: Config, database: Database, draining:
   configureLog(config.logLevel)
   const roots = storageDirectories(config)
   watchStorageRoots(roots)
+  const store: ObjectStore = { db: database.db, blobs: blobStoresOf(config), maxUploadBytes: config.maxUploadBytes, inlineMaxBytes: config.inlineMaxBytes }
   return {
-    store: { db: database.db, blobs: blobStoresOf(config), maxUploadBytes: config.maxUploadBytes, inlineMaxBytes: config.inlineMaxBytes },
+    store,
+    sessions: { store, hashes: new SessionHashes(), ttlSecs: config.uploadSessionTtlSecs },
     roots,
     background: database.background,
     draining,
@@ -183,7 +190,7 @@ export function scrubDeps(deps: AppDeps): ScrubDeps {
 }
 
 const isUpload = (method: string, path: string) =>
-  (method === 'POST' && path === '/v1/objects') || (method === 'PUT' && path.startsWith('/v1/objects/by-key/'))
+  (method === 'POST' && path === '/v1/objects') || (method === 'PUT' && path.startsWith('/v1/objects/by-key/')) || (method === 'PATCH' && path.startsWith('/v1/uploads/'))
 
 /** Options for Bun.serve, shared by the service and its tests. */
 export const serveOptions = {

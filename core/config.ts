@@ -36,6 +36,7 @@ export interface Config {
   gcBatchSize: number
   gcGraceSecs: number
   stuckUploadTimeoutSecs: number
+  uploadSessionTtlSecs: number
   tombstoneRetentionSecs: number
   scrubCron: string
   scrubMaxBytesPerSec: number
@@ -281,6 +282,7 @@ export function loadConfig(env: Env = process.env): Config {
     gcBatchSize: integer(env, 'GC_BATCH_SIZE', 100, 1, 10_000),
     gcGraceSecs: integer(env, 'GC_GRACE_SECS', 600, 0),
     stuckUploadTimeoutSecs: integer(env, 'STUCK_UPLOAD_TIMEOUT_SECS', 3600, 1),
+    uploadSessionTtlSecs: integer(env, 'UPLOAD_SESSION_TTL_SECS', 86400, 1),
     tombstoneRetentionSecs: integer(env, 'TOMBSTONE_RETENTION_SECS', 7 * 86400, 0),
     scrubCron: cronExpression(env, 'SCRUB_CRON', '0 3 * * 0'),
     scrubMaxBytesPerSec: integer(env, 'SCRUB_MAX_BYTES_PER_SEC', 64 * 2 ** 20, 1),

@@ -14,6 +14,7 @@ export const errorStatus = {
   not_found: 404,
   method_not_allowed: 405,
   key_exists: 409,
+  offset_mismatch: 409,
   precondition_failed: 412,
   payload_too_large: 413,
   quota_exceeded: 413,

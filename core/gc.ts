@@ -11,6 +11,7 @@ import { recordRun } from './runs'
 import { TimeSlice } from './time-slice'
 import { foldUsageCounters } from './usage'
 import type { BlobStore, BlobStores, Leftover, Removal, StoredBlob } from './store/blob-store'
+import { expireSessions, liveSessionIds } from './uploads/sessions'
 
 /**
  * Garbage collection: reaps stuck uploads, deletes blobs unreferenced for the
@@ -61,7 +62,7 @@ function unremovable(store: BlobStore, hex: string, error: unknown): void {
   log.warn({ msg: 'gc could not remove a blob; it is left for a later pass', store: store.location, hex, error: String((error as Error)?.message ?? error) })
 }
 
-/** Uploads in WRITING past the timeout lose their reservation; a still-running one then fails at commit. */
+/** Uploads in WRITING past the timeout lose their reservation (a still-running one then fails at commit); expired sessions go with their bytes. */
 async function reapStuckUploads(db: Db, stores: BlobStores, settings: GcSettings): Promise<Pick<GcResult, 'reaped_uploads'>> {
   let reaped = 0
   for (;;) {
@@ -74,7 +75,7 @@ async function reapStuckUploads(db: Db, stores: BlobStores, settings: GcSettings
     const reapedRows = rowsOf<{ id: string; storage_class: StorageClass }>(rows)
     await Promise.all(reapedRows.map((row) => stores[row.storage_class].discard(row.id).catch((error) => unremovable(stores[row.storage_class], row.id, error))))
     reaped += reapedRows.length
-    if (reapedRows.length < settings.batchSize) return { reaped_uploads: reaped }
+    if (reapedRows.length < settings.batchSize) return { reaped_uploads: reaped + (await expireSessions(db, stores, settings.batchSize)) }
   }
 }
 
@@ -207,7 +208,7 @@ async function sweepLeftovers(db: Db, stores: BlobStores, graceSecs: number): Pr
         .select({ id: objects.id })
         .from(objects)
         .where(and(anyOf(objects.id, ids, 'uuid'), statusIs(objects.status, 'WRITING')))
-      const liveIds = new Set(live.map((row) => row.id))
+      const liveIds = new Set([...live.map((row) => row.id), ...(await liveSessionIds(db, ids))])
       for (const leftover of chunk) {
         if (leftover.kind === 'staged' && leftover.uploadId !== null && liveIds.has(leftover.uploadId)) continue
         const gone = leftover.kind === 'staged' ? await leftover.remove() : await settleTakenOut(db, storageClass, leftover)

@@ -114,7 +114,7 @@ function uploadRow(id: string, request: UploadRequest) {
   return { id, namespace, tenantId, key, storageClass, contentType, metadata }
 }
 
-async function reserveUpload(db: Db, id: string, request: UploadRequest): Promise<void> {
+async function reserveUpload(db: Db | Tx, id: string, request: UploadRequest): Promise<void> {
   await db.insert(objects).values({ ...uploadRow(id, request), status: 'WRITING' })
 }
 
@@ -161,6 +161,19 @@ async function commitUpload(store: ObjectStore, id: string, request: UploadReque
       if (attempt >= 3 || !code || !retryableSqlStates.has(code) || ('staged' in bytes && !(await bytes.staged.isStaged(id)))) throw error
     }
   }
+}
+
+/**
+ * Commits a completed session's sealed bytes (staged under the session's id)
+ * as a new object, in the caller's transaction, which holds the session's row:
+ * placed while the blob row is locked, as an upload's file is.
+ */
+export async function commitSealed(tx: Tx, store: ObjectStore, id: string, request: UploadRequest, written: WrittenFile, sessionId: string): Promise<UploadResult> {
+  // Reserved and committed in one transaction: no other sees the reservation.
+  await reserveUpload(tx, id, request)
+  const committed = await commitStatement(tx, id, request, written, null)
+  if (!committed.keepsOwnBytes) await store.blobs[request.storageClass].place(sessionId, written.hex)
+  return { object: committed.object, replaced: committed.replaced }
 }
 
 /** The key policy as commit_object takes it: its name, and the entity tags If-Match allows (null: any). */

@@ -1,5 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm'
-import { type AnyPgColumn, bigint, check, customType, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { type AnyPgColumn, bigint, boolean, check, customType, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
 
 export const objectStatus = pgEnum('object_status', ['WRITING', 'COMMITTED', 'DELETING', 'DELETED'])
 export const storageClass = pgEnum('storage_class', ['hot', 'cold'])
@@ -113,6 +113,41 @@ export const usageCounters = pgTable(
   (table) => [primaryKey({ columns: [table.tenantId, table.namespace, table.storageClass, table.slot] })],
 )
 
+/**
+ * Resumable upload sessions: bytes arrive over many requests and become an
+ * object on completion. `offset` counts the bytes acknowledged durable; what
+ * the blob store keeps of them is `store_state` (a multipart upload's parts)
+ * and, for a bucket, `tail`: the bytes after the last whole part, kept here
+ * until a part is full. A completed session keeps its answer until it expires.
+ */
+export const uploadSessions = pgTable(
+  'upload_sessions',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    namespace: text('namespace').notNull(),
+    key: text('key'),
+    storageClass: storageClass('storage_class').notNull(),
+    contentType: text('content_type').notNull(),
+    metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull().default({}),
+    overwrite: boolean('overwrite').notNull(),
+    expectedHash: text('expected_hash'),
+    length: bigint('length', { mode: 'number' }),
+    offset: bigint('offset', { mode: 'number' }).notNull().default(0),
+    storeState: jsonb('store_state').$type<Record<string, unknown>>().notNull().default({}),
+    tail: bytea('tail'),
+    // The object JSON of the completion, answered again to a repeated complete.
+    completed: jsonb('completed').$type<Record<string, unknown>>(),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    updatedAt: instant('updated_at').notNull().defaultNow(),
+    expiresAt: instant('expires_at').notNull(),
+  },
+  (table) => [
+    index('upload_sessions_open_idx').on(table.tenantId, table.namespace, table.createdAt, table.id).where(sql`${table.completed} is null`),
+    index('upload_sessions_expiry_idx').on(table.expiresAt),
+  ],
+)
+
 /** The last run of each background job, for the admin status page. */
 export const backgroundRuns = pgTable('background_runs', {
   job: text('job').primaryKey(),
@@ -176,4 +211,5 @@ export const settings = pgTable('settings', {
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect
 export type ObjectRow = typeof objects.$inferSelect
+export type UploadSessionRow = typeof uploadSessions.$inferSelect
 export type StorageClass = (typeof storageClass.enumValues)[number]

@@ -38,6 +38,44 @@ export interface BlobStore {
 
   /** What keeps the store from taking a blob now ("storage root not writable"); null when nothing does. */
   readiness(): Promise<string | null>
+
+  /** The bytes of resumable upload sessions. */
+  readonly sessions: SessionBytes
+}
+
+/**
+ * A resumable session's bytes, kept where an upload's staged bytes are (so the
+ * leftover sweep knows them by the session's id). Every call runs while the
+ * session's row is locked; what a call returns becomes the session's once the
+ * row records it, so a call that fails, or whose answer is never recorded,
+ * leaves the session as it was.
+ */
+export interface SessionBytes {
+  /**
+   * Appends a body at `at.offset`, first dropping anything stored past it (a
+   * request that was never acknowledged). Each byte kept goes to `take`, in
+   * order. Resolves once what it kept is durable, also when the body broke off
+   * (`broke`: the client's error); throws, keeping nothing, on any other failure.
+   */
+  append(sessionId: string, at: SessionPosition, head: BodyHead, reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number, take: (chunk: Uint8Array) => void): Promise<Appended>
+  /** Turns the session's bytes into the staged bytes of upload `sessionId`, for place(); a sealed session takes no more bytes. */
+  seal(sessionId: string, at: SessionPosition): Promise<SessionPosition>
+  /** The sealed bytes, for hashing them again when the hash kept while they arrived is gone (a restart, another replica). */
+  readSealed(sessionId: string, at: SessionPosition): ReadableStream<Uint8Array>
+  /** Removes the session's bytes, sealed or not. */
+  remove(sessionId: string, at: SessionPosition): Promise<void>
+}
+
+/** What a store keeps of a session: its length, the store's own record (a multipart upload's parts), and bytes not yet in a part. */
+export interface SessionPosition {
+  offset: number
+  state: Record<string, unknown>
+  tail: Uint8Array | null
+}
+
+export interface Appended {
+  at: SessionPosition
+  broke: Error | null
 }
 
 export type BlobStores = Record<StorageClass, BlobStore>

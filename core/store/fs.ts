@@ -1,14 +1,14 @@
-import { accessSync, constants, existsSync, renameSync, statSync } from 'node:fs'
+import { accessSync, closeSync, constants, existsSync, fstatSync, ftruncateSync, openSync, renameSync, statSync } from 'node:fs'
 import { stat, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { log } from '../log'
 import { gcUnremovableFiles } from '../metrics'
-import type { BlobStore, Leftover, Removal, StoredBlob } from './blob-store'
+import type { Appended, BlobStore, Leftover, Removal, SessionBytes, SessionPosition, StoredBlob } from './blob-store'
 import { entriesOf } from './directories'
 import { ensureParentDirectory, fsyncDirectory, fsyncDirectoryAsync } from './durable'
 import { blobFile, blobTreeDirectory, tempDirectory, tempFile } from './paths'
 import { moveToTrash, restoreFromTrash, trashedHex, trashPath } from './trash'
-import { removeFile, writeStreamToFile, type BodyHead, type WrittenFile } from './writer'
+import { removeFile, streamIntoFile, writeStreamToFile, type BodyHead, type WrittenFile } from './writer'
 
 /**
  * Blobs as files under a root directory: `<root>/sha256/<ab>/<cd>/<hex>`, and
@@ -20,7 +20,11 @@ export class FileBlobStore implements BlobStore {
   /** Directory syncs requested and not yet started: removals finished together share one per directory. */
   private readonly pendingSyncs = new Map<string, Promise<void>>()
 
-  constructor(readonly location: string) {}
+  readonly sessions: SessionBytes
+
+  constructor(readonly location: string) {
+    this.sessions = new FileSessions(location)
+  }
 
   stage(uploadId: string, head: BodyHead, reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number): Promise<WrittenFile> {
     return writeStreamToFile(head, reader, tempFile(this.location, uploadId), maxBytes)
@@ -182,5 +186,66 @@ async function removeLeftover(path: string): Promise<boolean> {
       log.warn({ msg: 'gc could not remove a file; it is left for a later pass', path, error: String((error as Error)?.message ?? error) })
     }
     return false
+  }
+}
+
+/**
+ * A session's bytes as its temp file, written in place: sealing it is nothing,
+ * and place() renames it into the blob tree like any upload's.
+ */
+class FileSessions implements SessionBytes {
+  constructor(private readonly root: string) {}
+
+  async append(sessionId: string, at: SessionPosition, head: BodyHead, reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number, take: (chunk: Uint8Array) => void): Promise<Appended> {
+    const path = tempFile(this.root, sessionId)
+    const { fd, created } = this.open(path, at.offset)
+    try {
+      ftruncateSync(fd, at.offset)
+      const streamed = await streamIntoFile(fd, at.offset, head, reader, maxBytes, take, true)
+      // The first bytes created the file: its directory entry must survive a crash too.
+      if (created) fsyncDirectory(tempDirectory(this.root))
+      return { at: { offset: at.offset + streamed.sizeBytes, state: {}, tail: null }, broke: streamed.broke }
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  async seal(sessionId: string, at: SessionPosition): Promise<SessionPosition> {
+    const path = tempFile(this.root, sessionId)
+    const { fd, created } = this.open(path, at.offset)
+    try {
+      // Bytes past the offset are an unacknowledged request's.
+      ftruncateSync(fd, at.offset)
+      if (created) fsyncDirectory(tempDirectory(this.root))
+    } finally {
+      closeSync(fd)
+    }
+    return at
+  }
+
+  readSealed(sessionId: string, at: SessionPosition): ReadableStream<Uint8Array> {
+    return Bun.file(tempFile(this.root, sessionId)).slice(0, at.offset).stream()
+  }
+
+  async remove(sessionId: string): Promise<void> {
+    removeFile(tempFile(this.root, sessionId))
+  }
+
+  /** The session's file: created for a session with no bytes yet; one that should hold acknowledged bytes and does not is lost data, never silently restarted. */
+  private open(path: string, offset: number): { fd: number; created: boolean } {
+    try {
+      const fd = openSync(path, 'r+')
+      const size = fstatSync(fd).size
+      if (size < offset) {
+        closeSync(fd)
+        throw new Error(`the session file ${path} holds ${size} of its ${offset} acknowledged bytes`)
+      }
+      return { fd, created: false }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+      if (offset > 0) throw new Error(`the session file ${path} with ${offset} acknowledged bytes is missing`)
+      ensureParentDirectory(path)
+      return { fd: openSync(path, 'wx', 0o600), created: true }
+    }
   }
 }

@@ -3,7 +3,7 @@ import { ApiError } from '../errors'
 import { log } from '../log'
 import { keepMemoryInBudget } from '../memory'
 import { gcUnremovableFiles, storageBackendDuration, storageBackendErrors } from '../metrics'
-import type { BlobStore, Leftover, Removal, StoredBlob } from './blob-store'
+import type { Appended, BlobStore, Leftover, Removal, SessionBytes, SessionPosition, StoredBlob } from './blob-store'
 import type { BodyHead, WrittenFile } from './writer'
 
 /**
@@ -42,6 +42,7 @@ export class S3BlobStore implements BlobStore {
   private readonly connection: S3Connection & { region: string }
   private readonly client: S3Client
   private readonly timeoutMs: number
+  readonly sessions: SessionBytes
 
   constructor(
     private readonly bucket: string,
@@ -56,6 +57,12 @@ export class S3BlobStore implements BlobStore {
     this.timeoutMs = timeoutMs
     this.connection = { ...reach, region: reach.region ?? 'us-east-1' }
     this.client = new S3Client({ ...this.connection, bucket })
+    this.sessions = {
+      append: (id, at, head, reader, maxBytes, take) => this.appendToSession(id, at, head, reader, maxBytes, take),
+      seal: (id, at) => this.sealSession(id, at),
+      readSealed: (id, at) => this.stallGuarded(this.client.file(this.stagedKey(id)).slice(0, at.offset).stream()),
+      remove: (id, at) => this.removeSession(id, at),
+    }
   }
 
   /**
@@ -255,6 +262,137 @@ export class S3BlobStore implements BlobStore {
     )
   }
 
+  /**
+   * A session's bytes as a multipart upload of its staging key: whole parts of
+   * sessionPartBytes (above S3's 5 MiB minimum) go to the bucket as they fill,
+   * the rest stays in the session's row as its tail until the next request
+   * fills the part. A part is sent while the next one fills.
+   */
+  private async appendToSession(
+    sessionId: string,
+    at: SessionPosition,
+    head: BodyHead,
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    maxBytes: number,
+    take: (chunk: Uint8Array) => void,
+  ): Promise<Appended> {
+    const state = sessionState(at)
+    if (state.sealed) throw new ApiError('offset_mismatch', 'The session is being completed and takes no more bytes', { 'upload-offset': String(at.offset) })
+    const key = this.stagedKey(sessionId)
+    const uploadId = state.uploadId ?? (await this.startMultipart(key))
+    const parts = [...state.parts]
+    let part = new Uint8Array(sessionPartBytes)
+    let filled = 0
+    let sending: Promise<void> = Promise.resolve()
+    const send = (bytes: Uint8Array) => {
+      const number = parts.length + 1
+      parts.push('')
+      const previous = sending
+      sending = (async () => {
+        const etag = await this.uploadPart(key, uploadId, number, bytes)
+        await previous
+        parts[number - 1] = etag
+      })()
+      // Failures surface at the next await of `sending`; until then none goes unhandled.
+      sending.catch(() => {})
+    }
+    const keep = (chunk: Uint8Array) => {
+      take(chunk)
+      for (let off = 0; off < chunk.byteLength; ) {
+        const n = Math.min(chunk.byteLength - off, sessionPartBytes - filled)
+        part.set(chunk.subarray(off, off + n), filled)
+        filled += n
+        off += n
+        if (filled === sessionPartBytes) {
+          send(part)
+          part = new Uint8Array(sessionPartBytes)
+          filled = 0
+        }
+      }
+    }
+    if (at.tail) {
+      part.set(at.tail)
+      filled = at.tail.byteLength
+    }
+    let received = 0
+    let broke: Error | null = null
+    const accept = async (chunk: Uint8Array) => {
+      if (received + chunk.byteLength > maxBytes) throw new ApiError('payload_too_large', `The object exceeds the limit of ${maxBytes} bytes`)
+      received += chunk.byteLength
+      // At most one part in flight beside the one filling: memory stays at two parts.
+      if (filled + chunk.byteLength >= sessionPartBytes) await sending
+      keep(chunk)
+    }
+    try {
+      for (const chunk of head.chunks) await accept(chunk)
+      for (let end = head.done; !end; ) {
+        let next: Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>
+        try {
+          next = await readFromClient(reader)
+        } catch (error) {
+          broke = error as Error
+          break
+        }
+        if (next.done) end = true
+        else await accept(next.value)
+      }
+      await sending
+    } catch (error) {
+      await sending.catch(() => {})
+      throw error
+    }
+    return { at: { offset: at.offset + received, state: { uploadId, parts, sealed: false }, tail: filled > 0 ? part.slice(0, filled) : null }, broke }
+  }
+
+  /** Completes the multipart upload with the tail as its last part, so the session's bytes are the staged object. */
+  private async sealSession(sessionId: string, at: SessionPosition): Promise<SessionPosition> {
+    const state = sessionState(at)
+    if (state.sealed) return at
+    const key = this.stagedKey(sessionId)
+    const sealed = { offset: at.offset, state: { ...state, sealed: true }, tail: null }
+    if (state.uploadId === undefined || at.offset === 0) {
+      if (state.uploadId !== undefined) await this.abortUpload(key, state.uploadId)
+      await expectOk(await this.request('upload', 'PUT', key, {}, {}, new Uint8Array(0)), `store the empty ${key}`)
+      return sealed
+    }
+    const parts = [...state.parts]
+    if (at.tail) parts.push(await this.uploadPart(key, state.uploadId, parts.length + 1, at.tail))
+    const list = parts.map((etag, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${etag}</ETag></Part>`).join('')
+    const body = `<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${list}</CompleteMultipartUpload>`
+    const response = await this.request('upload', 'POST', key, { uploadId: state.uploadId }, { 'content-type': 'application/xml' }, body)
+    try {
+      await expectOk(response, `complete the session upload ${key}`)
+    } catch (error) {
+      // Completed before, by a seal whose answer was never recorded.
+      if (codeOf(error) !== 'NoSuchUpload' || (await this.head(key))?.size !== at.offset) throw error
+    }
+    const stored = await this.head(key)
+    if (stored?.size !== at.offset) throw new Error(`the session upload ${key} stored ${stored?.size ?? 'nothing'}, not ${at.offset} bytes`)
+    return sealed
+  }
+
+  private async removeSession(sessionId: string, at: SessionPosition): Promise<void> {
+    const key = this.stagedKey(sessionId)
+    const { uploadId } = sessionState(at)
+    if (uploadId !== undefined) await this.abortUpload(key, uploadId)
+    await this.backend(this.client.delete(key), 'delete')
+  }
+
+  private async startMultipart(key: string): Promise<string> {
+    const created = await expectOk(await this.request('upload', 'POST', key, { uploads: '' }), `start a multipart upload of ${key}`)
+    const uploadId = xmlValues(created, 'UploadId')[0]
+    if (!uploadId) throw new Error(`no upload id in the answer to starting a multipart upload: ${created.slice(0, 200)}`)
+    return uploadId
+  }
+
+  private async uploadPart(key: string, uploadId: string, number: number, bytes: Uint8Array): Promise<string> {
+    const response = await this.request('upload', 'PUT', key, { partNumber: String(number), uploadId }, {}, bytes)
+    await expectOk(response, `upload part ${number} of ${key}`)
+    const etag = response.headers.get('etag')
+    if (!etag) throw new Error(`no entity tag for part ${number} of ${key}`)
+    return etag
+  }
+
   private stagedKey = (uploadId: string) => `${this.prefix}tmp/${uploadId}`
   private blobKey = (hex: string) => `${this.prefix}sha256/${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex}`
 
@@ -359,7 +497,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   /** A path-style request to the bucket signed with AWS Signature Version 4; a failure to connect is the backend's unavailability. */
-  private async request(operation: string, method: string, key: string, query: Record<string, string> = {}, headers: Record<string, string> = {}, body = ''): Promise<Response> {
+  private async request(operation: string, method: string, key: string, query: Record<string, string> = {}, headers: Record<string, string> = {}, body: string | Uint8Array = ''): Promise<Response> {
     const { endpoint, region, accessKeyId, secretAccessKey, sessionToken } = this.connection
     const url = new URL(`${endpoint.replace(/\/+$/, '')}/${encodePath(key === '' ? this.bucket : `${this.bucket}/${key}`)}`)
     const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '')
@@ -386,7 +524,7 @@ export class S3BlobStore implements BlobStore {
     url.search = canonicalQuery
     const { host: _host, ...sent } = signed
     const authorization = `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`
-    const answer = fetch(url, { method, body: body || undefined, headers: { ...sent, authorization }, signal: AbortSignal.timeout(this.timeoutMs) })
+    const answer = fetch(url, { method, body: body === '' ? undefined : (body as BodyInit), headers: { ...sent, authorization }, signal: AbortSignal.timeout(this.timeoutMs) })
     const response = await measured(operation, answer.catch((error) => Promise.reject(unavailable(error))))
     if (response.status >= 500) storageBackendErrors.inc({ backend: 's3', operation })
     return response
@@ -457,7 +595,19 @@ const unescapeXml = (text: string) => text.replace(/&(amp|lt|gt|quot|apos);/g, (
 
 const encodeRfc3986 = (text: string) => encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
 const encodePath = (path: string) => path.split('/').map(encodeRfc3986).join('/')
-const sha256Hex = (data: string) => new Bun.CryptoHasher('sha256').update(data).digest('hex')
+const sha256Hex = (data: string | Uint8Array) => new Bun.CryptoHasher('sha256').update(data).digest('hex')
 const hmac = (key: string | Buffer, data: string) => new Bun.CryptoHasher('sha256', key).update(data).digest()
+
+// Whole parts of a session: above S3's 5 MiB minimum, and 8,192 parts (of S3's 10,000) hold 64 GiB.
+const sessionPartBytes = partSize
+
+interface SessionState {
+  uploadId?: string
+  /** The entity tag of each part, part number = index + 1. */
+  parts: string[]
+  sealed: boolean
+}
+
+const sessionState = (at: SessionPosition): SessionState => ({ parts: [], sealed: false, ...(at.state as Partial<SessionState>) })
 
 const ageOf = (time: string | undefined): number => (time ? Math.max(0, Date.now() - Date.parse(time)) : 0)

@@ -57,17 +57,50 @@ const memoryCheckBytes = 8 * 2 ** 20
 export async function writeStreamToFile(head: BodyHead, reader: ReadableStreamDefaultReader<Uint8Array>, path: string, maxBytes: number): Promise<WrittenFile> {
   const fd = openSync(path, 'wx', 0o600)
   const hasher = new Bun.CryptoHasher('sha256')
+  try {
+    const { sizeBytes } = await streamIntoFile(fd, 0, head, reader, maxBytes, (chunk) => hasher.update(chunk), false)
+    return { hex: hasher.digest('hex'), sizeBytes }
+  } catch (error) {
+    removeFile(path)
+    throw error
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** What streamIntoFile wrote and made durable; `broke`: the client's failure after those bytes, when it keeps them. */
+export interface Streamed {
+  sizeBytes: number
+  broke: ApiError | null
+}
+
+/**
+ * Writes a body into an open file from `position`, passing each byte written to
+ * `take` in order, and makes it durable (fdatasync). A body that breaks off
+ * fails the write, or with `keepOnBreak` ends it: what arrived is synced and
+ * reported with the client's error.
+ */
+export async function streamIntoFile(
+  fd: number,
+  position: number,
+  head: BodyHead,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  maxBytes: number,
+  take: (chunk: Uint8Array) => void,
+  keepOnBreak: boolean,
+): Promise<Streamed> {
   let sizeBytes = 0
   let unsynced = 0
   let untilMemoryCheck = memoryCheckBytes
   let syncing: Promise<void> | null = null
   // A failed sync reports its error once only; a later fdatasync may succeed with the bytes lost.
   let syncFailure: unknown = null
+  let broke: ApiError | null = null
   const append = (chunk: Uint8Array) => {
+    if (sizeBytes + chunk.byteLength > maxBytes) throw new ApiError('payload_too_large', `The object exceeds the limit of ${maxBytes} bytes`)
+    take(chunk)
+    for (let off = 0; off < chunk.byteLength; ) off += writeSync(fd, chunk, off, chunk.byteLength - off, position + sizeBytes + off)
     sizeBytes += chunk.byteLength
-    if (sizeBytes > maxBytes) throw new ApiError('payload_too_large', `The object exceeds the limit of ${maxBytes} bytes`)
-    hasher.update(chunk)
-    for (let off = 0; off < chunk.byteLength; ) off += writeSync(fd, chunk, off)
     unsynced += chunk.byteLength
     untilMemoryCheck -= chunk.byteLength
     if (untilMemoryCheck <= 0) {
@@ -89,22 +122,25 @@ export async function writeStreamToFile(head: BodyHead, reader: ReadableStreamDe
     // back every few milliseconds.
     const slice = new TimeSlice()
     for (let end = head.done; !end; ) {
-      const { done, value } = await readFromClient(reader)
-      if (done) end = true
-      else append(value)
+      let next: Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>
+      try {
+        next = await readFromClient(reader)
+      } catch (error) {
+        if (!keepOnBreak) throw error
+        broke = error as ApiError
+        break
+      }
+      if (next.done) end = true
+      else append(next.value)
       await slice.yield()
     }
     await syncing
     if (syncFailure !== null) throw syncFailure
     await fdatasyncAsync(fd)
-    return { hex: hasher.digest('hex'), sizeBytes }
-  } catch (error) {
-    removeFile(path)
-    throw error
+    return { sizeBytes, broke }
   } finally {
-    // Never close the descriptor under a sync still running on it.
+    // Never let the caller close the descriptor under a sync still running on it.
     await syncing
-    closeSync(fd)
   }
 }
 

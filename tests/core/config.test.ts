@@ -35,6 +35,7 @@ describe('loadConfig', () => {
       gcBatchSize: 100,
       gcGraceSecs: 600,
       stuckUploadTimeoutSecs: 3600,
+      uploadSessionTtlSecs: 86400,
       tombstoneRetentionSecs: 7 * 86400,
       scrubCron: '0 3 * * 0',
       scrubMaxBytesPerSec: 64 * 2 ** 20,
@@ -168,6 +169,7 @@ describe('loadConfig', () => {
     ['GC_BATCH_SIZE', 'gcBatchSize', '500', 500],
     ['GC_GRACE_SECS', 'gcGraceSecs', '0', 0],
     ['STUCK_UPLOAD_TIMEOUT_SECS', 'stuckUploadTimeoutSecs', '120', 120],
+    ['UPLOAD_SESSION_TTL_SECS', 'uploadSessionTtlSecs', '600', 600],
     ['TOMBSTONE_RETENTION_SECS', 'tombstoneRetentionSecs', '0', 0],
     ['SCRUB_MAX_BYTES_PER_SEC', 'scrubMaxBytesPerSec', '1000', 1000],
   ] as const)('%s is parsed into %s', (variable, field, raw, value) => {

@@ -57,6 +57,7 @@ export interface ServerOptions {
   /** Most tests look at blob files, so bodies go to files unless a test keeps small ones inline. */
   inlineMaxBytes?: number
   gc?: { graceSecs?: number; batchSize?: number; stuckUploadTimeoutSecs?: number; tombstoneRetentionSecs?: number }
+  uploadSessionTtlSecs?: number
   scrubMaxBytesPerSec?: number
   /** Further environment, as the service would read it. */
   env?: Record<string, string>
@@ -80,6 +81,7 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
     GC_GRACE_SECS: String(options.gc?.graceSecs ?? 0),
     GC_BATCH_SIZE: String(options.gc?.batchSize ?? 100),
     STUCK_UPLOAD_TIMEOUT_SECS: String(options.gc?.stuckUploadTimeoutSecs ?? 3600),
+    UPLOAD_SESSION_TTL_SECS: String(options.uploadSessionTtlSecs ?? 86400),
     TOMBSTONE_RETENTION_SECS: String(options.gc?.tombstoneRetentionSecs ?? 0),
     SCRUB_MAX_BYTES_PER_SEC: String(options.scrubMaxBytesPerSec ?? 2 ** 30),
     // Tests run quietly unless one asks for logs.
