@@ -25,7 +25,7 @@ export const SessionSchema = t.Object({
   created_at: t.String(),
 })
 
-function sessionJson(row: UploadSessionRow) {
+function sessionJson(row: Omit<UploadSessionRow, 'tail'>) {
   return {
     id: row.id,
     namespace: row.namespace,

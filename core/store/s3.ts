@@ -60,7 +60,8 @@ export class S3BlobStore implements BlobStore {
     this.sessions = {
       append: (id, at, head, reader, maxBytes, take) => this.appendToSession(id, at, head, reader, maxBytes, take),
       seal: (id, at) => this.sealSession(id, at),
-      readSealed: (id, at) => this.stallGuarded(this.client.file(this.stagedKey(id)).slice(0, at.offset).stream()),
+      // Bun answers a range of none with an error, as in read().
+      readSealed: (id, at) => (at.offset === 0 ? new Blob([]).stream() : this.stallGuarded(this.client.file(this.stagedKey(id)).slice(0, at.offset).stream())),
       remove: (id, at) => this.removeSession(id, at),
     }
   }
@@ -263,10 +264,11 @@ export class S3BlobStore implements BlobStore {
   }
 
   /**
-   * A session's bytes as a multipart upload of its staging key: whole parts of
-   * sessionPartBytes (above S3's 5 MiB minimum) go to the bucket as they fill,
-   * the rest stays in the session's row as its tail until the next request
-   * fills the part. A part is sent while the next one fills.
+   * A session's bytes as a multipart upload of its staging key. Parts go to the
+   * bucket as they fill, and a request's last bytes make a part of their own
+   * when they reach S3's 5 MiB minimum; only fewer stay in the session's row as
+   * its tail, for the next request to go on from. A part is sent while the next
+   * one fills.
    */
   private async appendToSession(
     sessionId: string,
@@ -281,6 +283,8 @@ export class S3BlobStore implements BlobStore {
     const key = this.stagedKey(sessionId)
     const uploadId = state.uploadId ?? (await this.startMultipart(key))
     const parts = [...state.parts]
+    // The same for every request of a session (its offset plus its room is its limit), and large enough that its limit fits S3's 10,000 parts.
+    const sessionPartBytes = Math.max(partSize, Math.ceil((at.offset + maxBytes) / maxSessionParts))
     let part = new Uint8Array(sessionPartBytes)
     let filled = 0
     let sending: Promise<void> = Promise.resolve()
@@ -335,6 +339,10 @@ export class S3BlobStore implements BlobStore {
         }
         if (next.done) end = true
         else await accept(next.value)
+      }
+      if (filled >= minimumPartBytes) {
+        send(part.subarray(0, filled))
+        filled = 0
       }
       await sending
     } catch (error) {
@@ -598,8 +606,9 @@ const encodePath = (path: string) => path.split('/').map(encodeRfc3986).join('/'
 const sha256Hex = (data: string | Uint8Array) => new Bun.CryptoHasher('sha256').update(data).digest('hex')
 const hmac = (key: string | Buffer, data: string) => new Bun.CryptoHasher('sha256', key).update(data).digest()
 
-// Whole parts of a session: above S3's 5 MiB minimum, and 8,192 parts (of S3's 10,000) hold 64 GiB.
-const sessionPartBytes = partSize
+// S3's smallest part but the last, and a session's most: its part size grows with its limit to stay below S3's 10,000.
+const minimumPartBytes = 5 * MiB
+const maxSessionParts = 9_000
 
 interface SessionState {
   uploadId?: string

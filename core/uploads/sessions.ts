@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, isNull, lt, or, sql } from 'drizzle-orm'
+import { and, desc, eq, getTableColumns, gt, isNull, lt, or, sql } from 'drizzle-orm'
 import { anyOf } from '../db/any-of'
 import type { Db, Tx } from '../db/client'
 import { objects, statusIs, uploadSessions, type ObjectRow, type StorageClass, type UploadSessionRow } from '../db/schema'
@@ -70,9 +70,10 @@ async function keyHeld(db: Db, session: NewSession): Promise<boolean> {
   return held !== undefined
 }
 
-/** A live (not expired) session the scope reaches, open or completed; 404 otherwise, another tenant's alike. */
-export async function findSession(db: Db | Tx, id: string, scope: SessionScope): Promise<UploadSessionRow> {
-  const [row] = await db.select().from(uploadSessions).where(reachable(id, scope))
+/** A live (not expired) session the scope reaches, open or completed; 404 otherwise, another tenant's alike. Its tail's bytes are left out. */
+export async function findSession(db: Db | Tx, id: string, scope: SessionScope): Promise<Omit<UploadSessionRow, 'tail'>> {
+  const { tail: _tail, ...columns } = getTableColumns(uploadSessions)
+  const [row] = await db.select(columns).from(uploadSessions).where(reachable(id, scope))
   if (!row) throw new ApiError('not_found', 'No such upload session')
   return row
 }
@@ -281,8 +282,9 @@ export async function listSessions(db: Db, tenantId: string, namespace: string, 
     const [createdAt, id] = decodeCursor(cursor, [isDatabaseTime, isUuid])
     position = { createdAt, id }
   }
+  const { tail: _tail, ...columns } = getTableColumns(uploadSessions)
   const rows = await db
-    .select()
+    .select(columns)
     .from(uploadSessions)
     .where(
       and(
