@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
 import { eq } from 'drizzle-orm'
 import { uploadSessions, type StorageClass } from '../../core/db/schema'
-import { adminToken, startServer, storageBackends, type TestServer } from '../support/server'
+import { adminToken, bucketEnvironment, startServer, storageBackends, type TestServer } from '../support/server'
 import { blobRow, expectBytes, expectError } from '../support/assertions'
 
 /** Resumable upload sessions over a real server, on every backend. */
@@ -263,6 +263,18 @@ for (const backend of storageBackends) {
       expect((await complete(server, session.id)).status).toBe(201)
     })
 
+    test('eight clients racing PATCHes at one offset: exactly one is appended, and the object is its bytes', async () => {
+      const session = await open(server)
+      const chunks = Array.from({ length: 8 }, () => random(MiB))
+      const answers = await Promise.all(chunks.map((chunk) => patch(server, session.id, 0, chunk)))
+      const won = answers.flatMap((answer, i) => (answer.status === 204 ? [i] : []))
+      expect(won.length).toBe(1)
+      for (const answer of answers) if (answer.status !== 204) await expectError(answer, 409, 'offset_mismatch')
+      const completed = await complete(server, session.id, { 'x-content-sha256': sha256(chunks[won[0]!]!) })
+      expect(completed.status).toBe(201)
+      await expectBytes(await download(server, ((await completed.json()) as { id: string }).id), chunks[won[0]!]!)
+    })
+
     test('a session idle past its time to live expires: 404, and GC removes its bytes', async () => {
       const short = await startServer(backend, { uploadSessionTtlSecs: 1 })
       try {
@@ -293,6 +305,37 @@ for (const backend of storageBackends) {
     })
   })
 }
+
+describe('upload sessions on a bucket, across replicas', () => {
+  let first: TestServer
+  let second: TestServer
+  beforeAll(async () => {
+    const bucket = await bucketEnvironment()
+    first = await startServer('postgres', { env: bucket })
+    second = await startServer('postgres', { env: bucket, databaseUrl: first.databaseUrl })
+  })
+  afterAll(async () => {
+    await second.stop()
+    await first.stop()
+  })
+
+  test('any replica continues any session; the one completing it, which did not see every byte, reads them once to hash', async () => {
+    const bytes = random(6 * MiB + 3 * MiB + 5 * MiB + 11)
+    const session = await open(first)
+    let offset = await append(first, session.id, 0, bytes.slice(0, 6 * MiB))
+    offset = await append(second, session.id, offset, bytes.slice(offset, offset + 3 * MiB))
+    expect((await head(first, session.id)).headers.get('upload-offset')).toBe(String(offset))
+    offset = await append(first, session.id, offset, bytes.slice(offset))
+    await expectError(await complete(second, session.id, { 'x-content-sha256': sha256(random(4)) }), 400, 'digest_mismatch')
+    const completed = await complete(second, session.id, { 'x-content-sha256': sha256(bytes) })
+    expect(completed.status).toBe(201)
+    const object = (await completed.json()) as { id: string }
+    await expectBytes(await download(first, object.id), bytes)
+    const again = await complete(first, session.id)
+    expect(again.status).toBe(200)
+    expect(((await again.json()) as { id: string }).id).toBe(object.id)
+  })
+})
 
 describe('upload sessions and tenancy', () => {
   let server: TestServer
