@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import type { BlobStore, Leftover, StoredBlob } from '../../../core/store/blob-store'
+import type { BlobStore, Leftover, SessionPosition, StoredBlob } from '../../../core/store/blob-store'
 import type { BodyHead } from '../../../core/store/writer'
 
 /**
@@ -154,7 +154,83 @@ export function describeBlobStore(name: string, open: () => Promise<{ store: Blo
       expect(await store.isStaged(id)).toBe(false)
       expect(await leftoversOf(store, id)).toEqual([])
     })
+
+    test('a session appended in chunks of any size, then sealed, is staged bytes placed like an upload', async () => {
+      const bytes = randomBytes(5 * MiB + 3 * MiB + 6 * MiB + 9)
+      const id = crypto.randomUUID()
+      let at: SessionPosition = { offset: 0, state: {}, tail: null }
+      const taken = new Bun.CryptoHasher('sha256')
+      for (const size of [5 * MiB, 3 * MiB, 6 * MiB, 9]) {
+        const appended = await appendTo(store, id, at, bytes.subarray(at.offset, at.offset + size), (chunk) => taken.update(chunk))
+        expect(appended.broke).toBeNull()
+        expect(appended.at.offset).toBe(at.offset + size)
+        at = appended.at
+      }
+      expect(taken.digest('hex')).toBe(sha256(bytes))
+      expect((await leftoversOf(store, id)).length).toBeGreaterThan(0)
+      at = await store.sessions.seal(id, at)
+      // Sealing again (an answer that was never recorded) is harmless.
+      at = await store.sessions.seal(id, at)
+      expect(sha256(await read(store.sessions.readSealed(id, at)))).toBe(sha256(bytes))
+      await store.place(id, sha256(bytes))
+      await store.discard(id)
+      expect(sha256(await read(store.read(sha256(bytes), 0, bytes.byteLength)))).toBe(sha256(bytes))
+      expect(await leftoversOf(store, id)).toEqual([])
+    })
+
+    test("an append never recorded is dropped by the next one at the recorded offset", async () => {
+      const id = crypto.randomUUID()
+      const first = randomBytes(2 * MiB)
+      const { at } = await appendTo(store, id, { offset: 0, state: {}, tail: null }, first)
+      // Appended but never recorded: the session stays at `at`.
+      await appendTo(store, id, at, randomBytes(6 * MiB))
+      const second = randomBytes(MiB)
+      const resumed = await appendTo(store, id, at, second)
+      const sealed = await store.sessions.seal(id, resumed.at)
+      const all = new Uint8Array([...first, ...second])
+      expect(sha256(await read(store.sessions.readSealed(id, sealed)))).toBe(sha256(all))
+      await store.sessions.remove(id, sealed)
+      expect(await leftoversOf(store, id)).toEqual([])
+    })
+
+    test('a body that breaks off keeps, durably, what arrived; one over the limit keeps nothing', async () => {
+      const id = crypto.randomUUID()
+      const arrived = randomBytes(6 * MiB + 5)
+      let sent = false
+      const breaking = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent) return controller.error(new Error('connection reset'))
+          controller.enqueue(arrived)
+          sent = true
+        },
+      })
+      const appended = await store.sessions.append(id, { offset: 0, state: {}, tail: null }, { chunks: [], sizeBytes: 0, done: false }, breaking.getReader(), 1 << 30, () => {})
+      expect(appended.broke).not.toBeNull()
+      expect(appended.at.offset).toBe(arrived.byteLength)
+      await expect(appendTo(store, id, appended.at, randomBytes(1000), () => {}, 999)).rejects.toMatchObject({ code: 'payload_too_large' })
+      const sealed = await store.sessions.seal(id, appended.at)
+      expect(sha256(await read(store.sessions.readSealed(id, sealed)))).toBe(sha256(arrived))
+      await store.sessions.remove(id, sealed)
+    })
+
+    test('a session with no bytes seals to an empty upload; removing an open one leaves nothing', async () => {
+      const empty = crypto.randomUUID()
+      const sealed = await store.sessions.seal(empty, { offset: 0, state: {}, tail: null })
+      expect(await read(store.sessions.readSealed(empty, sealed))).toEqual(new Uint8Array(0))
+      expect(await store.isStaged(empty)).toBe(true)
+      await store.sessions.remove(empty, sealed)
+      const open = crypto.randomUUID()
+      const { at } = await appendTo(store, open, { offset: 0, state: {}, tail: null }, randomBytes(7 * MiB))
+      await store.sessions.remove(open, at)
+      expect(await leftoversOf(store, open)).toEqual([])
+    })
   })
+}
+
+const MiB = 2 ** 20
+
+function appendTo(store: BlobStore, id: string, at: SessionPosition, bytes: Uint8Array, take: (chunk: Uint8Array) => void = () => {}, maxBytes = 1 << 30) {
+  return store.sessions.append(id, at, { chunks: [], sizeBytes: 0, done: false }, chunked(bytes, 256 * 1024).getReader(), maxBytes, take)
 }
 
 export const sha256 = (bytes: Uint8Array): string => new Bun.CryptoHasher('sha256').update(bytes).digest('hex')
