@@ -19,7 +19,9 @@ import { scrubRoutes, type ScrubDeps } from './functions/scrub'
 import { apiKeyRoutes } from './functions/api-keys'
 import { auditRoutes } from './functions/audit'
 import { cors } from '@elysiajs/cors'
-import { authenticate, rememberPrincipal, type Authenticator } from './core/auth/authenticate'
+import { authenticateRequest, rememberPrincipal, type Authenticator } from './core/auth/authenticate'
+import { presignSecret } from './core/auth/presign'
+import { presignRoutes } from './functions/presign'
 import type { Principal } from './core/auth/principal'
 import { RateLimiter, UploadSlots } from './core/rate-limit'
 import { adminTokenHash } from './core/admin-token'
@@ -64,8 +66,8 @@ function corsFor(allowedOrigins: string[]) {
   if (allowedOrigins.length === 0) return new Elysia({ name: 'cors-off' })
   return cors({
     origin: allowedOrigins.includes('*') ? true : allowedOrigins,
-    allowedHeaders: ['authorization', 'x-api-key', 'content-type', 'content-digest', 'x-content-sha256', 'x-namespace', 'x-tenant', 'x-key', 'x-storage-class', 'x-overwrite', 'x-metadata', 'x-request-id', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range', 'range'],
-    exposeHeaders: ['etag', 'location', 'content-range', 'content-disposition', 'x-content-hash', 'x-request-id', 'retry-after', 'last-modified', 'accept-ranges'],
+    allowedHeaders: ['authorization', 'x-api-key', 'content-type', 'content-digest', 'x-content-sha256', 'x-namespace', 'x-tenant', 'x-key', 'x-storage-class', 'x-overwrite', 'x-metadata', 'x-request-id', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range', 'range', 'upload-offset', 'x-upload-content-type', 'x-upload-content-length', 'x-copy-source'],
+    exposeHeaders: ['etag', 'location', 'content-range', 'content-disposition', 'x-content-hash', 'x-request-id', 'retry-after', 'last-modified', 'accept-ranges', 'upload-offset', 'upload-length'],
     maxAge: 600,
   })
 }
@@ -102,9 +104,10 @@ export function createApp(deps: AppDeps, nextRuns: NextRuns = {}) {
       deps.limits.unauthenticatedPerIp.refuseWhenEmpty(address)
       let principal: Principal
       try {
-        principal = await authenticate(request.headers, deps.auth)
+        principal = await authenticateRequest(request, deps.auth)
       } catch (error) {
-        if (error instanceof ApiError && error.code === 'unauthenticated') deps.limits.unauthenticatedPerIp.charge(address)
+        // forbidden here is a presigned URL that was changed, forged or has expired.
+        if (error instanceof ApiError && (error.code === 'unauthenticated' || error.code === 'forbidden')) deps.limits.unauthenticatedPerIp.charge(address)
         throw error
       }
       deps.limits.perPrincipal.take(principal.id)
@@ -131,6 +134,7 @@ export function createApp(deps: AppDeps, nextRuns: NextRuns = {}) {
     .use(searchRoutes(deps.store))
     .use(usageRoutes(deps.store.db))
     .use(apiKeyRoutes(deps.store.db))
+    .use(presignRoutes(deps.auth, deps.store.maxUploadBytes))
     .use(auditRoutes(deps.store.db))
     .use(gcRoutes(gcDeps(deps)))
     .use(scrubRoutes(scrubDeps(deps)))
@@ -156,6 +160,7 @@ export async function assembleDeps(config: Config, database: Database, draining:
       jwt: jwtVerifier(config.jwt),
       lastUsed: new LastUsedTracker(),
       disabled: config.authDisabled,
+      presignSecret: await presignSecret(database.db, config.presignSecret),
     },
     limits: {
       perPrincipal: new RateLimiter(config.rateLimitPerSec, config.rateLimitBurst),

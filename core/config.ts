@@ -32,6 +32,8 @@ export interface Config {
   maxUploadBytes: number
   inlineMaxBytes: number
   adminToken: string | undefined
+  /** The HMAC secret of presigned URLs; undefined: generated once and kept in the database. */
+  presignSecret: string | undefined
   gcIntervalSecs: number
   gcBatchSize: number
   gcGraceSecs: number
@@ -177,6 +179,15 @@ function adminToken(env: Env): string | undefined {
   return raw
 }
 
+/** Whoever knows the presign secret can sign any URL as anyone: it is held to the admin token's length. */
+function presignSecret(env: Env): string | undefined {
+  const raw = env.PRESIGN_SECRET
+  if (raw === undefined || raw === '') return undefined
+  const bytes = Buffer.byteLength(raw, 'utf8')
+  if (bytes < minAdminTokenBytes) throw new ConfigError('PRESIGN_SECRET', `must be at least ${minAdminTokenBytes} bytes of random (e.g. openssl rand -base64 32), got ${bytes}`)
+  return raw
+}
+
 function origins(env: Env): string[] {
   const raw = optional(env, 'ALLOWED_ORIGINS')
   if (raw === undefined) return []
@@ -277,6 +288,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 64 * 2 ** 30, 1),
     inlineMaxBytes: integer(env, 'INLINE_MAX_BYTES', 64 * 1024, 0, 1024 * 1024),
     adminToken: adminToken(env),
+    presignSecret: presignSecret(env),
     gcIntervalSecs: integer(env, 'GC_INTERVAL_SECS', 60, 1),
     // A batch is one transaction holding its blobs' row locks while their files move out of the tree.
     gcBatchSize: integer(env, 'GC_BATCH_SIZE', 100, 1, 10_000),

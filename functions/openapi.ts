@@ -62,6 +62,16 @@ export const tenantQuery = query('tenant_id', 'Tenant (or X-Tenant); an admin na
 
 const binary = { schema: { type: 'string', format: 'binary' } } as const
 
+/** The parameters POST /v1/presign puts into a URL; with them a request needs no credential. */
+const presignedQuery = [
+  query('presign_signer', 'Presigned URL (from POST /v1/presign): the credential that signed it'),
+  query('presign_tenant', 'Presigned URL: the tenant it acts in'),
+  query('presign_namespace', 'Presigned URL: the namespace it acts in'),
+  query('presign_expires', 'Presigned URL: when it expires, in unix seconds'),
+  query('presign_max_bytes', 'Presigned upload: the most bytes it may store'),
+  query('presign_signature', 'Presigned URL: HMAC-SHA256 over the method, path and the parameters above'),
+]
+
 /** Raw-body uploads: the object bytes, never multipart, with placement in the query or headers. */
 export const uploadDoc = (placementInQuery: boolean) => ({
   requestBody: {
@@ -80,7 +90,7 @@ export const uploadDoc = (placementInQuery: boolean) => ({
           header('X-Key', 'Key, percent-encoded'),
           header('X-Overwrite', 'true or false'),
         ]
-      : [header('If-None-Match', '* → create only'), header('If-Match', 'Replace only if the current ETag matches')]),
+      : [header('If-None-Match', '* → create only'), header('If-Match', 'Replace only if the current ETag matches'), ...presignedQuery]),
     query('storage_class', 'hot (default) or cold (or X-Storage-Class)'),
     header('X-Tenant', 'Tenant'),
     header('X-Storage-Class', 'hot or cold'),
@@ -103,6 +113,7 @@ export const downloadDoc = (byId: boolean) => ({
   parameters: [
     ...(byId ? [tenantQuery] : []),
     query('download', '1 or true adds Content-Disposition: attachment'),
+    ...presignedQuery.filter((parameter) => parameter.name !== 'presign_max_bytes'),
     header('Range', 'bytes=a-b, a- or -n'),
     header('If-Match', 'Entity tags'),
     header('If-None-Match', 'Entity tags'),

@@ -54,7 +54,10 @@ export const uploadRoutes = (store: ObjectStore, slots: UploadSlots) =>
           storageClass: params.storageClass(),
           onExisting: upsertPolicy(request.headers),
         })
-        const { object, replaced } = await uploadWithin(slots, upload, () => uploadObject(store, upload, request))
+        // A presigned URL's max_bytes lowers the limit both on Content-Length and on the streamed bytes.
+        const limit = principalOf(request).maxUploadBytes
+        const limited = limit === undefined ? store : { ...store, maxUploadBytes: Math.min(store.maxUploadBytes, limit) }
+        const { object, replaced } = await uploadWithin(slots, upload, () => uploadObject(limited, upload, request))
         uploadBytes.inc({ storage_class: object.storageClass }, object.sizeBytes ?? 0)
         set.status = replaced ? 200 : 201
         set.headers.location = `/v1/objects/${object.id}`

@@ -3,6 +3,7 @@ import { ApiError } from '../errors'
 import { presentedSecret, secretsEqual, sha256Hex } from '../admin-token'
 import { looksLikeApiKey, principalOfApiKey, type LastUsedTracker } from './api-keys'
 import { looksLikeJwt, type JwtVerifier } from './jwt'
+import { isPresigned, presignedPrincipal } from './presign'
 import { adminPrincipal, type Principal } from './principal'
 
 export interface Authenticator {
@@ -12,6 +13,8 @@ export interface Authenticator {
   jwt: JwtVerifier | null
   lastUsed: LastUsedTracker
   disabled: boolean
+  /** The HMAC secret of presigned URLs, shared by every replica. */
+  presignSecret: Buffer
 }
 
 const missing = () => new ApiError('unauthenticated', 'Credentials are required: Authorization: Bearer <secret> or X-API-Key', { 'www-authenticate': 'Bearer' })
@@ -26,6 +29,17 @@ export async function authenticate(headers: Headers, auth: Authenticator): Promi
   if (auth.jwt && looksLikeJwt(secret)) return auth.jwt(secret)
   if (secretsEqual(sha256Hex(secret), auth.adminTokenHash)) return adminPrincipal('admin-token')
   throw rejected()
+}
+
+/**
+ * The principal of a request: a presigned URL's when it carries a signature and
+ * no credential (checked even with authentication off, so a URL's limits hold
+ * wherever it is used), else the credential's.
+ */
+export async function authenticateRequest(request: Request, auth: Authenticator): Promise<Principal> {
+  const credential = request.headers.has('authorization') || request.headers.has('x-api-key')
+  if (!credential && isPresigned(request.url)) return presignedPrincipal(request, auth)
+  return authenticate(request.headers, auth)
 }
 
 // The principal found for a request, kept beside it rather than in the

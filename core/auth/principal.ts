@@ -16,6 +16,8 @@ export interface Principal {
   namespaces: ReadonlySet<string> | null
   /** When the credential stops working, in ms since the epoch; null: never. Keys it creates expire no later. */
   expiresAt: number | null
+  /** A presigned upload's max_bytes: no upload of this principal may store more. */
+  maxUploadBytes?: number
 }
 
 export const isAdmin = (principal: Principal): boolean => principal.permissions.has('admin')

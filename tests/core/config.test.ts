@@ -31,6 +31,7 @@ describe('loadConfig', () => {
       maxUploadBytes: 68719476736,
       inlineMaxBytes: 65536,
       adminToken: undefined,
+      presignSecret: undefined,
       gcIntervalSecs: 60,
       gcBatchSize: 100,
       gcGraceSecs: 600,
@@ -204,6 +205,19 @@ describe('loadConfig', () => {
     }
     // Bytes, not characters: 16 two-byte characters are enough.
     expect(loadConfig({ ADMIN_TOKEN: 'é'.repeat(16) }).adminToken).toBe('é'.repeat(16))
+  })
+
+  test('a PRESIGN_SECRET shorter than 32 bytes stops the start, naming the variable and not echoing the secret', () => {
+    for (const secret of ['s3cret', 'CHANGE_ME', 'x'.repeat(31), 'é'.repeat(15)]) {
+      const message = failure({ PRESIGN_SECRET: secret })
+      expect(message).toStartWith('PRESIGN_SECRET:')
+      expect(message).toContain('at least 32 bytes')
+      expect(message).not.toContain(secret)
+    }
+    expect(loadConfig({ PRESIGN_SECRET: 'p'.repeat(32) }).presignSecret).toBe('p'.repeat(32))
+    expect(loadConfig({ PRESIGN_SECRET: 'é'.repeat(16) }).presignSecret).toBe('é'.repeat(16))
+    // Empty is unset: the secret is then generated and kept in the database.
+    expect(loadConfig({ PRESIGN_SECRET: '' }).presignSecret).toBeUndefined()
   })
 
   test('the message says what was wrong with the value', () => {
