@@ -172,20 +172,21 @@ function jwtSettings(env: Env): Config['jwt'] {
 const minAdminTokenBytes = 32
 
 function adminToken(env: Env): string | undefined {
-  const raw = env.ADMIN_TOKEN
+  return secret(env, 'ADMIN_TOKEN')
+}
+
+/** A secret from the environment, unset when empty; a short one is refused, never used. */
+function secret(env: Env, name: string): string | undefined {
+  const raw = env[name]
   if (raw === undefined || raw === '') return undefined
   const bytes = Buffer.byteLength(raw, 'utf8')
-  if (bytes < minAdminTokenBytes) throw new ConfigError('ADMIN_TOKEN', `must be at least ${minAdminTokenBytes} bytes of random (e.g. openssl rand -base64 32), got ${bytes}`)
+  if (bytes < minAdminTokenBytes) throw new ConfigError(name, `must be at least ${minAdminTokenBytes} bytes of random (e.g. openssl rand -base64 32), got ${bytes}`)
   return raw
 }
 
 /** Whoever knows the presign secret can sign any URL as anyone: it is held to the admin token's length. */
 function presignSecret(env: Env): string | undefined {
-  const raw = env.PRESIGN_SECRET
-  if (raw === undefined || raw === '') return undefined
-  const bytes = Buffer.byteLength(raw, 'utf8')
-  if (bytes < minAdminTokenBytes) throw new ConfigError('PRESIGN_SECRET', `must be at least ${minAdminTokenBytes} bytes of random (e.g. openssl rand -base64 32), got ${bytes}`)
-  return raw
+  return secret(env, 'PRESIGN_SECRET')
 }
 
 function origins(env: Env): string[] {

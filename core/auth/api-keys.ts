@@ -77,6 +77,11 @@ export async function principalOfApiKey(db: Db, presented: string, lastUsed: Las
   if (row.revokedAt !== null) throw unauthenticated
   if (row.expiresAt !== null && parseDbTime(row.expiresAt).getTime() <= Date.now()) throw unauthenticated
   lastUsed.touch(row.id)
+  return keyPrincipal(row)
+}
+
+/** The principal an API key's row grants. */
+export function keyPrincipal(row: Pick<ApiKeyRow, 'id' | 'tenantId' | 'permissions' | 'namespaces' | 'expiresAt'>): Principal {
   return {
     kind: 'api-key',
     id: `api-key:${row.id}`,

@@ -5,7 +5,7 @@ import { settings } from '../db/schema'
 import { parseDbTime } from '../db/time'
 import { ApiError } from '../errors'
 import { isUuid } from '../identifiers'
-import { findApiKey, type LastUsedTracker } from './api-keys'
+import { findApiKey, keyPrincipal, type LastUsedTracker } from './api-keys'
 import { authorizeObjects, type Permission, type Principal } from './principal'
 
 /**
@@ -155,14 +155,7 @@ async function apiKeySigner(verifier: PresignVerifier, id: string, operation: Op
     throw error
   }
   if (row.expiresAt !== null && parseDbTime(row.expiresAt).getTime() <= Date.now()) throw gone
-  const key: Principal = {
-    kind: 'api-key',
-    id: `api-key:${row.id}`,
-    tenantId: row.tenantId,
-    permissions: new Set(row.permissions as Permission[]),
-    namespaces: row.namespaces === null ? null : new Set(row.namespaces),
-    expiresAt: row.expiresAt === null ? null : parseDbTime(row.expiresAt).getTime(),
-  }
+  const key = keyPrincipal(row)
   try {
     authorizeObjects(key, operation.permission, { tenant: operation.tenant, namespace: operation.namespace })
   } catch (error) {

@@ -1,12 +1,12 @@
 import { and, desc, eq, getTableColumns, gt, isNull, lt, or, sql } from 'drizzle-orm'
 import { anyOf } from '../db/any-of'
 import type { Db, Tx } from '../db/client'
-import { objects, statusIs, uploadSessions, type ObjectRow, type StorageClass, type UploadSessionRow } from '../db/schema'
+import { objects, statusIs, uploadSessions, type ObjectRow, type UploadSessionRow } from '../db/schema'
 import { decodeCursor, encodeCursor, isDatabaseTime } from '../cursor'
 import { ApiError } from '../errors'
 import { isUuid } from '../identifiers'
 import { log } from '../log'
-import { commitSealed, type ObjectStore, type UploadBody, type UploadResult } from '../objects'
+import { commitSealed, type ObjectStore, type UploadBody, type UploadRequest, type UploadResult } from '../objects'
 import type { BlobStores, SessionPosition } from '../store/blob-store'
 import type { SessionHashes } from './hashes'
 
@@ -27,15 +27,9 @@ export interface Sessions {
   ttlSecs: number
 }
 
-export interface NewSession {
-  namespace: string
-  tenantId: string
-  key: string | null
-  storageClass: StorageClass
-  contentType: string
-  metadata: Record<string, unknown>
+/** A session is placed and described as an upload is; its key policy is X-Overwrite's, and its length may be known up front. */
+export type NewSession = Pick<UploadRequest, 'namespace' | 'tenantId' | 'key' | 'storageClass' | 'contentType' | 'metadata' | 'expectedHex'> & {
   overwrite: boolean
-  expectedHex: string | undefined
   length: number | null
 }
 
@@ -230,7 +224,7 @@ function checkDigest(hex: string, expected: string | undefined): void {
 
 const completedObject = (row: UploadSessionRow): ObjectRow => row.completed as unknown as ObjectRow
 
-function requestOf(row: UploadSessionRow) {
+function requestOf(row: UploadSessionRow): UploadRequest {
   return {
     namespace: row.namespace,
     tenantId: row.tenantId,
@@ -240,7 +234,7 @@ function requestOf(row: UploadSessionRow) {
     metadata: row.metadata,
     declaredLength: null,
     expectedHex: undefined,
-    onExisting: row.overwrite ? ({ kind: 'replace' } as const) : ({ kind: 'reject' } as const),
+    onExisting: row.overwrite ? { kind: 'replace' } : { kind: 'reject' },
   }
 }
 
