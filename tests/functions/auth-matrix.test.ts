@@ -59,6 +59,16 @@ const matrix: [route: string, statuses: number[]][] = [
   ['GET /v1/objects (other)',    [200, 400, 200, 200, 200, 200, 403, 403, 403, 403, 200, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
   ['POST search',                [200, 400, 200, 200, 200, 200, 403, 403, 403, 200, 200, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
   ['POST search (other)',        [200, 400, 200, 200, 200, 200, 403, 403, 403, 403, 200, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['POST /v1/uploads',           [201, 400, 201, 201, 403, 403, 201, 403, 403, 201, 201, 403, 201, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['POST /v1/uploads (other)',   [201, 400, 201, 201, 403, 403, 201, 403, 403, 403, 201, 403, 201, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['GET /v1/uploads',            [200, 400, 200, 200, 403, 403, 200, 403, 403, 200, 200, 403, 200, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['HEAD /v1/uploads/{id}',      [200, 200, 200, 200, 403, 403, 200, 403, 403, 200, 404, 403, 200, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['GET /v1/uploads/{id} (other)', [200, 200, 200, 200, 403, 403, 200, 403, 403, 404, 404, 403, 200, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['PATCH /v1/uploads/{id}',     [204, 204, 204, 204, 403, 403, 204, 403, 403, 204, 404, 403, 204, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['POST /v1/uploads/{id}/complete', [201, 201, 201, 201, 403, 403, 201, 403, 403, 201, 404, 403, 201, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['DELETE /v1/uploads/{id}',    [204, 204, 204, 204, 403, 403, 204, 403, 403, 204, 404, 403, 204, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['POST /v1/presign',           [200, 400, 200, 200, 200, 200, 403, 403, 403, 200, 200, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['POST /v1/presign (other)',   [200, 400, 200, 200, 200, 200, 403, 403, 403, 403, 200, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
   ['POST /v1/api-keys',          [201, 400, 201, 201, 403, 403, 403, 403, 201, 403, 201, 403, 403, 201, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
   ['GET /v1/api-keys',           [200, 200, 200, 200, 403, 403, 403, 403, 200, 403, 200, 403, 403, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
   ['GET /v1/api-keys/{id}',      [200, 200, 200, 200, 403, 403, 403, 403, 200, 403, 404, 403, 403, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
@@ -86,12 +96,13 @@ interface Target {
   path: string
   body?: BodyInit
   json?: unknown
+  headers?: Record<string, string>
   /** Checked after the call: did the request do exactly what its status says? */
   after?: (response: Response) => Promise<void>
 }
 
 async function send(server: TestServer, target: Target, headers: Record<string, string>): Promise<Response> {
-  if (target.json === undefined) return fetch(`${server.url}${target.path}`, { method: target.method, headers, body: target.body })
+  if (target.json === undefined) return fetch(`${server.url}${target.path}`, { method: target.method, headers: { ...target.headers, ...headers }, body: target.body })
   return fetch(`${server.url}${target.path}`, { method: target.method, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(target.json) })
 }
 
@@ -106,6 +117,14 @@ async function createKey(server: TestServer, body: Record<string, unknown>): Pro
   expect(response.status).toBe(201)
   return response.json()
 }
+
+/** A session of tenant A opened by the admin, and the admin's look at it. */
+async function openSession(server: TestServer, namespace: string): Promise<string> {
+  const response = await fetch(`${server.url}/v1/uploads?namespace=${namespace}&tenant_id=${A}`, { method: 'POST', headers: asAdmin })
+  expect(response.status).toBe(201)
+  return (await response.json()).id
+}
+const sessionOf = (server: TestServer, id: string) => fetch(`${server.url}/v1/uploads/${id}?tenant_id=${A}`, { method: 'HEAD', headers: asAdmin })
 
 const adminStatusOf = async (server: TestServer, path: string) => (await fetch(`${server.url}${path}`, { headers: { ...asAdmin, 'x-tenant': A } })).status
 
@@ -152,6 +171,37 @@ async function targetOf(server: TestServer, route: string, fixtures: Fixtures): 
       return { method: 'POST', path: '/v1/objects/search', json: { namespace: 'allowed' } }
     case 'POST search (other)':
       return { method: 'POST', path: '/v1/objects/search', json: { namespace: 'other' } }
+    case 'POST /v1/uploads':
+      return { method: 'POST', path: `/v1/uploads?namespace=allowed&key=${key}` }
+    case 'POST /v1/uploads (other)':
+      return { method: 'POST', path: `/v1/uploads?namespace=other&key=${key}` }
+    case 'GET /v1/uploads':
+      return { method: 'GET', path: '/v1/uploads?namespace=allowed' }
+    case 'HEAD /v1/uploads/{id}':
+      return { method: 'HEAD', path: `/v1/uploads/${await openSession(server, 'allowed')}` }
+    case 'GET /v1/uploads/{id} (other)':
+      return { method: 'GET', path: `/v1/uploads/${await openSession(server, 'other')}` }
+    case 'PATCH /v1/uploads/{id}': {
+      const id = await openSession(server, 'allowed')
+      const offsetAfter = (expected: string) => async () => expect((await sessionOf(server, id)).headers.get('upload-offset')).toBe(expected)
+      return { method: 'PATCH', path: `/v1/uploads/${id}`, body: 'chunk', headers: { 'upload-offset': '0' }, after: async (response) => offsetAfter(response.status === 204 ? '5' : '0')() }
+    }
+    case 'POST /v1/uploads/{id}/complete': {
+      const id = await openSession(server, 'allowed')
+      const stillOpen = async () => {
+        const listed = await fetch(`${server.url}/v1/uploads?namespace=allowed&tenant_id=${A}&limit=1000`, { headers: asAdmin })
+        return ((await listed.json()).uploads as { id: string }[]).some((session) => session.id === id)
+      }
+      return { method: 'POST', path: `/v1/uploads/${id}/complete`, after: async (response) => expect(await stillOpen()).toBe(response.status !== 201) }
+    }
+    case 'DELETE /v1/uploads/{id}': {
+      const id = await openSession(server, 'allowed')
+      return { method: 'DELETE', path: `/v1/uploads/${id}`, after: async (response) => expect((await sessionOf(server, id)).status).toBe(response.status === 204 ? 404 : 200) }
+    }
+    case 'POST /v1/presign':
+      return { method: 'POST', path: '/v1/presign', json: { method: 'GET', namespace: 'allowed', key: 'shared' } }
+    case 'POST /v1/presign (other)':
+      return { method: 'POST', path: '/v1/presign', json: { method: 'GET', namespace: 'other', key: 'shared' } }
     case 'POST /v1/api-keys':
       return { method: 'POST', path: '/v1/api-keys', json: { name: key, permissions: ['keys:manage'] } }
     case 'GET /v1/api-keys':
@@ -264,7 +314,7 @@ describe.each(storageBackends)('authorization matrix on %s', (backend) => {
     expect(response.headers.get('referrer-policy')).toBe('no-referrer')
     if (expected === 401) expect(response.headers.get('www-authenticate')).toStartWith('Bearer')
     if (body !== null && expected >= 400) expect(JSON.parse(body).code).toBe(errorCodes[expected]!)
-    if (body !== null && (route.startsWith('POST /v1/objects') || route === 'PUT by-key' || route === 'POST /v1/api-keys') && expected === 201) {
+    if (body !== null && (route.startsWith('POST /v1/objects') || route.startsWith('POST /v1/uploads') || route === 'PUT by-key' || route === 'POST /v1/api-keys') && expected === 201) {
       expect(JSON.parse(body).tenant_id).toBe(actingTenant(caller))
     }
     if (body !== null && route.startsWith('GET /v1/objects') && expected === 200) {
