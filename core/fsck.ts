@@ -1,9 +1,8 @@
 import { and, eq, sql } from 'drizzle-orm'
 import { rowsOf, type Db } from './db/client'
-import { anyOf } from './db/any-of'
-import { blobs, objects, statusIs, type StorageClass } from './db/schema'
-import { isUuid } from './identifiers'
+import { blobs, objects, type StorageClass } from './db/schema'
 import type { BlobStores, Leftover } from './store/blob-store'
+import { isLive, liveUploads } from './gc'
 
 /** Offline consistency check of the database against the blob stores, for `bun run fsck`. */
 
@@ -104,12 +103,9 @@ export async function checkConsistency(db: Db, stores: BlobStores): Promise<Fsck
     }
     const found: Leftover[] = []
     for await (const leftover of stores[storageClass].leftovers()) found.push(leftover)
-    const ids = found.flatMap((leftover) => (leftover.kind === 'staged' && leftover.uploadId !== null && isUuid(leftover.uploadId) ? [leftover.uploadId] : []))
-    const writing = new Set(
-      ids.length === 0 ? [] : (await db.select({ id: objects.id }).from(objects).where(and(statusIs(objects.status, 'WRITING'), anyOf(objects.id, ids, 'uuid')))).map((row) => row.id),
-    )
+    const live = await liveUploads(db, found)
     for (const leftover of found) {
-      if (leftover.kind === 'staged' && leftover.uploadId !== null && writing.has(leftover.uploadId)) continue
+      if (isLive(leftover, live)) continue
       report.leftovers.push({ storage_class: storageClass, name: leftover.name })
     }
   }

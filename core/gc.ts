@@ -203,14 +203,9 @@ async function sweepLeftovers(db: Db, stores: BlobStores, graceSecs: number): Pr
     for await (const leftover of stores[storageClass].leftovers()) if (leftover.ageMs >= graceSecs * 1000) old.push(leftover)
     for (let i = 0; i < old.length; i += 500) {
       const chunk = old.slice(i, i + 500)
-      const ids = chunk.flatMap((leftover) => (leftover.kind === 'staged' && leftover.uploadId !== null && isUuid(leftover.uploadId) ? [leftover.uploadId] : []))
-      const live = ids.length === 0 ? [] : await db
-        .select({ id: objects.id })
-        .from(objects)
-        .where(and(anyOf(objects.id, ids, 'uuid'), statusIs(objects.status, 'WRITING')))
-      const liveIds = new Set([...live.map((row) => row.id), ...(await liveSessionIds(db, ids))])
+      const live = await liveUploads(db, chunk)
       for (const leftover of chunk) {
-        if (leftover.kind === 'staged' && leftover.uploadId !== null && liveIds.has(leftover.uploadId)) continue
+        if (isLive(leftover, live)) continue
         const gone = leftover.kind === 'staged' ? await leftover.remove() : await settleTakenOut(db, storageClass, leftover)
         if (gone) removed++
       }
@@ -218,6 +213,19 @@ async function sweepLeftovers(db: Db, stores: BlobStores, graceSecs: number): Pr
   }
   return removed
 }
+
+/** The upload ids of these leftovers whose bytes are still wanted: an upload still WRITING, or a session not yet gone. */
+export async function liveUploads(db: Db, leftovers: Leftover[]): Promise<Set<string>> {
+  const ids = leftovers.flatMap((leftover) => (leftover.kind === 'staged' && leftover.uploadId !== null && isUuid(leftover.uploadId) ? [leftover.uploadId] : []))
+  if (ids.length === 0) return new Set()
+  const writing = await db
+    .select({ id: objects.id })
+    .from(objects)
+    .where(and(anyOf(objects.id, ids, 'uuid'), statusIs(objects.status, 'WRITING')))
+  return new Set([...writing.map((row) => row.id), ...(await liveSessionIds(db, ids))])
+}
+
+export const isLive = (leftover: Leftover, live: Set<string>): boolean => leftover.kind === 'staged' && leftover.uploadId !== null && live.has(leftover.uploadId)
 
 /**
  * A blob taken out by a pass, found after it: gone with its row, unless the row

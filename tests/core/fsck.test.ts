@@ -121,6 +121,19 @@ describe.each(backends)('fsck on %s', (backend) => {
     expect(existsSync(blobFile(roots, truncated.hex, 'cold'))).toBe(true)
   })
 
+  test("an open upload session's bytes are no leftover: repair keeps them, and the session completes", async () => {
+    const body = new Uint8Array(randomBytes(100_000))
+    const created = await fetch(`${server.url}/v1/uploads?namespace=${unique('session')}&tenant_id=acme`, { method: 'POST', headers: asAdmin })
+    const { id } = (await created.json()) as { id: string }
+    const appended = await fetch(`${server.url}/v1/uploads/${id}?tenant_id=acme`, { method: 'PATCH', body, headers: { ...asAdmin, 'upload-offset': '0' } })
+    expect(appended.status).toBe(204)
+    const before = await checkConsistency(server.database.db, server.store.blobs)
+    expect(before.leftovers.map((leftover) => leftover.name).filter((name) => name.includes(id))).toEqual([])
+    await repair(server.database.db, server.store.blobs, before)
+    const completed = await fetch(`${server.url}/v1/uploads/${id}/complete?tenant_id=acme`, { method: 'POST', headers: { ...asAdmin, 'x-content-sha256': sha256(body) } })
+    expect(completed.status).toBe(201)
+  })
+
   test('a committed object without a blob row is reported, and repair keeps its file', async () => {
     const namespace = unique('rowless')
     const db = server.database.db
