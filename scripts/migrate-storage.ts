@@ -20,6 +20,7 @@ import { DatabaseInUse } from '../core/db/presence'
 import type { StorageClass } from '../core/db/schema'
 import { configureLog } from '../core/log'
 import { migrateStorageClass, migrationComplete, type MigrationProgress } from '../core/store/migrate'
+import { openSessionCount } from '../core/uploads/sessions'
 
 const usage = 'usage: npm run migrate-storage -- --class hot|cold --to s3://<bucket>/<prefix> [--dry-run] [--concurrency N] [--progress-every N]'
 
@@ -122,6 +123,9 @@ try {
   const unready = await destination.readiness()
   if (unready !== null) throw new Stop(`${destinationLocation}: ${unready}`, 1)
   if (!args.dryRun && !existsSync(source.location)) throw new Stop(`the source directory ${source.location} does not exist (${variable}, or DATA_DIR, as the service is started with?)`, 1)
+  // A session's bytes are not blobs: they stay where they are, and the bucket would not know them.
+  const sessions = await openSessionCount(database.db, args.storageClass)
+  if (sessions > 0) throw new Stop(`${sessions} upload session${sessions === 1 ? ' is' : 's are'} open in the ${args.storageClass} class: complete or cancel ${sessions === 1 ? 'it' : 'them'} (or let ${sessions === 1 ? 'it' : 'them'} expire) first; nothing was copied`, 1)
 
   const report = await migrateStorageClass(
     database.db,

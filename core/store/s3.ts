@@ -280,9 +280,12 @@ export class S3BlobStore implements BlobStore {
   ): Promise<Appended> {
     const state = sessionState(at)
     if (state.sealed) throw new ApiError('offset_mismatch', 'The session is being completed and takes no more bytes', { 'upload-offset': String(at.offset) })
+    // The bytes the session holds must be here: a session begun in another store (a class moved) has none of them.
+    if (state.partBytes + (at.tail?.byteLength ?? 0) !== at.offset) throw new Error(`the bucket holds ${state.partBytes} bytes in parts of session ${sessionId}, not the ${at.offset - (at.tail?.byteLength ?? 0)} it acknowledged`)
     const key = this.stagedKey(sessionId)
     const uploadId = state.uploadId ?? (await this.startMultipart(key))
     const parts = [...state.parts]
+    let partBytes = state.partBytes
     // The same for every request of a session (its offset plus its room is its limit), and large enough that its limit fits S3's 10,000 parts.
     const sessionPartBytes = Math.max(partSize, Math.ceil((at.offset + maxBytes) / maxSessionParts))
     let part = new Uint8Array(sessionPartBytes)
@@ -291,6 +294,7 @@ export class S3BlobStore implements BlobStore {
     const send = (bytes: Uint8Array) => {
       const number = parts.length + 1
       parts.push('')
+      partBytes += bytes.byteLength
       const previous = sending
       sending = (async () => {
         const etag = await this.uploadPart(key, uploadId, number, bytes)
@@ -349,7 +353,7 @@ export class S3BlobStore implements BlobStore {
       await sending.catch(() => {})
       throw error
     }
-    return { at: { offset: at.offset + received, state: { uploadId, parts, sealed: false }, tail: filled > 0 ? part.slice(0, filled) : null }, broke }
+    return { at: { offset: at.offset + received, state: { uploadId, parts, partBytes, sealed: false }, tail: filled > 0 ? part.slice(0, filled) : null }, broke }
   }
 
   /** Completes the multipart upload with the tail as its last part, so the session's bytes are the staged object. */
@@ -614,9 +618,11 @@ interface SessionState {
   uploadId?: string
   /** The entity tag of each part, part number = index + 1. */
   parts: string[]
+  /** The bytes in those parts. */
+  partBytes: number
   sealed: boolean
 }
 
-const sessionState = (at: SessionPosition): SessionState => ({ parts: [], sealed: false, ...(at.state as Partial<SessionState>) })
+const sessionState = (at: SessionPosition): SessionState => ({ parts: [], partBytes: 0, sealed: false, ...(at.state as Partial<SessionState>) })
 
 const ageOf = (time: string | undefined): number => (time ? Math.max(0, Date.now() - Date.parse(time)) : 0)

@@ -1,7 +1,7 @@
 import { and, desc, eq, getTableColumns, gt, isNull, lt, or, sql } from 'drizzle-orm'
 import { anyOf } from '../db/any-of'
 import type { Db, Tx } from '../db/client'
-import { objects, statusIs, uploadSessions, type ObjectRow, type UploadSessionRow } from '../db/schema'
+import { objects, statusIs, uploadSessions, type ObjectRow, type StorageClass, type UploadSessionRow } from '../db/schema'
 import { decodeCursor, encodeCursor, isDatabaseTime } from '../cursor'
 import { ApiError } from '../errors'
 import { isUuid } from '../identifiers'
@@ -330,6 +330,15 @@ export async function expireSessions(db: Db, stores: BlobStores, batchSize: numb
     expired += batch.removed
     if (batch.claimed < batchSize) return expired
   }
+}
+
+/** How many sessions of a class are open (not completed, not expired), for moving the class elsewhere. */
+export async function openSessionCount(db: Db, storageClass: StorageClass): Promise<number> {
+  const [row] = await db
+    .select({ count: sql<number>`count(*)::int` })
+    .from(uploadSessions)
+    .where(and(eq(uploadSessions.storageClass, storageClass), isNull(uploadSessions.completed), gt(uploadSessions.expiresAt, sql`now()`)))
+  return row!.count
 }
 
 /** Which of these upload ids are sessions still alive (their staged bytes are no leftovers). */

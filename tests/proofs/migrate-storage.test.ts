@@ -388,4 +388,21 @@ describe('migrate-storage', () => {
     expect(await storedHexes(destination)).toEqual(sorted([sent[0]!.hex, sent[2]!.hex, stranger]))
     expect(await leftoversOf(destination)).toEqual([])
   }, 120_000)
+
+  test('an open upload session in the class stops the command before anything is copied: its bytes would not follow', async () => {
+    const setup = await setUp('migrate_session')
+    const to = `s3://${setup.bucket}/hot`
+    const child = await startChild({ databaseUrl: setup.databaseUrl, dataDir: setup.dataDir })
+    children.push(child)
+    await upload(child.url, random(200 * KiB), 'hot')
+    const created = await fetch(`${child.url}/v1/uploads?namespace=migrate&tenant_id=acme`, { method: 'POST' })
+    const { id } = (await created.json()) as { id: string }
+    expect((await fetch(`${child.url}/v1/uploads/${id}?tenant_id=acme`, { method: 'PATCH', body: random(KiB), headers: { 'upload-offset': '0' } })).status).toBe(204)
+    await child.stop()
+
+    const run = await runToExit(['scripts/migrate-storage.ts', '--class', 'hot', '--to', to], commandEnv(setup))
+    expect(run.code).toBe(1)
+    expect(run.output).toContain('1 upload session is open in the hot class')
+    expect(await storedHexes(bucketStore(setup, to))).toEqual([])
+  }, 120_000)
 })
