@@ -1,4 +1,5 @@
 import { and, desc, eq, getTableColumns, gt, isNull, lt, or, sql } from 'drizzle-orm'
+import { barrier } from '../barriers'
 import { anyOf } from '../db/any-of'
 import type { Db, Tx } from '../db/client'
 import { objects, statusIs, uploadSessions, type ObjectRow, type StorageClass, type UploadSessionRow } from '../db/schema'
@@ -187,6 +188,7 @@ export async function completeSession(sessions: Sessions, id: string, scope: Ses
   })
   if (sealed.repeated) return { object: completedObject(sealed.row), outcome: 'repeated' }
   const { row, at, expected } = sealed
+  await barrier('complete:sealed')
   const blobs = store.blobs[row.storageClass]
   const hex = sealed.carried ?? (await hashStream(blobs.sessions.readSealed(id, at)))
   checkDigest(hex, expected)
@@ -195,6 +197,8 @@ export async function completeSession(sessions: Sessions, id: string, scope: Ses
       const again = await lockSession(tx, id, scope)
       if (again.completed !== null) return { object: completedObject(again), outcome: 'repeated' }
       if (again.offset !== row.offset) throw new ApiError('offset_mismatch', 'Bytes were appended while the session was completing; complete it again', { 'upload-offset': String(again.offset) })
+      // Sealed again under this lock: a request that appended since the first seal and failed may have left bytes past the offset.
+      await blobs.sessions.seal(id, positionOf(again))
       const committed: UploadResult = await commitSealed(tx, store, crypto.randomUUID(), requestOf(row), { hex, sizeBytes: row.offset }, id)
       await tx.update(uploadSessions).set({ completed: committed.object as unknown as Record<string, unknown>, tail: null, updatedAt: sql`now()` }).where(eq(uploadSessions.id, id))
       return { object: committed.object, outcome: committed.replaced ? 'replaced' : 'created' }

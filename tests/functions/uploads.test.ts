@@ -4,6 +4,7 @@ import { eq } from 'drizzle-orm'
 import { uploadSessions, type StorageClass } from '../../core/db/schema'
 import { adminToken, bucketEnvironment, startServer, storageBackends, type TestServer } from '../support/server'
 import { blobRow, expectBytes, expectError } from '../support/assertions'
+import { holdAt } from '../../core/barriers'
 
 /** Resumable upload sessions over a real server, on every backend. */
 
@@ -261,6 +262,30 @@ for (const backend of storageBackends) {
       expect(done.status).toBe(204)
       expect(done.headers.get('upload-offset')).toBe(String(2 * MiB))
       expect((await complete(server, session.id)).status).toBe(201)
+    })
+
+    test('a PATCH that fails between the seal and the commit of a completion leaves nothing in the object', async () => {
+      const bytes = random(2 * MiB)
+      const session = await open(server)
+      await append(server, session.id, 0, bytes)
+      const hold = holdAt('complete:sealed')
+      const completing = complete(server, session.id)
+      await hold.reached
+      try {
+        // On a directory it is refused after its bytes were written (its digest is wrong): the offset stays, the bytes past it
+        // must not. A bucket's sealed session takes no bytes at all.
+        const refused = await patch(server, session.id, 2 * MiB, random(MiB), { 'x-content-sha256': sha256(random(1)) })
+        if (backend === 's3') await expectError(refused, 409, 'offset_mismatch')
+        else await expectError(refused, 400, 'digest_mismatch')
+      } finally {
+        hold.release()
+      }
+      const completed = await completing
+      expect(completed.status).toBe(201)
+      const object = (await completed.json()) as { id: string; content_hash: string }
+      expect(object.content_hash).toBe(`sha256:${sha256(bytes)}`)
+      expect(await server.store.blobs.hot.size(sha256(bytes))).toBe(bytes.byteLength)
+      await expectBytes(await download(server, object.id), bytes)
     })
 
     test('eight clients racing PATCHes at one offset: exactly one is appended, and the object is its bytes', async () => {
