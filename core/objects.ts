@@ -6,6 +6,7 @@ import { ApiError } from './errors'
 import { log } from './log'
 import type { BlobStore, BlobStores } from './store/blob-store'
 import { collectBytes, readHead, readWhole, type BodyHead, type WrittenFile } from './store/writer'
+import { hexOf } from './store/paths'
 
 /**
  * The object lifecycle: reserve → write → commit, replace, delete. This is the
@@ -133,8 +134,8 @@ async function abandonUpload(db: Db, id: string): Promise<void> {
 
 const retryableSqlStates = new Set(['40P01', '40001'])
 
-/** Where a verified body is: staged durably in its class's store (its upload reserved), or the small body itself. */
-type Bytes = { staged: BlobStore } | { inline: Uint8Array }
+/** Where a verified body is: staged durably in its class's store (its upload reserved), the small body itself, or a blob the class holds already (a copy). */
+type Bytes = { staged: BlobStore } | { inline: Uint8Array } | { existing: true }
 
 /**
  * Commits verified bytes with commit_object (migrations/0006): one statement,
@@ -149,6 +150,7 @@ async function commitUpload(store: ObjectStore, id: string, request: UploadReque
   for (let attempt = 1; ; attempt++) {
     try {
       if ('inline' in bytes) return await commitStatement(store.db, id, request, written, bytes.inline)
+      if ('existing' in bytes) return await commitStatement(store.db, id, request, written, null, true)
       return await store.db.transaction(async (tx) => {
         const committed = await commitStatement(tx, id, request, written, null)
         await barrier('commit:blobs-locked')
@@ -181,14 +183,15 @@ function policyArguments(policy: KeyPolicy): { name: string; etags: string[] | n
   return { name: policy.kind, etags: policy.kind === 'replace-if' && policy.etags !== '*' ? policy.etags : null }
 }
 
-async function commitStatement(db: Db | Tx, id: string, request: UploadRequest, written: WrittenFile, inline: Uint8Array | null): Promise<UploadResult & { keepsOwnBytes: boolean }> {
+/** `existing`: the blob is already in the class (a copy), so the commit references it and never creates it (migrations/0009). */
+async function commitStatement(db: Db | Tx, id: string, request: UploadRequest, written: WrittenFile, inline: Uint8Array | null, existing = false): Promise<UploadResult & { keepsOwnBytes: boolean }> {
   const contentHash = `sha256:${written.hex}`
   const policy = policyArguments(request.onExisting)
   const result = await db.execute(sql`
     select visible_at, replaced, keeps_own_bytes from commit_object(
       ${id}::uuid, ${request.namespace}, ${request.tenantId}, ${request.key}, ${request.storageClass}::storage_class,
       ${contentHash}, ${written.sizeBytes}::bigint, ${request.contentType}, ${JSON.stringify(request.metadata)}::jsonb,
-      ${inline}::bytea, ${inline === null}, ${policy.name}, ${sql.param(policy.etags)}::text[])`)
+      ${inline}::bytea, ${inline === null && !existing}, ${policy.name}, ${sql.param(policy.etags)}::text[], ${existing})`)
   const [row] = rowsOf<{ visible_at: string; replaced: boolean; keeps_own_bytes: boolean }>(result)
   const object: ObjectRow = {
     ...uploadRow(id, request),
@@ -199,6 +202,87 @@ async function commitStatement(db: Db | Tx, id: string, request: UploadRequest, 
     updatedAt: row!.visible_at,
   }
   return { object, replaced: row!.replaced, keepsOwnBytes: row!.keeps_own_bytes }
+}
+
+/** What a copy is made from: an object by its id, or by its content hash one the tenant holds in the target's class. */
+export type CopySource = ({ id: string } | { contentHash: string }) & {
+  /** The principal's namespace allow-list: a source outside it is as good as missing. */
+  namespaces?: string[]
+}
+
+/** A copy's request: an upload's, where a content type or metadata left null is the source's. */
+export type CopyRequest = Omit<UploadRequest, 'contentType' | 'metadata'> & { contentType: string | null; metadata: Record<string, unknown> | null }
+
+/**
+ * Creates an object from bytes the service already holds, with an upload's key
+ * policy and answer. Within the source's class it is one commit that adds a
+ * reference to the source's blob, whatever the size; into the other class the
+ * bytes are streamed through an upload, verified against the source's hash.
+ */
+export async function copyObject(store: ObjectStore, request: CopyRequest, source: CopySource): Promise<UploadResult> {
+  const found = await findCopySource(store.db, request, source)
+  const { object } = found
+  const written = { hex: hexOf(object.contentHash!), sizeBytes: object.sizeBytes! }
+  if (written.sizeBytes > store.maxUploadBytes) throw new ApiError('payload_too_large', `The object exceeds the limit of ${store.maxUploadBytes} bytes`)
+  if (request.expectedHex !== undefined && request.expectedHex !== written.hex) {
+    throw new ApiError('digest_mismatch', `The source's SHA-256 is ${written.hex}, not the declared ${request.expectedHex}`)
+  }
+  const upload: UploadRequest = {
+    ...request,
+    contentType: request.contentType ?? object.contentType,
+    metadata: request.metadata ?? object.metadata,
+    declaredLength: written.sizeBytes,
+    expectedHex: written.hex,
+  }
+  if (object.storageClass === request.storageClass) return commitUpload(store, crypto.randomUUID(), upload, written, { existing: true })
+  return copyAcross(store, upload, found)
+}
+
+/** A copy's source, as a read finds it; 404 alike for one that is absent, another tenant's, or outside the allow-list. */
+async function findCopySource(db: Db, request: CopyRequest, source: CopySource): Promise<ReadableObject> {
+  const missing = () => new ApiError('not_found', 'No such source object')
+  if ('id' in source) {
+    return findReadableObject(db, { tenantId: request.tenantId, id: source.id, namespaces: source.namespaces }).catch((error) => {
+      throw error instanceof ApiError && error.code === 'not_found' ? missing() : error
+    })
+  }
+  // objects_blob_idx: (storage_class, content_hash, tenant_id, namespace).
+  const [found] = await db
+    .select({ object: objects, corruptAt: blobs.corruptAt, inline: blobs.inlineData })
+    .from(objects)
+    .leftJoin(blobs, and(eq(blobs.storageClass, objects.storageClass), eq(blobs.contentHash, objects.contentHash)))
+    .where(
+      and(
+        eq(objects.storageClass, request.storageClass),
+        eq(objects.contentHash, source.contentHash),
+        eq(objects.tenantId, request.tenantId),
+        statusIs(objects.status, 'COMMITTED'),
+        source.namespaces && sql`${objects.namespace} = any(${sql.param(source.namespaces)}::text[])`,
+      ),
+    )
+    .limit(1)
+  if (!found) throw missing()
+  if (found.corruptAt !== null) throw new ApiError('corrupt_object', 'The stored bytes of the source object are damaged')
+  return { object: found.object, inline: found.inline }
+}
+
+/** Streams the source's bytes into the other class as an upload whose expected hash is the source's. */
+async function copyAcross(store: ObjectStore, upload: UploadRequest, source: ReadableObject): Promise<UploadResult> {
+  const { object, inline } = source
+  const damaged = () => new ApiError('corrupt_object', 'The stored bytes of the source object are damaged')
+  const blobs = store.blobs[object.storageClass]
+  if (inline === null) {
+    const stored = await blobs.size(upload.expectedHex!)
+    if (stored === null && !(await isCommitted(store.db, object.id))) throw new ApiError('not_found', 'No such source object')
+    if (stored !== object.sizeBytes) throw damaged()
+  }
+  try {
+    return await uploadObject(store, upload, new Response((inline as Uint8Array<ArrayBuffer> | null) ?? blobs.read(upload.expectedHex!, 0, object.sizeBytes!)))
+  } catch (error) {
+    // Bytes that end early or hash to another digest are the source's damage, not the client's error.
+    if (error instanceof ApiError && (error.code === 'digest_mismatch' || error.code === 'bad_request')) throw damaged()
+    throw error
+  }
 }
 
 export const etagOf = (contentHash: string): string => `"${contentHash}"`

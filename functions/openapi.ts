@@ -75,8 +75,9 @@ const presignedQuery = [
 /** Raw-body uploads: the object bytes, never multipart, with placement in the query or headers. */
 export const uploadDoc = (placementInQuery: boolean) => ({
   requestBody: {
-    required: true,
-    description: 'The raw object bytes, streamed; Content-Type is stored with the object',
+    // Not required: a server-side copy (X-Copy-Source) sends none.
+    required: false,
+    description: 'The raw object bytes, streamed; Content-Type is stored with the object. None with X-Copy-Source',
     content: { 'application/octet-stream': binary, '*/*': binary },
   } satisfies OpenAPIV3.RequestBodyObject,
   parameters: [
@@ -97,6 +98,11 @@ export const uploadDoc = (placementInQuery: boolean) => ({
     header('X-Metadata', 'A JSON object (≤ 8 KiB) stored as metadata'),
     header('X-Content-SHA256', 'Expected SHA-256 of the body, hex'),
     header('Content-Digest', 'Expected digest as sha-256=:<base64>:'),
+    header(
+      'X-Copy-Source',
+      'Server-side copy, with no body: an object id, or sha256:<hex> of content the tenant holds in the target class. ' +
+        "Needs objects:read on the source; absent or unreachable → 404. Content-Type and X-Metadata default to the source's",
+    ),
   ],
 })
 

@@ -2,13 +2,13 @@ import { Elysia } from 'elysia'
 import { ApiError } from '../core/errors'
 import { principalOf } from '../core/auth/authenticate'
 import { authorizeObjects } from '../core/auth/principal'
-import { selectByKey } from '../core/http/object-access'
+import { selectByKey, selectCopySource } from '../core/http/object-access'
 import { RequestParams } from '../core/http/params'
 import type { UploadSlots } from '../core/rate-limit'
 import { parseEntityTags } from '../core/http/conditional'
 import { parseExpectedDigest, parseMetadataHeader } from '../core/identifiers'
 import { objectJson, ObjectSchema } from '../core/http/object-json'
-import { uploadObject, type KeyPolicy, type ObjectStore, type UploadRequest } from '../core/objects'
+import { copyObject, uploadObject, type CopyRequest, type KeyPolicy, type ObjectStore, type UploadRequest, type UploadResult } from '../core/objects'
 import { authErrors, errorResponses, jsonResponses, uploadDoc } from './openapi'
 import { uploadBytes } from '../core/metrics'
 
@@ -29,8 +29,7 @@ export const uploadRoutes = (store: ObjectStore, slots: UploadSlots) =>
           storageClass: params.storageClass(),
           onExisting,
         })
-        const { object } = await uploadWithin(slots, upload, () => uploadObject(store, upload, request))
-        uploadBytes.inc({ storage_class: object.storageClass }, object.sizeBytes ?? 0)
+        const { object } = await createObject(store, slots, request, upload)
         set.status = 201
         set.headers.location = `/v1/objects/${object.id}`
         return objectJson(object)
@@ -41,7 +40,7 @@ export const uploadRoutes = (store: ObjectStore, slots: UploadSlots) =>
         detail: {
           summary: 'Upload an object (raw body, streamed)',
           ...uploadDoc(true),
-          responses: { ...jsonResponses({ 201: ObjectSchema }), ...errorResponses(400, ...authErrors, 409, 413, 415, 503, 507) },
+          responses: { ...jsonResponses({ 201: ObjectSchema }), ...errorResponses(400, ...authErrors, 404, 409, 413, 415, 503, 507) },
         },
       },
     )
@@ -57,8 +56,7 @@ export const uploadRoutes = (store: ObjectStore, slots: UploadSlots) =>
         // A presigned URL's max_bytes lowers the limit both on Content-Length and on the streamed bytes.
         const limit = principalOf(request).maxUploadBytes
         const limited = limit === undefined ? store : { ...store, maxUploadBytes: Math.min(store.maxUploadBytes, limit) }
-        const { object, replaced } = await uploadWithin(slots, upload, () => uploadObject(limited, upload, request))
-        uploadBytes.inc({ storage_class: object.storageClass }, object.sizeBytes ?? 0)
+        const { object, replaced } = await createObject(limited, slots, request, upload)
         set.status = replaced ? 200 : 201
         set.headers.location = `/v1/objects/${object.id}`
         return objectJson(object)
@@ -68,10 +66,19 @@ export const uploadRoutes = (store: ObjectStore, slots: UploadSlots) =>
         detail: {
           summary: 'Create or replace the object at a key (raw body, streamed)',
           ...uploadDoc(false),
-          responses: { ...jsonResponses({ 200: ObjectSchema, 201: ObjectSchema }), ...errorResponses(400, ...authErrors, 412, 413, 415, 503, 507) },
+          responses: { ...jsonResponses({ 200: ObjectSchema, 201: ObjectSchema }), ...errorResponses(400, ...authErrors, 404, 412, 413, 415, 503, 507) },
         },
       },
     )
+
+/** The body as a new object; with X-Copy-Source, bytes the service already holds instead. */
+async function createObject(store: ObjectStore, slots: UploadSlots, request: Request, upload: UploadRequest): Promise<UploadResult> {
+  const source = selectCopySource(request)
+  if (source) return uploadWithin(slots, upload, () => copyObject(store, { ...upload, ...sentDescription(request.headers) }, source))
+  const uploaded = await uploadWithin(slots, upload, () => uploadObject(store, upload, request))
+  uploadBytes.inc({ storage_class: uploaded.object.storageClass }, uploaded.object.sizeBytes ?? 0)
+  return uploaded
+}
 
 /** Runs an upload in one of its tenant's slots; over the cap → 429. */
 async function uploadWithin<T>(slots: UploadSlots, upload: UploadRequest, run: () => Promise<T>): Promise<T> {
@@ -86,14 +93,20 @@ async function uploadWithin<T>(slots: UploadSlots, upload: UploadRequest, run: (
 type Placement = Pick<UploadRequest, 'namespace' | 'tenantId' | 'key' | 'storageClass' | 'onExisting'>
 
 function describeUpload(headers: Headers, placement: Placement): UploadRequest {
-  const metadataHeader = headers.get('x-metadata')
+  const sent = sentDescription(headers)
   return {
     ...placement,
-    contentType: headers.get('content-type') || 'application/octet-stream',
-    metadata: metadataHeader === null ? {} : parseMetadataHeader(metadataHeader),
+    contentType: sent.contentType ?? 'application/octet-stream',
+    metadata: sent.metadata ?? {},
     declaredLength: contentLength(headers),
     expectedHex: parseExpectedDigest(headers.get('x-content-sha256'), headers.get('content-digest')),
   }
+}
+
+/** The Content-Type and X-Metadata the request itself sent; null for each it did not (a copy then keeps the source's). */
+function sentDescription(headers: Headers): Pick<CopyRequest, 'contentType' | 'metadata'> {
+  const metadataHeader = headers.get('x-metadata')
+  return { contentType: headers.get('content-type') || null, metadata: metadataHeader === null ? null : parseMetadataHeader(metadataHeader) }
 }
 
 function contentLength(headers: Headers): number | null {

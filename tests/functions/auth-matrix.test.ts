@@ -45,6 +45,8 @@ const matrix: [route: string, statuses: number[]][] = [
   //                              adm  bare akey jadm read xkey writ del  keys ns   b    b>a  jwt  jsco exp  rev  unk  jexp jnox jsig jiss jaud none bemp basc
   ['POST /v1/objects',           [201, 400, 201, 201, 403, 403, 201, 403, 403, 201, 201, 403, 201, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
   ['POST /v1/objects (other)',   [201, 400, 201, 201, 403, 403, 201, 403, 403, 403, 201, 403, 201, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['POST /v1/objects (copy)',    [201, 400, 201, 201, 403, 403, 403, 403, 403, 201, 404, 403, 201, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['POST /v1/objects (copy other)', [201, 400, 201, 201, 403, 403, 403, 403, 403, 404, 404, 403, 201, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
   ['PUT by-key',                 [201, 201, 201, 201, 403, 403, 201, 403, 403, 201, 403, 403, 201, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
   ['GET by id',                  [200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 404, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
   ['HEAD by id',                 [200, 200, 200, 200, 200, 200, 403, 403, 403, 200, 404, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
@@ -139,6 +141,12 @@ async function targetOf(server: TestServer, route: string, fixtures: Fixtures): 
       return { method: 'POST', path: `/v1/objects?namespace=allowed&key=${key}`, body: 'new object' }
     case 'POST /v1/objects (other)':
       return { method: 'POST', path: `/v1/objects?namespace=other&key=${key}`, body: 'new object' }
+    // A server-side copy into 'allowed' needs objects:read on its source too; an unreachable source is 404.
+    case 'POST /v1/objects (copy)':
+    case 'POST /v1/objects (copy other)': {
+      const source = route === 'POST /v1/objects (copy)' ? fixtures.shared.allowed : fixtures.shared.other
+      return { method: 'POST', path: `/v1/objects?namespace=allowed&key=${key}`, headers: { 'x-copy-source': source } }
+    }
     case 'PUT by-key':
       return { method: 'PUT', path: `/v1/objects/by-key/allowed/${A}/${key}`, body: 'new object' }
     case 'GET by id':
