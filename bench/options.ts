@@ -17,6 +17,10 @@ export interface BenchOptions {
   bulkRepetitions: number
   /** Timed downloads of each uploaded blob (each beside a bare one). */
   bulkDownloadRounds: number
+  /** The chunk size of the upload sessions of bulkBytes, which are set beside the single-request upload of that size. */
+  sessionChunkBytes: number
+  /** Session uploads, completes and copies of each size (medians). */
+  largeRepetitions: number
   /** Seconds of each timed 4 KiB phase (after a warm-up of warmupSecs). */
   smallSecs: number
   warmupSecs: number
@@ -39,6 +43,8 @@ const full: Sizes = {
   bulkBytes: 1024 * mib,
   bulkRepetitions: 3,
   bulkDownloadRounds: 3,
+  sessionChunkBytes: 64 * mib,
+  largeRepetitions: 5,
   smallSecs: 10,
   warmupSecs: 2,
   smallConcurrency: 16,
@@ -57,6 +63,9 @@ const smoke: Sizes = {
   bulkBytes: 8 * mib,
   bulkRepetitions: 1,
   bulkDownloadRounds: 1,
+  // On a bucket, chunks under S3's 5 MiB part minimum wait in the session's row: a path of its own, exercised too.
+  sessionChunkBytes: 2 * mib,
+  largeRepetitions: 2,
   smallSecs: 2,
   warmupSecs: 1,
   smallSeeded: 200,

@@ -1,5 +1,6 @@
 /** The run's outcome: one Markdown table against the targets, and the same data as JSON. */
 import { directPartBytes, directQueueSize } from './bucket'
+import { smallCopyBytes, smallSessionBytes, type LargeResult } from './large'
 import { backends, backendTitles, replicasOf, type Backend } from './service'
 import type { Limits } from './limits'
 import type { Machine } from './machine'
@@ -16,12 +17,14 @@ export interface BulkMeasurements {
 /**
  * Every number measured on one backend; all must be positive and finite. The
  * bulk phases run on directories (bulk) or on a bucket (bucketBulk, the s3
- * backend); the list phases only where the database is the socket's or the
- * embedded one's and the classes are in directories; a phase not run is null.
+ * backend), and the session and copy phases (large) beside either; the list
+ * phases only where the database is the socket's or the embedded one's and the
+ * classes are in directories; a phase not run is null.
  */
 export interface Measurements {
   bulk: BulkMeasurements | null
   bucketBulk: BulkMeasurements | null
+  large: Omit<LargeResult, 'runs'> | null
   small: Record<SmallPhase, { opsPerSec: number; p50Ms: number; p99Ms: number }>
   smallPeakRssMiB: number
   list: {
@@ -47,6 +50,8 @@ export interface Sizes {
   bulkBytes: number
   bulkRepetitions: number
   bulkDownloadRounds: number
+  sessionChunkBytes: number
+  largeRepetitions: number
   smallSecs: number
   smallConcurrency: number
   smallSeeded: number
@@ -101,6 +106,14 @@ const atLeastOfLimit = (share: number) => ({
 })
 const atLeast = (floor: number, unit: string) => ({ text: `≥ ${floor.toLocaleString('en-US')} ${unit}`, judge: (value: number) => ({ ok: value >= floor }) })
 const atMost = (ceiling: number, unit: string) => ({ text: `≤ ${ceiling} ${unit}`, judge: (value: number) => ({ ok: value <= ceiling }) })
+/** A target against another number of the same backend, `what`, whose ratio is shown. */
+const atMostTimes = (times: number, what: string, of: (all: Measurements) => number) => ({
+  text: `≤ ${times} × ${what}`,
+  judge: (value: number, _: number | undefined, all: Measurements) => ({ ok: value <= times * of(all), ratio: value / of(all) }),
+})
+const sizeText = (bytes: number) => (bytes >= 2 ** 30 ? `${bytes / 2 ** 30} GiB` : bytes >= 2 ** 20 ? `${bytes / 2 ** 20} MiB` : `${bytes / 2 ** 10} KiB`)
+/** The single-request upload of the same size: on directories, or on the bucket (s3 backend). */
+const singleUploadMiBps = (all: Measurements) => (all.bulk ?? all.bucketBulk)!.uploadMiBps
 
 /** What each 4 KiB phase must reach: uploads 5,000/s, replacing and deletes 4,000/s, reads by key within 10 % of reads by id. */
 const smallTargets: Record<SmallPhase, { ops: Row['target']; p99?: Row['target'] }> = {
@@ -116,7 +129,7 @@ const smallTargets: Record<SmallPhase, { ops: Row['target']; p99?: Row['target']
 }
 
 function rows(sizes: Sizes): Row[] {
-  const bulk = sizes.bulkBytes >= 2 ** 30 ? `${sizes.bulkBytes / 2 ** 30} GiB` : `${sizes.bulkBytes / 2 ** 20} MiB`
+  const bulk = sizeText(sizes.bulkBytes)
   const depth = sizes.listDepth.toLocaleString('en-US')
   const rss = (phase: string, value: Row['value']): Row => ({ label: `peak RSS, ${phase} (MiB)`, value, target: atMost(150, 'MiB') })
   const small = smallPhases.flatMap((phase): Row[] => [
@@ -133,6 +146,19 @@ function rows(sizes: Sizes): Row[] {
     // On a bucket the limit is the same RGW reached directly from the bench process.
     { label: `${bulk} upload to a bucket (MiB/s)`, value: (m) => m.bucketBulk?.uploadMiBps ?? null, limit: (l) => l.directUploadMiBps, target: atLeastOfLimit(0.8) },
     { label: `${bulk} download from a bucket (MiB/s)`, value: (m) => m.bucketBulk?.downloadMiBps ?? null, limit: (l) => l.directDownloadMiBps, target: atLeastOfLimit(0.9) },
+    {
+      label: `session upload ${bulk} in ${sizeText(sizes.sessionChunkBytes)} chunks (MiB/s)`,
+      value: (m) => m.large?.sessionUploadMiBps ?? null,
+      target: { text: '≥ 0.9 × single-request upload', judge: (value, _, all) => ({ ok: value >= 0.9 * singleUploadMiBps(all), ratio: value / singleUploadMiBps(all) }) },
+    },
+    { label: `complete of a ${sizeText(smallSessionBytes)} session (ms)`, value: (m) => m.large?.completeSmallMs ?? null },
+    {
+      label: `complete of a ${bulk} session (ms)`,
+      value: (m) => m.large?.completeLargeMs ?? null,
+      target: atMostTimes(2, `${sizeText(smallSessionBytes)} session`, (all) => all.large!.completeSmallMs),
+    },
+    { label: `copy of a ${sizeText(smallCopyBytes)} object (ms)`, value: (m) => m.large?.copySmallMs ?? null },
+    { label: `copy of a ${bulk} object (ms)`, value: (m) => m.large?.copyLargeMs ?? null, target: atMostTimes(2, `${sizeText(smallCopyBytes)} copy`, (all) => all.large!.copySmallMs) },
     ...small,
     { label: 'list page at depth 1, p50 (ms)', value: (m) => m.list?.depth1P50Ms ?? null },
     { label: 'list page at depth 1, p99 (ms)', value: (m) => m.list?.depth1P99Ms ?? null, target: atMost(10, 'ms') },
@@ -221,6 +247,9 @@ export function tableNotes(results: Results): string {
     `- 4 KiB phases on ${backendTitles.s3}: ${replicasOf('s3')} replicas of the service on one database and one bucket, driven by one wrk with a thread per replica ` +
       `and ${s.smallConcurrency / replicasOf('s3')} of the ${s.smallConcurrency} connections each; the rate and the percentiles are wrk's over both threads, the peak RSS is ` +
       'the larger replica\'s. Bodies up to INLINE_MAX_BYTES (64 KiB by default) are kept in the database, so these phases put no 4 KiB object in the bucket.',
+    `- Session and copy rows, wherever the bulk phases run: medians of ${s.largeRepetitions}. A session upload is timed from its creation to its complete request's answer, ` +
+      `its chunks streamed by fetch one PATCH at a time, and set beside the same backend's single-request upload; each session sends bytes of its own. A complete is its request alone; ` +
+      `the small session is one chunk. A copy is POST /v1/objects with X-Copy-Source into the source's class (hot), of a session's object and of a ${sizeText(smallCopyBytes)} one.`,
     `- List phases run only on PostgreSQL (socket) and embedded: listing reads the database alone.`,
   ].join('\n')
 }
@@ -238,7 +267,7 @@ export function describeRun(results: Results): string {
   return [
     `${results.smoke ? 'Smoke run' : 'Full run'} on ${title}, ${results.finishedAt}`,
     `Machine: ${machineLine(results.machine)}`,
-    `Sizes: bulk ${s.bulkBytes / 2 ** 20} MiB × ${s.bulkRepetitions} uploads, each downloaded ${s.bulkDownloadRounds} times (medians), 4 KiB phases ${s.smallSecs} s at ${s.smallConcurrency} connections ` +
+    `Sizes: bulk ${s.bulkBytes / 2 ** 20} MiB × ${s.bulkRepetitions} uploads, each downloaded ${s.bulkDownloadRounds} times (medians), sessions, completes and copies × ${s.largeRepetitions}, 4 KiB phases ${s.smallSecs} s at ${s.smallConcurrency} connections ` +
       `(${s.smallSeeded.toLocaleString('en-US')} seeded for downloads), list over ${s.listObjects.toLocaleString('en-US')} objects`,
     `Targets are judged on every backend: ${results.targets.filter((t) => t.ok).length} of ${results.targets.length} met (${backends
       .map((b) => `${backendTitles[b]} ${results.targets.filter((t) => t.backend === b && t.ok).length}/${results.targets.filter((t) => t.backend === b).length}`)

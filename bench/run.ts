@@ -18,6 +18,7 @@ import { startPostgres } from '../tests/support/postgres'
 import { emptyBucket, measureBucketBulk, type BucketBulkResult } from './bucket'
 import { measureBulk, median, type BulkResult } from './bulk'
 import { blobPath } from '../core/store/paths'
+import { measureLarge, type LargeResult } from './large'
 import { measureLimits, type Limits } from './limits'
 import { measureList, searchKinds, seedListObjects, type SearchKind } from './list'
 import { currentLoadAverage, describeMachine } from './machine'
@@ -98,9 +99,10 @@ async function measureBackend(backend: Backend, options: BenchOptions, cluster: 
   // The embedded default's cluster lives in the data directory; the other backends use the bench's own cluster.
   const clusterDir = (of: Instance) => (backend === 'embedded' ? `${of.dataDir}/pg` : cluster.dir)
   const peak = { databasePssMiB: null as number | null }
-  const { bulk, bucketBulk, small } = await withService(replicas, clusterDir(instance), peak, async () => {
+  const { bulk, bucketBulk, large, small } = await withService(replicas, clusterDir(instance), peak, async () => {
     let bulk: BulkResult | null = null
     let bucketBulk: BucketBulkResult | null = null
+    let large: LargeResult | null = null
     if (full) {
       progress(`${title}: ${options.bulkBytes / 2 ** 20} MiB uploads × ${options.bulkRepetitions}, downloads × ${options.bulkRepetitions * options.bulkDownloadRounds}, each beside the bare pipeline`)
       const roots = { hot: `${instance.dataDir}/hot`, cold: `${instance.dataDir}/cold` }
@@ -114,9 +116,16 @@ async function measureBackend(backend: Backend, options: BenchOptions, cluster: 
       progress(`${title}: letting the disk settle`)
       await settleDisks(options.smoke ? 2 : 30)
     }
+    // Beside the bulk phases, on the same storage: a session's upload is judged against their single-request one.
+    if (bulk || bucketBulk) {
+      progress(`${title}: ${options.bulkBytes / 2 ** 20} MiB sessions in ${options.sessionChunkBytes / 2 ** 20} MiB chunks, completes and copies × ${options.largeRepetitions}`)
+      large = await measureLarge(service, options)
+      progress(`${title}: letting the disk settle`)
+      await settleDisks(options.smoke ? 2 : 30)
+    }
     progress(`${title}: 4 KiB writes, deletes and reads, ${options.smallSecs} s each${replicas.length > 1 ? `, on ${replicas.length} replicas` : ''}`)
     const small = await measureSmall(replicas, options, instance.dataDir)
-    return { bulk, bucketBulk, small }
+    return { bulk, bucketBulk, large, small }
   })
   rmSync(instance.dataDir, { recursive: true, force: true })
   if (instance.bucket !== undefined) await emptyBucket(cluster.s3, instance.bucket)
@@ -147,6 +156,13 @@ async function measureBackend(backend: Backend, options: BenchOptions, cluster: 
         uploadPeakRssMiB: bucketBulk.uploadPeakRssMiB,
         downloadPeakRssMiB: bucketBulk.downloadPeakRssMiB,
       },
+      large: large && {
+        sessionUploadMiBps: large.sessionUploadMiBps,
+        completeLargeMs: large.completeLargeMs,
+        completeSmallMs: large.completeSmallMs,
+        copyLargeMs: large.copyLargeMs,
+        copySmallMs: large.copySmallMs,
+      },
       small: smallMeasurements(small),
       smallPeakRssMiB: Math.max(...smallPhases.map((phase) => small.phases[phase].peakRssMiB)),
       list: list && {
@@ -171,7 +187,7 @@ async function measureBackend(backend: Backend, options: BenchOptions, cluster: 
       smallUploadsReadBack: small.verified.uploads,
       smallDownloadsReadBack: small.verified.downloads,
     },
-    details: { bulk, bucketBulk, small, list },
+    details: { bulk, bucketBulk, large, small, list },
   }
 }
 
@@ -225,6 +241,8 @@ async function main(options: BenchOptions): Promise<Results> {
       bulkBytes: options.bulkBytes,
       bulkRepetitions: options.bulkRepetitions,
       bulkDownloadRounds: options.bulkDownloadRounds,
+      sessionChunkBytes: options.sessionChunkBytes,
+      largeRepetitions: options.largeRepetitions,
       smallSecs: options.smallSecs,
       smallConcurrency: options.smallConcurrency,
       smallSeeded: options.smallSeeded,

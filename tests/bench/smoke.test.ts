@@ -2,6 +2,7 @@ import { expect, test } from 'bun:test'
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { measuredNumbers, tableHeader, type Results } from '../../bench/report'
+import type { LargeResult } from '../../bench/large'
 import { searchKinds } from '../../bench/list'
 import { smallPhases, type SmallResult } from '../../bench/small'
 import { repoRoot } from '../support/child'
@@ -40,17 +41,18 @@ test(
         expect(Object.keys(measured.small).sort()).toEqual([...smallPhases].sort())
         const onDirectories = backend === 'postgres' || backend === 'embedded'
         const onBucket = backend === 's3'
-        expect({ backend, bulk: measured.bulk !== null, bucketBulk: measured.bucketBulk !== null, list: measured.list !== null }).toEqual({
+        expect({ backend, bulk: measured.bulk !== null, bucketBulk: measured.bucketBulk !== null, large: measured.large !== null, list: measured.list !== null }).toEqual({
           backend,
           bulk: onDirectories,
           bucketBulk: onBucket,
+          large: onDirectories || onBucket,
           list: onDirectories,
         })
         const numbers = measuredNumbers(measured)
-        // 4 bulk numbers (on directories or on the bucket); list: 4 page latencies, 2 per search kind, usage and the peak RSS.
+        // 4 bulk numbers and 5 session and copy numbers (on directories or on the bucket); list: 4 page latencies, 2 per search kind, usage and the peak RSS.
         expect({ backend, numbers: numbers.length }).toEqual({
           backend,
-          numbers: smallPhases.length * 3 + 1 + (onDirectories || onBucket ? 4 : 0) + (onDirectories ? 4 + 2 * searchKinds.length + 2 : 0),
+          numbers: smallPhases.length * 3 + 1 + (onDirectories || onBucket ? 4 + 5 : 0) + (onDirectories ? 4 + 2 * searchKinds.length + 2 : 0),
         })
         for (const [name, value] of numbers) expect({ backend, name, ok: positiveFinite(value) }).toEqual({ backend, name, ok: true })
         const checked = results.verification[backend]
@@ -59,7 +61,19 @@ test(
         expect(checked.smallUploadsReadBack).toBeGreaterThan(0)
         expect(checked.smallDownloadsReadBack).toBeGreaterThan(0)
         expect({ backend, replicas: (results.details[backend] as { small: SmallResult }).small.replicas }).toEqual({ backend, replicas: onBucket ? 2 : 1 })
+        const large = (results.details[backend] as { large: LargeResult | null }).large
+        const { largeRepetitions: reps } = results.sizes
+        expect({ backend, runs: large && [large.runs.sessions.length, large.runs.smallSessions.length, large.runs.copyLargeMs.length, large.runs.copySmallMs.length] }).toEqual({
+          backend,
+          runs: onDirectories || onBucket ? [reps, reps, reps, reps] : null,
+        })
       }
+      // The session and copy rows are judged wherever they ran, each against its counterpart on the same backend (with a ratio).
+      const sessionAndCopy = results.targets.filter((t) => /^(session upload|complete of|copy of)/.test(t.measurement))
+      expect(sessionAndCopy.map((t) => [t.backend, t.target, t.ratio !== null])).toEqual(
+        ['≥ 0.9 × single-request upload', '≤ 2 × 1 MiB session', '≤ 2 × 4 KiB copy'].flatMap((target) => (['postgres', 'embedded', 's3'] as const).map((backend) => [backend, target, true])),
+      )
+      expect(stdout).toContain('session upload')
       expect(results.verification.bareHashesChecked).toBeGreaterThan(0)
       // Every direct GET of the bucket was hashed against its direct upload's body, one beside each download through the service.
       expect(results.verification.directHashesChecked).toBe(uploads * rounds)

@@ -220,9 +220,10 @@ function cephConfig(dir: string, fsid: string, monPort: number, rgwPort: number,
     osd: {
       osd_data: join(dir, 'osd'),
       osd_objectstore: 'bluestore',
-      // BlueStore on a sparse file in osd_data ("block"): no device, no loop mount.
+      // BlueStore on a sparse file in osd_data ("block"): no device, no loop mount. Room for
+      // a full benchmark run, whose deleted objects RGW reclaims only hours later.
       bluestore_block_create: true,
-      bluestore_block_size: 10 * 2 ** 30,
+      bluestore_block_size: 24 * 2 ** 30,
       osd_memory_target: 2 ** 30,
     },
     'client.rgw': {
