@@ -7,6 +7,9 @@ import { healthRoutes } from './functions/health'
 import { openapiRoutes } from './functions/openapi'
 import { swaggerRoutes } from './functions/swagger'
 import { listRoutes } from './functions/list'
+import { versionRoutes } from './functions/versions'
+import { namespaceRoutes } from './functions/namespaces'
+import { tenantRoutes } from './functions/tenants'
 import { searchRoutes } from './functions/search'
 import { usageRoutes } from './functions/usage'
 import { uploadRoutes } from './functions/upload'
@@ -16,6 +19,8 @@ import type { Sessions } from './core/uploads/sessions'
 import { adminStatusRoutes } from './functions/admin-status'
 import { gcRoutes, type GcDeps } from './functions/gc'
 import { scrubRoutes, type ScrubDeps } from './functions/scrub'
+import { lifecycleRoutes, type LifecycleDeps } from './functions/lifecycle'
+import { ReadTracker } from './core/lifecycle/tiering'
 import { apiKeyRoutes } from './functions/api-keys'
 import { auditRoutes } from './functions/audit'
 import { cors } from '@elysiajs/cors'
@@ -43,6 +48,8 @@ import type { StorageRoots } from './core/store/paths'
 export interface AppDeps {
   store: ObjectStore
   sessions: Sessions
+  /** Reads of objects, for tiering by idleness. */
+  reads: ReadTracker
   /** The directories of the storage classes kept on directories, for the disk figures of status and metrics. */
   roots: Partial<StorageRoots>
   /** The database pool for GC and scrub passes, apart from the one serving requests. */
@@ -128,9 +135,12 @@ export function createApp(deps: AppDeps, nextRuns: NextRuns = {}) {
     .use(swaggerRoutes())
     .use(uploadRoutes(deps.store, deps.limits.uploads))
     .use(uploadSessionRoutes(deps.sessions, deps.limits.uploads))
-    .use(downloadRoutes(deps.store))
+    .use(downloadRoutes(deps.store, deps.reads))
     .use(deleteRoutes(deps.store))
     .use(listRoutes(deps.store))
+    .use(versionRoutes(deps.store))
+    .use(namespaceRoutes(deps.store.db))
+    .use(tenantRoutes(deps.store.db))
     .use(searchRoutes(deps.store))
     .use(usageRoutes(deps.store.db))
     .use(apiKeyRoutes(deps.store.db))
@@ -138,6 +148,7 @@ export function createApp(deps: AppDeps, nextRuns: NextRuns = {}) {
     .use(auditRoutes(deps.store.db))
     .use(gcRoutes(gcDeps(deps)))
     .use(scrubRoutes(scrubDeps(deps)))
+    .use(lifecycleRoutes(lifecycleDeps(deps)))
     .use(adminStatusRoutes({ db: deps.store.db, roots: deps.roots, gcGraceSecs: deps.gc.graceSecs, nextRuns }))
   return app
 }
@@ -151,6 +162,7 @@ export async function assembleDeps(config: Config, database: Database, draining:
   return {
     store,
     sessions: { store, hashes: new SessionHashes(), ttlSecs: config.uploadSessionTtlSecs },
+    reads: new ReadTracker(),
     roots,
     background: database.background,
     draining,
@@ -188,6 +200,10 @@ export function blobStoresOf(config: Config): BlobStores {
 
 export function gcDeps(deps: AppDeps): GcDeps {
   return { db: deps.background, stores: deps.store.blobs, settings: deps.gc }
+}
+
+export function lifecycleDeps(deps: AppDeps): LifecycleDeps {
+  return { db: deps.background, stores: deps.store.blobs, reads: deps.reads, settings: { batchSize: deps.gc.batchSize } }
 }
 
 export function scrubDeps(deps: AppDeps): ScrubDeps {

@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs'
 import { Cron } from 'croner'
-import { assembleDeps, blobStoresOf, createApp, gcDeps, scrubDeps, serveOptions } from './app'
+import { assembleDeps, blobStoresOf, createApp, gcDeps, lifecycleDeps, scrubDeps, serveOptions } from './app'
 import { scheduleGc } from './functions/gc'
 import { metricsEndpoint } from './functions/metrics'
 import { scheduleScrub } from './functions/scrub'
+import { scheduleLifecycle } from './functions/lifecycle'
 import { ConfigError, loadConfig, storageDirectories, type Config, type ListenAddress } from './core/config'
 import { openDatabase } from './core/db/client'
 import { ClusterError } from './core/db/cluster'
@@ -46,7 +47,8 @@ if (config.authDisabled) {
 }
 const gc = scheduleGc(gcDeps(deps), config.gcIntervalSecs)
 const scrub = scheduleScrub(scrubDeps(deps), config.scrubCron)
-const app = createApp(deps, { ...gc.nextRuns, ...scrub.nextRuns })
+const lifecycle = scheduleLifecycle(lifecycleDeps(deps), config.lifecycleIntervalSecs)
+const app = createApp(deps, { ...gc.nextRuns, ...scrub.nextRuns, ...lifecycle.nextRuns })
 
 async function listenOrExit(listen: () => void, { hostname, port }: ListenAddress): Promise<void> {
   try {
@@ -78,8 +80,11 @@ void refreshMetrics()
 const schedules = [
   gc,
   scrub,
+  lifecycle,
   // Key usage times are written in batches rather than on every request.
   new Cron('*/30 * * * * *', { protect: true }, () => tracked(deps.auth.lastUsed.flush(database.background)).catch(() => {})),
+  // Objects' last reads likewise, for tiering by idleness.
+  new Cron('*/30 * * * * *', { protect: true }, () => tracked(deps.reads.flush(database.background)).catch(() => {})),
   // Object counts and stored bytes come from the database every 30 s, not per request.
   new Cron('*/30 * * * * *', { protect: true }, refreshMetrics),
 ]

@@ -9,7 +9,7 @@ import { decodeCursor, encodeCursor, isPositiveInteger } from './cursor'
 export interface AuditEntry {
   actor: string
   tenantId: string | null
-  action: 'api_key.create' | 'api_key.revoke' | 'object.delete' | 'admin.gc' | 'admin.scrub'
+  action: 'api_key.create' | 'api_key.revoke' | 'object.delete' | 'admin.gc' | 'admin.scrub' | 'admin.lifecycle' | 'namespace.settings' | 'tenant.quota'
   target: string | null
   requestId: string | null
 }

@@ -41,6 +41,7 @@ export interface Config {
   uploadSessionTtlSecs: number
   tombstoneRetentionSecs: number
   scrubCron: string
+  lifecycleIntervalSecs: number
   scrubMaxBytesPerSec: number
   shutdownGraceSecs: number
   authDisabled: boolean
@@ -298,6 +299,7 @@ export function loadConfig(env: Env = process.env): Config {
     uploadSessionTtlSecs: integer(env, 'UPLOAD_SESSION_TTL_SECS', 86400, 1),
     tombstoneRetentionSecs: integer(env, 'TOMBSTONE_RETENTION_SECS', 7 * 86400, 0),
     scrubCron: cronExpression(env, 'SCRUB_CRON', '0 3 * * 0'),
+    lifecycleIntervalSecs: integer(env, 'LIFECYCLE_INTERVAL_SECS', 60, 1),
     scrubMaxBytesPerSec: integer(env, 'SCRUB_MAX_BYTES_PER_SEC', 64 * 2 ** 20, 1),
     shutdownGraceSecs: integer(env, 'SHUTDOWN_GRACE_SECS', 25, 0, 3600),
     authDisabled: boolean(env, 'AUTH_DISABLED', false),

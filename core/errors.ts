@@ -52,8 +52,8 @@ const unavailableConnectionCodes = new Set([
   'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
 ])
 
-/** The SQLSTATEs the database's own functions raise (commit_object; JSNOS: a copy's source blob is gone), with messages written for the client. */
-const refusalSqlStates: Record<string, ErrorCode> = { JSKEY: 'key_exists', JSPRE: 'precondition_failed', JSGON: 'unavailable', JSNOS: 'not_found' }
+/** The SQLSTATEs the database's own functions raise (commit_object; JSNOS: a copy's source blob is gone; JSQUO: a quota), with messages written for the client. */
+const refusalSqlStates: Record<string, ErrorCode> = { JSKEY: 'key_exists', JSPRE: 'precondition_failed', JSGON: 'unavailable', JSNOS: 'not_found', JSQUO: 'quota_exceeded' }
 
 /** Turns any thrown value into the ApiError the client sees; internals never leak. */
 export function toApiError(error: unknown): ApiError {

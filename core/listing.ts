@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gte, lt, lte, sql, type SQL } from 'drizzle-orm'
 import type { Db, Tx } from './db/client'
 import { objects, statusIs, type ObjectRow, type StorageClass } from './db/schema'
+import { isCurrent, notExpired } from './objects'
 import { decodeCursor, encodeCursor, isDatabaseTime } from './cursor'
 import { isUuid, type Timestamp } from './identifiers'
 
@@ -79,6 +80,8 @@ export function listingQuery(db: Db | Tx, query: ListQuery) {
     eq(objects.tenantId, query.tenantId),
     eq(objects.namespace, query.namespace),
     statusIs(objects.status, 'COMMITTED'),
+    isCurrent,
+    notExpired,
   ]
   // The range lets the live-key index find the prefix; starts_with is the exact test.
   if (query.keyPrefix !== undefined) {
@@ -148,4 +151,31 @@ export async function listObjects(db: Db, query: ListQuery): Promise<Page> {
     query.order === 'relevance' ? [row.rank!, row.object.createdAt, row.object.id, query.order] : [row.object.createdAt, row.object.id, query.order]
   const nextCursor = rows.length > query.limit && last ? encodeCursor(position(last)) : null
   return { objects: page.map((row) => row.object), nextCursor }
+}
+
+export interface VersionsQuery {
+  tenantId: string
+  namespace: string
+  key: string
+  limit: number
+  cursor: string | undefined
+}
+
+/** One page of a key's versions, newest first, the current one among them (objects_versions_idx). */
+export async function listVersions(db: Db, query: VersionsQuery): Promise<Page> {
+  const conditions: (SQL | undefined)[] = [
+    eq(objects.tenantId, query.tenantId),
+    eq(objects.namespace, query.namespace),
+    eq(objects.key, query.key),
+    statusIs(objects.status, 'COMMITTED'),
+    notExpired,
+  ]
+  if (query.cursor !== undefined) {
+    const after = decodePosition(query.cursor, 'desc')
+    conditions.push(sql`(${objects.createdAt}, ${objects.id}) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`)
+  }
+  const rows = await db.select().from(objects).where(and(...conditions)).orderBy(desc(objects.createdAt), desc(objects.id)).limit(query.limit + 1)
+  const page = rows.slice(0, query.limit)
+  const last = page[page.length - 1]
+  return { objects: page, nextCursor: rows.length > query.limit && last ? encodeCursor([last.createdAt, last.id, 'desc']) : null }
 }

@@ -1,12 +1,13 @@
 import { and, eq, sql } from 'drizzle-orm'
 import { perDatabase, rowsOf, type Db, type Tx } from './db/client'
-import { auditEvents, blobs, objects, statusIs, type ObjectRow, type StorageClass } from './db/schema'
+import { auditEvents, blobs, namespaceSettings, objects, statusIs, type ObjectRow, type StorageClass } from './db/schema'
 import { barrier } from './barriers'
 import { ApiError } from './errors'
 import { log } from './log'
 import type { BlobStore, BlobStores } from './store/blob-store'
 import { collectBytes, readHead, readWhole, type BodyHead, type WrittenFile } from './store/writer'
 import { hexOf } from './store/paths'
+import { quotaRoom } from './lifecycle/settings'
 
 /**
  * The object lifecycle: reserve → write → commit, replace, delete. This is the
@@ -32,6 +33,8 @@ export interface UploadRequest {
   expectedHex: string | undefined
   /** What to do when the key is already held. */
   onExisting: KeyPolicy
+  /** When the object expires (an ISO instant); null: the namespace's default_expires_in, if any. */
+  expiresAt: string | null
 }
 
 export type KeyPolicy =
@@ -60,14 +63,31 @@ export async function uploadObject(store: ObjectStore, request: UploadRequest, b
   if (inlineLimit > 0 && request.declaredLength !== null && request.declaredLength <= inlineLimit) {
     return commitSmall(store, request, collectBytes(await readWhole(body)))
   }
+  // A body that may be large is refused before it is stored where a quota has no room for it.
+  const limit = await quotaLimit(store, request)
   const reader = (body.body ?? emptyStream()).getReader()
   try {
     const head = inlineLimit > 0 ? await readHead(reader, inlineLimit) : { chunks: [], sizeBytes: 0, done: false }
     if (head.done) return await commitSmall(store, request, collectBytes(head.chunks.length === 1 ? head.chunks[0]! : Buffer.concat(head.chunks)))
-    return await uploadFile(store, request, head, reader)
+    return await uploadFile({ ...store, maxUploadBytes: limit.bytes }, request, head, reader).catch((error) => {
+      throw limit.byQuota && error instanceof ApiError && error.code === 'payload_too_large' ? quotaExceeded() : error
+    })
   } finally {
     reader.releaseLock()
   }
+}
+
+export const quotaExceeded = () => new ApiError('quota_exceeded', 'The upload would exceed a quota of its namespace or tenant')
+
+/**
+ * The most bytes an upload may bring, and whether a quota sets it: refused at
+ * once when the declared length or one more object does not fit, and at the
+ * crossing byte otherwise. The commit checks the quotas again, exactly.
+ */
+export async function quotaLimit(store: ObjectStore, request: Pick<UploadRequest, 'tenantId' | 'namespace' | 'key' | 'declaredLength'>): Promise<{ bytes: number; byQuota: boolean }> {
+  const room = await quotaRoom(store.db, request.tenantId, request.namespace, request.key)
+  if (room.objects === 0 || (room.bytes !== null && request.declaredLength !== null && request.declaredLength > room.bytes)) throw quotaExceeded()
+  return room.bytes !== null && room.bytes < store.maxUploadBytes ? { bytes: room.bytes, byQuota: true } : { bytes: store.maxUploadBytes, byQuota: false }
 }
 
 /** What an upload reads its bytes from: the request itself, never a framework's parsed copy. */
@@ -188,11 +208,12 @@ async function commitStatement(db: Db | Tx, id: string, request: UploadRequest, 
   const contentHash = `sha256:${written.hex}`
   const policy = policyArguments(request.onExisting)
   const result = await db.execute(sql`
-    select visible_at, replaced, keeps_own_bytes from commit_object(
+    select visible_at, replaced, keeps_own_bytes, expires_at from commit_object(
       ${id}::uuid, ${request.namespace}, ${request.tenantId}, ${request.key}, ${request.storageClass}::storage_class,
       ${contentHash}, ${written.sizeBytes}::bigint, ${request.contentType}, ${JSON.stringify(request.metadata)}::jsonb,
-      ${inline}::bytea, ${inline === null && !existing}, ${policy.name}, ${sql.param(policy.etags)}::text[], ${existing})`)
-  const [row] = rowsOf<{ visible_at: string; replaced: boolean; keeps_own_bytes: boolean }>(result)
+      ${inline}::bytea, ${inline === null && !existing}, ${policy.name}, ${sql.param(policy.etags)}::text[], ${existing},
+      ${request.expiresAt}::timestamptz)`)
+  const [row] = rowsOf<{ visible_at: string; replaced: boolean; keeps_own_bytes: boolean; expires_at: string | null }>(result)
   const object: ObjectRow = {
     ...uploadRow(id, request),
     status: 'COMMITTED',
@@ -200,6 +221,9 @@ async function commitStatement(db: Db | Tx, id: string, request: UploadRequest, 
     sizeBytes: written.sizeBytes,
     createdAt: row!.visible_at,
     updatedAt: row!.visible_at,
+    expiresAt: row!.expires_at,
+    noncurrentSince: null,
+    lastReadAt: null,
   }
   return { object, replaced: row!.replaced, keepsOwnBytes: row!.keeps_own_bytes }
 }
@@ -299,8 +323,9 @@ export interface ObjectSelector {
 
 /**
  * The object a selector sees, one definition for reads and deletes: committed,
- * in the tenant (by id, in any when it is null), within the principal's
- * namespace allow-list (null: every namespace). Its values are placeholders,
+ * not expired, in the tenant (by id, in any when it is null), within the
+ * principal's namespace allow-list (null: every namespace); by key the current
+ * version, by id any version. Its values are placeholders,
  * filled by selectorValues, so that each form is prepared once; or, given a
  * selector, parameters.
  */
@@ -312,10 +337,16 @@ function visibleObject(by: 'id' | 'key', selector?: ObjectSelector) {
     by === 'id'
       ? // The primary key finds the row whether or not a tenant is given.
         and(sql`${objects.id} = ${value('id')}`, sql`(${value('tenantId')}::text is null or ${objects.tenantId} = ${value('tenantId')})`)
-      : and(sql`${objects.tenantId} = ${value('tenantId')}`, sql`${objects.namespace} = ${value('namespace')}`, sql`${objects.key} = ${value('key')}`),
+      : and(sql`${objects.tenantId} = ${value('tenantId')}`, sql`${objects.namespace} = ${value('namespace')}`, sql`${objects.key} = ${value('key')}`, isCurrent),
+    notExpired,
     sql`(${value('namespaces')}::text[] is null or ${objects.namespace} = any(${value('namespaces')}::text[]))`,
   )
 }
+
+/** An object is gone for every reader from its expiry instant on, before the lifecycle pass deletes it. */
+export const notExpired = sql`(${objects.expiresAt} is null or ${objects.expiresAt} > now())`
+/** The version a key reads; a versioned namespace's older ones are readable by id only. */
+export const isCurrent = sql`${objects.noncurrentSince} is null`
 
 const selectorForm = (selector: ObjectSelector) => (selector.id !== undefined ? 'id' : 'key')
 
@@ -362,17 +393,25 @@ export async function isCommitted(db: Db, id: string): Promise<boolean> {
  * Deletes a committed object in one statement: locked, then released by
  * release_object (migrations/0008) as a replace releases the object it
  * replaces, so it is invisible and its key free from the commit on and its
- * bytes go with garbage collection; the delete audited.
+ * bytes go with garbage collection; the delete audited. A key's delete in a
+ * versioned namespace keeps the object as a noncurrent version instead; a
+ * delete by id removes that version only.
  */
 export async function deleteObject(db: Db, selector: ObjectSelector, by: { actor: string; requestId: string }): Promise<void> {
+  const form = selectorForm(selector)
   const result = await db.execute(sql`
     with target as (
-      select ${objects.id}, ${objects.tenantId}, ${objects.storageClass}, ${objects.contentHash} from ${objects}
-      where ${visibleObject(selectorForm(selector), selector)}
+      select ${objects.id}, ${objects.tenantId}, ${objects.namespace}, ${objects.storageClass}, ${objects.contentHash} from ${objects}
+      where ${visibleObject(form, selector)}
       for update),
+    kept as (
+      update ${objects} set noncurrent_since = clock_timestamp(), updated_at = now()
+      from target join ${namespaceSettings} s on s.tenant_id = target.tenant_id and s.namespace = target.namespace and s.versioning
+      where ${sql.raw(form === 'key' ? 'true' : 'false')} and ${objects.id} = target.id
+      returning ${objects.id}),
     audited as (
       insert into ${auditEvents} (actor, tenant_id, action, target, request_id)
       select ${by.actor}, target.tenant_id, 'object.delete', target.id::text, ${by.requestId} from target)
-    select id, release_object(id, storage_class, content_hash) from target`)
+    select id, case when id in (select id from kept) then null else release_object(id, storage_class, content_hash) end from target`)
   if (rowsOf(result).length === 0) throw new ApiError('not_found', 'No such object')
 }

@@ -5,7 +5,7 @@ import { backgroundRuns } from './db/schema'
 import { parseDbTime } from './db/time'
 
 /** The background jobs; the reaper and the orphan sweep run inside a GC pass but are recorded on their own. */
-export const jobs = ['gc', 'scrub', 'reaper', 'orphan_sweep'] as const
+export const jobs = ['gc', 'scrub', 'reaper', 'orphan_sweep', 'lifecycle'] as const
 export type Job = (typeof jobs)[number]
 
 /** When each job scheduled in this process runs next; a job missing here is not scheduled in this process. */

@@ -2,6 +2,7 @@ import { Elysia } from 'elysia'
 import { barrier } from '../core/barriers'
 import { parseDbTime } from '../core/db/time'
 import type { ObjectRow } from '../core/db/schema'
+import type { ReadTracker } from '../core/lifecycle/tiering'
 import { ApiError } from '../core/errors'
 import { decideRead } from '../core/http/conditional'
 import { selectById, selectByKey } from '../core/http/object-access'
@@ -11,9 +12,9 @@ import { downloadBytes } from '../core/metrics'
 import { hexOf } from '../core/store/paths'
 
 /** GET and HEAD of an object by id or by key: streamed, with Range and conditional requests. */
-export const downloadRoutes = (store: ObjectStore) => {
-  const byId = (request: Request, id: string) => serveObject(store, request, selectById(request, id, 'objects:read'))
-  const byKey = (request: Request) => serveObject(store, request, selectByKey(request, 'objects:read'))
+export const downloadRoutes = (store: ObjectStore, reads: ReadTracker) => {
+  const byId = (request: Request, id: string) => serveObject(store, reads, request, selectById(request, id, 'objects:read'))
+  const byKey = (request: Request) => serveObject(store, reads, request, selectByKey(request, 'objects:read'))
   const detail = (summary: string, byId: boolean) => ({ detail: { summary, ...downloadDoc(byId) } })
   return new Elysia({ name: 'download' })
     // Elysia answers HEAD on a wildcard route by running its GET handler and
@@ -28,8 +29,11 @@ export const downloadRoutes = (store: ObjectStore) => {
     .head('/v1/objects/by-key/*', ({ request }) => byKey(request), detail('Headers of an object by key', false))
 }
 
-async function serveObject(store: ObjectStore, request: Request, selector: ObjectSelector): Promise<Response> {
+/** `again`: a second look, after the bytes the first one found were gone (a second look is final). */
+async function serveObject(store: ObjectStore, reads: ReadTracker, request: Request, selector: ObjectSelector, again = false): Promise<Response> {
   const { object, inline } = await findReadableObject(store.db, selector)
+  // A read is a use: tiering leaves recently read objects hot.
+  if (request.method === 'GET') reads.touch(object.id)
   const representation = { etag: etagOf(object.contentHash!), lastModified: parseDbTime(object.createdAt), size: object.sizeBytes! }
   const isHead = request.method === 'HEAD'
   const decision = decideRead(representation, readHeaders(request.headers), isHead)
@@ -54,6 +58,8 @@ async function serveObject(store: ObjectStore, request: Request, selector: Objec
   if (stored === null) {
     // Deleted and collected since the lookup: the delete came first, so it is gone.
     if (!(await isCommitted(store.db, object.id))) throw new ApiError('not_found', 'No such object')
+    // Moved to the other class since the lookup, and its old blob collected: read it where it is now.
+    if (!again) return serveObject(store, reads, request, { ...selector, id: object.id }, true)
     throw new ApiError('corrupt_object', 'The stored bytes of this object are missing')
   }
   if (stored !== object.sizeBytes) throw new ApiError('corrupt_object', 'The stored bytes of this object do not match its size')

@@ -58,6 +58,8 @@ const query = (name: string, description: string): OpenAPIV3.ParameterObject => 
 const header = (name: string, description: string): OpenAPIV3.ParameterObject => ({ name, in: 'header', required: false, description, schema: { type: 'string' } })
 
 /** The tenant of a route reached by id; an admin needs none. */
+/** The tenant of a request placed in one, as for uploads and lists. */
+export const placedTenantQuery = query('tenant_id', 'Tenant (or X-Tenant); an admin must name one')
 export const tenantQuery = query('tenant_id', 'Tenant (or X-Tenant); an admin naming none reaches the object in whatever tenant it is')
 
 const binary = { schema: { type: 'string', format: 'binary' } } as const
@@ -73,6 +75,12 @@ const presignedQuery = [
 ]
 
 /** Raw-body uploads: the object bytes, never multipart, with placement in the query or headers. */
+/** X-Expires-At / X-Expires-In, on uploads, copies and sessions alike. */
+export const expiryHeaders = [
+  header('X-Expires-At', 'RFC 3339 instant from which the object is gone (404, left out of lists), then deleted by the lifecycle pass'),
+  header('X-Expires-In', 'Seconds from now until the object expires (instead of X-Expires-At)'),
+]
+
 export const uploadDoc = (placementInQuery: boolean) => ({
   requestBody: {
     // Not required: a server-side copy (X-Copy-Source) sends none.
@@ -98,6 +106,7 @@ export const uploadDoc = (placementInQuery: boolean) => ({
     header('X-Metadata', 'A JSON object (≤ 8 KiB) stored as metadata'),
     header('X-Content-SHA256', 'Expected SHA-256 of the body, hex'),
     header('Content-Digest', 'Expected digest as sha-256=:<base64>:'),
+    ...expiryHeaders,
     header(
       'X-Copy-Source',
       'Server-side copy, with no body: an object id, or sha256:<hex> of content the tenant holds in the target class. ' +

@@ -11,6 +11,7 @@ import { objectJson, ObjectSchema } from '../core/http/object-json'
 import { copyObject, uploadObject, type CopyRequest, type KeyPolicy, type ObjectStore, type UploadRequest, type UploadResult } from '../core/objects'
 import { authErrors, errorResponses, jsonResponses, uploadDoc } from './openapi'
 import { uploadBytes } from '../core/metrics'
+import { parseExpiry } from '../core/lifecycle/expiry'
 
 /** POST /v1/objects and PUT /v1/objects/by-key/…: streamed raw-body uploads. */
 export const uploadRoutes = (store: ObjectStore, slots: UploadSlots) =>
@@ -100,6 +101,7 @@ function describeUpload(headers: Headers, placement: Placement): UploadRequest {
     metadata: sent.metadata ?? {},
     declaredLength: contentLength(headers),
     expectedHex: parseExpectedDigest(headers.get('x-content-sha256'), headers.get('content-digest')),
+    expiresAt: parseExpiry(headers),
   }
 }
 

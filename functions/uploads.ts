@@ -11,7 +11,8 @@ import { uploadBytes } from '../core/metrics'
 import type { UploadSlots } from '../core/rate-limit'
 import { appendToSession, cancelSession, completeSession, createSession, findSession, listSessions, type SessionScope, type Sessions } from '../core/uploads/sessions'
 import { parseLimit } from './list'
-import { authErrors, errorResponses, jsonResponses, tenantQuery } from './openapi'
+import { authErrors, errorResponses, expiryHeaders, jsonResponses, tenantQuery } from './openapi'
+import { parseExpiry } from '../core/lifecycle/expiry'
 
 export const SessionSchema = t.Object({
   id: t.String({ format: 'uuid' }),
@@ -75,6 +76,7 @@ export const uploadSessionRoutes = (sessions: Sessions, slots: UploadSlots) =>
           overwrite: params.overwrite(),
           expectedHex: parseExpectedDigest(request.headers.get('x-content-sha256'), request.headers.get('content-digest')),
           length: wholeNumber(request.headers.get('x-upload-content-length'), 'X-Upload-Content-Length'),
+          expiresAt: parseExpiry(request.headers),
         })
         set.status = 201
         set.headers.location = `/v1/uploads/${row.id}`
@@ -95,6 +97,7 @@ export const uploadSessionRoutes = (sessions: Sessions, slots: UploadSlots) =>
             { in: 'header', name: 'X-Upload-Content-Length', schema: { type: 'integer' }, description: "The object's length, when known" },
             { in: 'header', name: 'X-Metadata', schema: { type: 'string' }, description: 'A JSON object (≤ 8 KiB) stored as metadata' },
             { in: 'header', name: 'X-Content-SHA256', schema: { type: 'string' }, description: "The whole object's expected SHA-256, hex" },
+            ...expiryHeaders,
           ],
           responses: { ...jsonResponses({ 201: SessionSchema }), ...errorResponses(400, ...authErrors, 409, 413) },
         },

@@ -60,12 +60,27 @@ export const objects = pgTable(
     metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull().default({}),
     createdAt: instant('created_at').notNull().defaultNow(),
     updatedAt: instant('updated_at').notNull().defaultNow(),
+    // From this instant the object is invisible; the lifecycle pass deletes it.
+    expiresAt: instant('expires_at'),
+    // Set when a versioned namespace's key moved on: the object is a noncurrent version, readable by id only.
+    noncurrentSince: instant('noncurrent_since'),
+    // When a read last used it, written in batches (null: never read); tiering moves the idle to cold.
+    lastReadAt: instant('last_read_at'),
   },
   (table) => [
-    // A key names at most one visible object per tenant and namespace.
+    // A key names at most one current object per tenant and namespace.
     uniqueIndex('objects_live_key_idx')
       .on(table.tenantId, table.namespace, table.key)
+      .where(sql`${table.status} = 'COMMITTED' and ${table.key} is not null and ${table.noncurrentSince} is null`),
+    // The versions of a key, newest first.
+    index('objects_versions_idx')
+      .on(table.tenantId, table.namespace, table.key, table.createdAt, table.id)
       .where(sql`${table.status} = 'COMMITTED' and ${table.key} is not null`),
+    // The lifecycle pass finds what has expired, and the keys with noncurrent versions, without a walk.
+    index('objects_expiry_idx').on(table.expiresAt).where(sql`${table.status} = 'COMMITTED' and ${table.expiresAt} is not null`),
+    index('objects_noncurrent_idx')
+      .on(table.tenantId, table.namespace, table.key)
+      .where(sql`${table.status} = 'COMMITTED' and ${table.noncurrentSince} is not null`),
     // Keyset pagination over visible objects: every page is one index range scan.
     index('objects_listing_idx')
       .on(table.tenantId, table.namespace, table.createdAt, table.id)
@@ -141,12 +156,42 @@ export const uploadSessions = pgTable(
     createdAt: instant('created_at').notNull().defaultNow(),
     updatedAt: instant('updated_at').notNull().defaultNow(),
     expiresAt: instant('expires_at').notNull(),
+    // When the completed object expires (X-Expires-At / X-Expires-In at creation).
+    objectExpiresAt: instant('object_expires_at'),
   },
   (table) => [
     index('upload_sessions_open_idx').on(table.tenantId, table.namespace, table.createdAt, table.id).where(sql`${table.completed} is null`),
     index('upload_sessions_expiry_idx').on(table.expiresAt),
   ],
 )
+
+/**
+ * A namespace's lifecycle settings (contract: "Lifecycle"); a namespace
+ * without a row has the defaults: no versioning, expiry, tiering or quota.
+ */
+export const namespaceSettings = pgTable(
+  'namespace_settings',
+  {
+    tenantId: text('tenant_id').notNull(),
+    namespace: text('namespace').notNull(),
+    versioning: boolean('versioning').notNull().default(false),
+    keepVersions: integer('keep_versions'),
+    defaultExpiresIn: bigint('default_expires_in', { mode: 'number' }),
+    coldAfterIdleSecs: bigint('cold_after_idle_secs', { mode: 'number' }),
+    quotaBytes: bigint('quota_bytes', { mode: 'number' }),
+    quotaObjects: bigint('quota_objects', { mode: 'number' }),
+    updatedAt: instant('updated_at').notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.tenantId, table.namespace] })],
+)
+
+/** A tenant's quotas, set by an admin. */
+export const tenantQuotas = pgTable('tenant_quotas', {
+  tenantId: text('tenant_id').primaryKey(),
+  quotaBytes: bigint('quota_bytes', { mode: 'number' }),
+  quotaObjects: bigint('quota_objects', { mode: 'number' }),
+  updatedAt: instant('updated_at').notNull().defaultNow(),
+})
 
 /** The last run of each background job, for the admin status page. */
 export const backgroundRuns = pgTable('background_runs', {
@@ -212,4 +257,5 @@ export const settings = pgTable('settings', {
 export type ApiKeyRow = typeof apiKeys.$inferSelect
 export type ObjectRow = typeof objects.$inferSelect
 export type UploadSessionRow = typeof uploadSessions.$inferSelect
+export type NamespaceSettingsRow = typeof namespaceSettings.$inferSelect
 export type StorageClass = (typeof storageClass.enumValues)[number]

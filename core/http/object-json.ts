@@ -16,6 +16,7 @@ export const ObjectSchema = t.Object({
   metadata: t.Record(t.String(), t.Unknown()),
   created_at: t.String(),
   updated_at: t.String(),
+  expires_at: t.Nullable(t.String()),
 })
 
 export const PageSchema = t.Object({ objects: t.Array(ObjectSchema), next_cursor: t.Nullable(t.String()) })
@@ -34,5 +35,7 @@ export function objectJson(object: ObjectRow) {
     metadata: object.metadata,
     created_at: parseDbTime(object.createdAt).toISOString(),
     updated_at: parseDbTime(object.updatedAt).toISOString(),
+    // A session completed before expiry existed keeps an answer without the field.
+    expires_at: object.expiresAt ? parseDbTime(object.expiresAt).toISOString() : null,
   }
 }

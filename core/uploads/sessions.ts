@@ -7,7 +7,7 @@ import { decodeCursor, encodeCursor, isDatabaseTime } from '../cursor'
 import { ApiError } from '../errors'
 import { isUuid } from '../identifiers'
 import { log } from '../log'
-import { commitSealed, type ObjectStore, type UploadBody, type UploadRequest, type UploadResult } from '../objects'
+import { commitSealed, isCurrent, notExpired, quotaExceeded, quotaLimit, type ObjectStore, type UploadBody, type UploadRequest, type UploadResult } from '../objects'
 import type { BlobStores, SessionPosition } from '../store/blob-store'
 import type { SessionHashes } from './hashes'
 
@@ -29,7 +29,7 @@ export interface Sessions {
 }
 
 /** A session is placed and described as an upload is; its key policy is X-Overwrite's, and its length may be known up front. */
-export type NewSession = Pick<UploadRequest, 'namespace' | 'tenantId' | 'key' | 'storageClass' | 'contentType' | 'metadata' | 'expectedHex'> & {
+export type NewSession = Pick<UploadRequest, 'namespace' | 'tenantId' | 'key' | 'storageClass' | 'contentType' | 'metadata' | 'expectedHex' | 'expiresAt'> & {
   overwrite: boolean
   length: number | null
 }
@@ -45,13 +45,14 @@ export async function createSession(sessions: Sessions, session: NewSession): Pr
   if (session.length !== null && session.length > store.maxUploadBytes) {
     throw new ApiError('payload_too_large', `The object exceeds the limit of ${store.maxUploadBytes} bytes`)
   }
+  await quotaLimit(store, { ...session, declaredLength: session.length })
   if (session.key !== null && !session.overwrite && (await keyHeld(store.db, session))) {
     throw new ApiError('key_exists', 'An object with this key already exists; send X-Overwrite: true to replace it')
   }
-  const { expectedHex, ...placement } = session
+  const { expectedHex, expiresAt, ...placement } = session
   const [row] = await store.db
     .insert(uploadSessions)
-    .values({ id: crypto.randomUUID(), ...placement, expectedHash: expectedHex === undefined ? null : `sha256:${expectedHex}`, expiresAt: sql`now() + make_interval(secs => ${ttlSecs})` })
+    .values({ id: crypto.randomUUID(), ...placement, expectedHash: expectedHex === undefined ? null : `sha256:${expectedHex}`, objectExpiresAt: expiresAt, expiresAt: sql`now() + make_interval(secs => ${ttlSecs})` })
     .returning()
   return row!
 }
@@ -60,7 +61,7 @@ async function keyHeld(db: Db, session: NewSession): Promise<boolean> {
   const [held] = await db
     .select({ id: objects.id })
     .from(objects)
-    .where(and(eq(objects.tenantId, session.tenantId), eq(objects.namespace, session.namespace), eq(objects.key, session.key!), statusIs(objects.status, 'COMMITTED')))
+    .where(and(eq(objects.tenantId, session.tenantId), eq(objects.namespace, session.namespace), eq(objects.key, session.key!), statusIs(objects.status, 'COMMITTED'), isCurrent, notExpired))
     .limit(1)
   return held !== undefined
 }
@@ -121,8 +122,14 @@ export async function appendToSession(sessions: Sessions, id: string, scope: Ses
     const row = await lockSession(tx, id, scope)
     if (row.completed !== null) throw new ApiError('offset_mismatch', 'This upload session is completed', { 'upload-offset': String(row.offset) })
     if (chunk.offset !== row.offset) throw new ApiError('offset_mismatch', `The session is at offset ${row.offset}, not ${chunk.offset}`, { 'upload-offset': String(row.offset) })
-    const room = (row.length ?? store.maxUploadBytes) - row.offset
-    if (chunk.declaredLength !== null && chunk.declaredLength > room) throw tooLong(row, store.maxUploadBytes)
+    // A quota counts committed objects only: the session's bytes so far are within what it leaves.
+    const quota = await quotaLimit(store, { ...row, declaredLength: row.length }).catch((error) => {
+      throw withOffset(error, row)
+    })
+    const limit = Math.min(row.length ?? store.maxUploadBytes, quota.bytes)
+    const overLimit = () => (quota.byQuota && quota.bytes < (row.length ?? store.maxUploadBytes) ? withOffset(quotaExceeded(), row) : tooLong(row, store.maxUploadBytes))
+    const room = Math.max(0, limit - row.offset)
+    if (chunk.declaredLength !== null && chunk.declaredLength > room) throw overLimit()
     const hasher = hashes.resume(id, row.offset)
     const chunkHasher = chunk.expectedHex === undefined ? null : new Bun.CryptoHasher('sha256')
     const reader = (body.body ?? new ReadableStream<Uint8Array>({ start: (controller) => controller.close() })).getReader()
@@ -133,7 +140,7 @@ export async function appendToSession(sessions: Sessions, id: string, scope: Ses
         chunkHasher?.update(bytes)
       })
     } catch (error) {
-      throw error instanceof ApiError && error.code === 'payload_too_large' ? tooLong(row, store.maxUploadBytes) : error
+      throw error instanceof ApiError && error.code === 'payload_too_large' ? overLimit() : error
     } finally {
       reader.releaseLock()
     }
@@ -152,6 +159,11 @@ export async function appendToSession(sessions: Sessions, id: string, scope: Ses
   // The client is gone; what arrived before it went is kept.
   if (result.broke) throw result.broke
   return result.offset
+}
+
+/** An append's refusal, with the offset the session stays at. */
+function withOffset(error: unknown, row: UploadSessionRow): unknown {
+  return error instanceof ApiError ? new ApiError(error.code, `${error.message}; the session's offset is unchanged`, { ...error.headers, 'upload-offset': String(row.offset) }) : error
 }
 
 function tooLong(row: UploadSessionRow, maxUploadBytes: number): ApiError {
@@ -239,6 +251,7 @@ function requestOf(row: UploadSessionRow): UploadRequest {
     declaredLength: null,
     expectedHex: undefined,
     onExisting: row.overwrite ? { kind: 'replace' } : { kind: 'reject' },
+    expiresAt: row.objectExpiresAt,
   }
 }
 

@@ -39,6 +39,7 @@ describe('loadConfig', () => {
       uploadSessionTtlSecs: 86400,
       tombstoneRetentionSecs: 7 * 86400,
       scrubCron: '0 3 * * 0',
+      lifecycleIntervalSecs: 60,
       scrubMaxBytesPerSec: 64 * 2 ** 20,
       shutdownGraceSecs: 25,
       authDisabled: false,

@@ -124,10 +124,12 @@ describe.each(backends)('admin routes on %s', (backend) => {
     const before = Date.now()
     const gc = await post(server, '/v1/admin/gc')
     const scrub = await post(server, '/v1/admin/scrub')
+    const lifecycle = await post(server, '/v1/admin/lifecycle')
     const { jobs } = await status(server)
     expect(jobs).toEqual({
       gc: ran(gc),
       scrub: ran(scrub),
+      lifecycle: ran(lifecycle),
       reaper: ran({ reaped_uploads: gc.reaped_uploads }),
       orphan_sweep: ran({ removed_orphan_files: gc.removed_orphan_files }),
     })
@@ -220,7 +222,7 @@ describe.each(backends)('admin status of a fresh store with AUTH_DISABLED on %s'
     const response = await fetch(`${server.url}/v1/admin/status`)
     expect(response.status).toBe(200)
     const body = await response.json()
-    expect(body.jobs).toEqual({ gc: notRun, scrub: notRun, reaper: notRun, orphan_sweep: notRun })
+    expect(body.jobs).toEqual({ gc: notRun, scrub: notRun, reaper: notRun, orphan_sweep: notRun, lifecycle: notRun })
     expect(body.queues).toEqual({ unreferenced_blobs: 0, collectable_blobs: 0, corrupt_blobs: 0, writing_uploads: 0, deleting_objects: 0 })
   })
 
@@ -243,7 +245,7 @@ describe.each(backends)('admin status of a fresh store with AUTH_DISABLED on %s'
     const gc = await post(server, '/v1/admin/gc')
     expect(gc).toMatchObject({ reaped_uploads: 1, removed_orphan_files: 1 })
     const afterGc = (await status(server)).jobs
-    expect(afterGc).toEqual({ gc: ran(gc), scrub: notRun, reaper: ran({ reaped_uploads: 1 }), orphan_sweep: ran({ removed_orphan_files: 1 }) })
+    expect(afterGc).toEqual({ gc: ran(gc), scrub: notRun, reaper: ran({ reaped_uploads: 1 }), orphan_sweep: ran({ removed_orphan_files: 1 }), lifecycle: notRun })
 
     const scrub = await post(server, '/v1/admin/scrub')
     expect((await status(server)).jobs).toEqual({ ...afterGc, scrub: ran(scrub) })
@@ -286,7 +288,7 @@ describe.each(backends)('admin status of the service with its schedules on %s', 
 
     for (const job of ['gc', 'reaper', 'orphan_sweep']) expect(jobs[job].last_run).toMatchObject({ error: null })
     expect(jobs.scrub.last_run).toBeNull()
-    for (const job of ['gc', 'scrub', 'reaper', 'orphan_sweep']) {
+    for (const job of ['gc', 'scrub', 'reaper', 'orphan_sweep', 'lifecycle']) {
       expect(jobs[job].next_run_at).toMatch(isoTime)
       expect(Date.parse(jobs[job].next_run_at)).toBeGreaterThan(now)
     }

@@ -9,7 +9,7 @@ import { expectBytes, expectError } from '../support/assertions'
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const utcTimestamp = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/
-const objectFields = ['id', 'namespace', 'tenant_id', 'key', 'status', 'storage_class', 'content_hash', 'size_bytes', 'content_type', 'metadata', 'created_at', 'updated_at']
+const objectFields = ['id', 'namespace', 'tenant_id', 'key', 'status', 'storage_class', 'content_hash', 'size_bytes', 'content_type', 'metadata', 'created_at', 'updated_at', 'expires_at']
 
 let counter = 0
 /** Distinct names per test so tests sharing one server never see each other's objects. */
@@ -151,6 +151,7 @@ describe.each(storageBackends)('upload on %s', (backend) => {
         metadata,
         created_at: expect.stringMatching(utcTimestamp),
         updated_at: expect.stringMatching(utcTimestamp),
+        expires_at: null,
       })
       expect(response.headers.get('location')).toBe(`/v1/objects/${json.id}`)
 
