@@ -60,6 +60,13 @@ export const rateLimited = new Counter({
   labelNames: ['limit'],
   registers: [registry],
 })
+export const quotaLimit = new Gauge({
+  name: `${p}quota_limit`,
+  help: 'A quota: logical bytes or objects a tenant (namespace "") or a namespace may hold',
+  labelNames: ['tenant', 'namespace', 'kind'],
+  registers: [registry],
+})
+export const quotaUsed = new Gauge({ name: `${p}quota_used`, help: "What a quota's tenant or namespace holds, in the quota's kind", labelNames: ['tenant', 'namespace', 'kind'], registers: [registry] })
 export const gcQueueDepth = new Gauge({ name: `${p}gc_queue_depth`, help: 'Unreferenced blobs past the grace period, waiting for collection', registers: [registry] })
 
 // Where the storage roots are; statfs runs at scrape time.
@@ -114,6 +121,8 @@ export interface StorageSnapshot {
   logical: Record<string, number>
   physical: Record<string, number>
   gcQueue: number
+  /** Every quota set, beside its use; namespace '' is the tenant's own. */
+  quotas?: { tenant: string; namespace: string; kind: 'bytes' | 'objects'; limit: number; used: number }[]
 }
 
 /** Walks the database (walkStorage) into this process's gauges. */
@@ -169,7 +178,26 @@ async function walkStorage(db: Db, gcGraceSecs: number, pace: WalkPace): Promise
   )
   // The collectable blobs are few and found through their own partial index.
   const [queue] = rowsOf<{ n: string }>(await db.execute(sql`select count(*)::text as n from ${blobs} where ${collectable(gcGraceSecs)}`))
-  return { objects: [...objectCounts.values()], logical, physical, gcQueue: Number(queue?.n ?? 0) }
+  return { objects: [...objectCounts.values()], logical, physical, gcQueue: Number(queue?.n ?? 0), quotas: await quotaUse(db) }
+}
+
+/** The quotas and their use, from the usage counters: a row per quota set, however many objects. */
+async function quotaUse(db: Db): Promise<NonNullable<StorageSnapshot['quotas']>> {
+  const rows = rowsOf<{ tenant: string; namespace: string; quota_bytes: string | null; quota_objects: string | null; bytes: string; objects: string }>(
+    await db.execute(sql`
+      with quotas as (
+        select tenant_id, namespace, quota_bytes, quota_objects from namespace_settings where quota_bytes is not null or quota_objects is not null
+        union all
+        select tenant_id, '', quota_bytes, quota_objects from tenant_quotas where quota_bytes is not null or quota_objects is not null)
+      select q.tenant_id as tenant, q.namespace, q.quota_bytes::text, q.quota_objects::text,
+        coalesce(sum(u.logical_bytes), 0)::text as bytes, coalesce(sum(u.objects), 0)::text as objects
+      from quotas q left join usage_counters u on u.tenant_id = q.tenant_id and (q.namespace = '' or u.namespace = q.namespace)
+      group by q.tenant_id, q.namespace, q.quota_bytes, q.quota_objects`),
+  )
+  return rows.flatMap((row) => [
+    ...(row.quota_bytes === null ? [] : [{ tenant: row.tenant, namespace: row.namespace, kind: 'bytes' as const, limit: Number(row.quota_bytes), used: Number(row.bytes) }]),
+    ...(row.quota_objects === null ? [] : [{ tenant: row.tenant, namespace: row.namespace, kind: 'objects' as const, limit: Number(row.quota_objects), used: Number(row.objects) }]),
+  ])
 }
 
 function showStorage(snapshot: StorageSnapshot): void {
@@ -179,6 +207,12 @@ function showStorage(snapshot: StorageSnapshot): void {
   for (const [storageClass, bytes] of Object.entries(snapshot.logical)) storageBytes.set({ storage_class: storageClass, kind: 'logical' }, bytes)
   for (const [storageClass, bytes] of Object.entries(snapshot.physical)) storageBytes.set({ storage_class: storageClass, kind: 'physical' }, bytes)
   gcQueueDepth.set(snapshot.gcQueue)
+  quotaLimit.reset()
+  quotaUsed.reset()
+  for (const { tenant, namespace, kind, limit, used } of snapshot.quotas ?? []) {
+    quotaLimit.set({ tenant, namespace, kind }, limit)
+    quotaUsed.set({ tenant, namespace, kind }, used)
+  }
 }
 
 /**

@@ -78,6 +78,15 @@ const matrix: [route: string, statuses: number[]][] = [
   ['POST /v1/admin/gc',          [200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
   ['POST /v1/admin/scrub',       [200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
   ['GET /v1/admin/status',       [200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['POST /v1/admin/lifecycle',   [200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['PUT /v1/admin/tenants/{id}', [200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['GET /v1/admin/tenants/{id}', [200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['PUT /v1/namespaces/{ns}',    [200, 400, 200, 200, 403, 403, 403, 403, 200, 403, 200, 403, 403, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['GET /v1/namespaces/{ns}',    [200, 400, 200, 200, 200, 200, 403, 403, 403, 200, 200, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['GET /v1/namespaces/{ns} (other)', [200, 400, 200, 200, 200, 200, 403, 403, 403, 403, 200, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['GET /v1/namespaces',         [200, 400, 200, 200, 200, 200, 403, 403, 403, 200, 200, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['GET /v1/objects/versions',   [200, 400, 200, 200, 200, 200, 403, 403, 403, 200, 200, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
+  ['GET /v1/objects/versions (other)', [200, 400, 200, 200, 200, 200, 403, 403, 403, 403, 200, 403, 200, 200, U,   U,   U,   U,   U,   U,   U,   U,   U,   U,   U]],
 ]
 
 const cells = matrix.flatMap(([route, statuses]) => {
@@ -226,6 +235,24 @@ async function targetOf(server: TestServer, route: string, fixtures: Fixtures): 
       return { method: 'POST', path: '/v1/admin/scrub' }
     case 'GET /v1/admin/status':
       return { method: 'GET', path: '/v1/admin/status' }
+    case 'POST /v1/admin/lifecycle':
+      return { method: 'POST', path: '/v1/admin/lifecycle' }
+    case 'PUT /v1/admin/tenants/{id}':
+      return { method: 'PUT', path: `/v1/admin/tenants/${A}`, json: { quota_objects: null } }
+    case 'GET /v1/admin/tenants/{id}':
+      return { method: 'GET', path: `/v1/admin/tenants/${A}` }
+    case 'PUT /v1/namespaces/{ns}':
+      return { method: 'PUT', path: '/v1/namespaces/allowed', json: { keep_versions: null } }
+    case 'GET /v1/namespaces/{ns}':
+      return { method: 'GET', path: '/v1/namespaces/allowed' }
+    case 'GET /v1/namespaces/{ns} (other)':
+      return { method: 'GET', path: '/v1/namespaces/other' }
+    case 'GET /v1/namespaces':
+      return { method: 'GET', path: '/v1/namespaces' }
+    case 'GET /v1/objects/versions':
+      return { method: 'GET', path: '/v1/objects/versions?namespace=allowed&key=shared' }
+    case 'GET /v1/objects/versions (other)':
+      return { method: 'GET', path: '/v1/objects/versions?namespace=other&key=shared' }
   }
   throw new Error(`no target for ${route}`)
 }

@@ -412,6 +412,44 @@ for (const backend of storageBackends) {
       })
     })
 
+    describe('metrics and audit', () => {
+      const metric = async (pattern: RegExp) => {
+        const text = await (await fetch(url('/metrics'), { headers: asAdmin })).text()
+        const line = text.split('\n').find((l) => pattern.test(l))
+        return line === undefined ? null : Number(line.split(' ').pop())
+      }
+
+      test('quotas show as gauges beside their use; expired, pruned and moved objects are counted; admin passes are audited', async () => {
+        const tenant = unique('t')
+        await settings(tenant, 'm', { quota_objects: 10, versioning: true, keep_versions: 0, cold_after_idle_secs: 60 })
+        expect((await fetch(url(`/v1/admin/tenants/${tenant}`), { method: 'PUT', body: '{"quota_bytes":5000}', headers: json })).status).toBe(200)
+        await stored(await put(tenant, 'm', 'k', random(100)))
+        await stored(await put(tenant, 'm', 'k', random(200)), 200)
+        const expiring = await stored(await post(tenant, 'm', random(300), undefined, { 'x-expires-in': '60' }))
+        await expireNow(expiring.id)
+        await server.database.db.execute(sql`update objects set last_read_at = now() - interval '1 hour' where tenant_id = ${tenant}`)
+        await server.refreshMetrics()
+        expect(await metric(new RegExp(`^juststorage_quota_limit\\{tenant="${tenant}",namespace="m",kind="objects"\\}`))).toBe(10)
+        expect(await metric(new RegExp(`^juststorage_quota_used\\{tenant="${tenant}",namespace="m",kind="objects"\\}`))).toBe(3)
+        expect(await metric(new RegExp(`^juststorage_quota_limit\\{tenant="${tenant}",namespace="",kind="bytes"\\}`))).toBe(5000)
+        expect(await metric(new RegExp(`^juststorage_quota_used\\{tenant="${tenant}",namespace="",kind="bytes"\\}`))).toBe(600)
+
+        const counters = async () => ({
+          expired: await metric(/^juststorage_lifecycle_expired_objects_total /),
+          pruned: await metric(/^juststorage_lifecycle_pruned_versions_total /),
+          moved: await metric(/^juststorage_lifecycle_moved_to_cold_total /),
+        })
+        const before = await counters()
+        const pass = await lifecycle()
+        expect(pass.expired).toBeGreaterThanOrEqual(1)
+        expect(pass.pruned_versions).toBeGreaterThanOrEqual(1)
+        expect(pass.moved_to_cold).toBeGreaterThanOrEqual(1)
+        expect(await counters()).toEqual({ expired: before.expired! + pass.expired, pruned: before.pruned! + pass.pruned_versions, moved: before.moved! + pass.moved_to_cold })
+        const audited = await server.database.db.select().from(auditEvents).where(eq(auditEvents.action, 'admin.lifecycle'))
+        expect(audited.length).toBeGreaterThanOrEqual(1)
+      })
+    })
+
     describe('quotas', () => {
       const stagedUploads = async () => {
         const found: string[] = []
