@@ -1,4 +1,5 @@
 ALTER TABLE "objects" ADD COLUMN "last_read_at" timestamp(6) with time zone;--> statement-breakpoint
+CREATE INDEX "objects_idle_idx" ON "objects" USING btree ("tenant_id","namespace",coalesce("last_read_at", "created_at")) WHERE "objects"."status" = 'COMMITTED' and "objects"."storage_class" = 'hot';--> statement-breakpoint
 -- Moves a committed object to another storage class under the same locks as a
 -- commit: the object's row, then both blob rows in the one global order. The
 -- object takes a reference to the target blob (created if missing, with the

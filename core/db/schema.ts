@@ -78,6 +78,10 @@ export const objects = pgTable(
       .where(sql`${table.status} = 'COMMITTED' and ${table.key} is not null`),
     // The lifecycle pass finds what has expired, and the keys with noncurrent versions, without a walk.
     index('objects_expiry_idx').on(table.expiresAt).where(sql`${table.status} = 'COMMITTED' and ${table.expiresAt} is not null`),
+    // Tiering finds a namespace's idle hot objects, least recently used first, without a walk.
+    index('objects_idle_idx')
+      .on(table.tenantId, table.namespace, sql`coalesce(${table.lastReadAt}, ${table.createdAt})`)
+      .where(sql`${table.status} = 'COMMITTED' and ${table.storageClass} = 'hot'`),
     index('objects_noncurrent_idx')
       .on(table.tenantId, table.namespace, table.key)
       .where(sql`${table.status} = 'COMMITTED' and ${table.noncurrentSince} is not null`),

@@ -36,19 +36,25 @@ export async function moveIdleObjects(db: Db, stores: BlobStores, limit: number)
   }
 }
 
-/** Hot objects idle past their namespace's cold_after_idle_secs, whose blob is sound (damaged bytes stay for the scrubber's report). */
+/**
+ * Hot objects idle past their namespace's cold_after_idle_secs, least recently
+ * used first (objects_idle_idx, a range per namespace), whose blob is sound:
+ * damaged bytes stay for the scrubber's report.
+ */
 async function idleObjects(db: Db, limit: number): Promise<Candidate[]> {
   return rowsOf<Candidate>(
     await db.execute(sql`
-      select o.id, o.content_hash, o.size_bytes, b.inline_data is not null as inline,
-        (now() - make_interval(secs => s.cold_after_idle_secs))::text as idle_before
-      from namespace_settings s
-      join objects o on o.tenant_id = s.tenant_id and o.namespace = s.namespace
-      join blobs b on b.storage_class = o.storage_class and b.content_hash = o.content_hash
-      where s.cold_after_idle_secs is not null and o.status = 'COMMITTED' and o.storage_class = 'hot'
-        and coalesce(o.last_read_at, o.created_at) <= now() - make_interval(secs => s.cold_after_idle_secs)
-        and b.corrupt_at is null
-      order by coalesce(o.last_read_at, o.created_at)
+      select idle.* from namespace_settings s
+      cross join lateral (
+        select o.id, o.content_hash, o.size_bytes, b.inline_data is not null as inline,
+          (now() - make_interval(secs => s.cold_after_idle_secs))::text as idle_before
+        from objects o join blobs b on b.storage_class = o.storage_class and b.content_hash = o.content_hash
+        where o.tenant_id = s.tenant_id and o.namespace = s.namespace and o.status = 'COMMITTED' and o.storage_class = 'hot'
+          and coalesce(o.last_read_at, o.created_at) <= now() - make_interval(secs => s.cold_after_idle_secs)
+          and b.corrupt_at is null
+        order by coalesce(o.last_read_at, o.created_at)
+        limit ${limit}) idle
+      where s.cold_after_idle_secs is not null
       limit ${limit}`),
   ).map((row) => ({ ...row, size_bytes: Number(row.size_bytes) }))
 }

@@ -403,9 +403,12 @@ for (const backend of storageBackends) {
         // The last reads are written by the next pass: after it, all are idle again.
         await lifecycle()
         await idle(tenant)
+        // Read just before the pass, these are the only ones it may leave hot.
+        const recent = new Set(made.slice(0, 4).map((object) => object.id))
+        for (const [i, object] of made.slice(0, 4).entries()) await expectBytes(await byId(tenant, object.id), bodies[i]!)
         await lifecycle()
         for (const [i, object] of made.entries()) {
-          expect(await classOf(object.id)).toBe('cold')
+          if (!recent.has(object.id)) expect(await classOf(object.id)).toBe('cold')
           await expectBytes(await byId(tenant, object.id), bodies[i]!)
         }
         await expectConsistent()
