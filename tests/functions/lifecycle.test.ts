@@ -303,6 +303,24 @@ for (const backend of storageBackends) {
         await expectConsistent()
       })
 
+      test('a rollback is a copy of the old version onto the key: it becomes current, no bytes move', async () => {
+        const tenant = unique('t')
+        await settings(tenant, 'v', { versioning: true })
+        const first = random(100_000)
+        const v1 = await stored(await put(tenant, 'v', 'k', first))
+        await stored(await put(tenant, 'v', 'k', random(100_000)), 200)
+        const restored = await stored(await post(tenant, 'v', new Uint8Array(0), 'k', { 'x-copy-source': v1.id, 'x-overwrite': 'true' }))
+        expect(restored.content_hash).toBe(v1.content_hash)
+        await expectBytes(await byKey(tenant, 'v', 'k'), first)
+        expect((await versions(tenant, 'v', 'k')).map((o) => [o.id, o.is_current])).toEqual([
+          [restored.id, true],
+          [expect.any(String), false],
+          [v1.id, false],
+        ])
+        const [blob] = rowsOf<{ ref_count: number }>(await server.database.db.execute(sql`select ref_count from blobs where storage_class = 'hot' and content_hash = ${v1.content_hash}`))
+        expect(blob!.ref_count).toBe(2)
+      })
+
       test('without versioning an overwrite replaces, as always', async () => {
         const tenant = unique('t')
         const old = await stored(await post(tenant, 'plain', random(10), 'k'))
