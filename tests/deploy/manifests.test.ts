@@ -213,7 +213,7 @@ describe('k8s manifests', () => {
     expect(matches(labelsOf('juststorage-headless'))).toBe(false)
   })
 
-  test('alerts cover 5xx rate, storage near full, GC not running or failing, corrupt blobs', () => {
+  test('alerts cover 5xx rate, storage near full, GC not running or failing, corrupt blobs, tenants near a quota', () => {
     const rule = one('PrometheusRule')
     const rules: Manifest[] = rule.spec.groups.flatMap((g: Manifest) => g.rules)
     const alerts = Object.fromEntries(rules.map((r) => [r.alert, r.expr as string]))
@@ -224,12 +224,14 @@ describe('k8s manifests', () => {
       'JustStorageHigh5xxRate',
       'JustStorageStorageCriticallyFull',
       'JustStorageStorageNearFull',
+      'JustStorageTenantNearQuota',
     ])
     expect(alerts.JustStorageHigh5xxRate).toContain('juststorage_requests_total{status=~"5.."}')
     expect(alerts.JustStorageStorageNearFull).toContain('juststorage_storage_root_free_bytes / juststorage_storage_root_size_bytes')
     expect(alerts.JustStorageGcNotRunning).toMatch(/increase\(juststorage_gc_runs_total\[10m\]\)\) == 0/)
     expect(alerts.JustStorageGcFailing).toContain('increase(juststorage_gc_failures_total')
     expect(alerts.JustStorageCorruptBlobs).toMatch(/increase\(juststorage_scrub_corrupt_blobs_total\[\w+\]\)\) > 0/)
+    expect(alerts.JustStorageTenantNearQuota).toContain('juststorage_quota_used / juststorage_quota_limit')
     for (const r of rules) expect([r.alert, r.labels?.severity]).toEqual([r.alert, expect.stringMatching(/^(warning|critical)$/)])
   })
 })
