@@ -21,6 +21,8 @@ COPY --from=deps --chown=10001:10001 /app/node_modules ./node_modules
 COPY --chown=10001:10001 package.json app.ts main.ts ./
 COPY --chown=10001:10001 core/ ./core/
 COPY --chown=10001:10001 functions/ ./functions/
+COPY --chown=10001:10001 cli/ ./cli/
+COPY --chown=10001:10001 console/ ./console/
 COPY --chown=10001:10001 migrations/ ./migrations/
 COPY --chown=10001:10001 scripts/ ./scripts/
 ENV NODE_ENV=production \
