@@ -6,6 +6,7 @@ import { downloadRoutes } from './functions/download'
 import { healthRoutes } from './functions/health'
 import { openapiRoutes } from './functions/openapi'
 import { swaggerRoutes } from './functions/swagger'
+import { consoleRoutes } from './functions/console'
 import { listRoutes } from './functions/list'
 import { versionRoutes } from './functions/versions'
 import { namespaceRoutes } from './functions/namespaces'
@@ -133,6 +134,7 @@ export function createApp(deps: AppDeps, nextRuns: NextRuns = {}) {
     .use(healthRoutes({ db: deps.store.db, stores: deps.store.blobs, draining: deps.draining }))
     .use(openapiRoutes())
     .use(swaggerRoutes())
+    .use(consoleRoutes())
     .use(uploadRoutes(deps.store, deps.limits.uploads))
     .use(uploadSessionRoutes(deps.sessions, deps.limits.uploads))
     .use(downloadRoutes(deps.store, deps.reads))
