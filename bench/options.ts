@@ -29,6 +29,10 @@ export interface BenchOptions {
   smallSeeded: number
   /** Downloads re-checked byte for byte after each 4 KiB phase. */
   smallVerified: number
+  /** Seconds of each of the four runs (plain, lifecycle, lifecycle, plain) of a 4 KiB phase set beside a namespace with lifecycle settings. */
+  settingsSecs: number
+  /** Objects of the namespace the measured lifecycle pass goes over; 1 % of them have expired. */
+  lifecycleObjects: number
   listObjects: number
   /** Objects skipped before the deep page: depth / pageSize cursors are followed first. */
   listDepth: number
@@ -50,6 +54,8 @@ const full: Sizes = {
   smallConcurrency: 16,
   smallSeeded: 10_000,
   smallVerified: 200,
+  settingsSecs: 5,
+  lifecycleObjects: 1_000_000,
   listObjects: 1_000_000,
   listDepth: 10_000,
   listPageSize: 100,
@@ -70,6 +76,8 @@ const smoke: Sizes = {
   warmupSecs: 1,
   smallSeeded: 200,
   smallVerified: 20,
+  settingsSecs: 1,
+  lifecycleObjects: 2_000,
   listObjects: 2_000,
   listDepth: 1_000,
   listWarmup: 5,

@@ -5,6 +5,7 @@ import { backends, backendTitles, replicasOf, type Backend } from './service'
 import type { Limits } from './limits'
 import type { Machine } from './machine'
 import { searchKinds, type SearchKind } from './list'
+import { expiredOf, lifecycleSettings, settingsPhases, settingsPhaseTitles, type SettingsPhase } from './lifecycle'
 import { smallPhases, smallPhaseTitles, type SmallPhase } from './small'
 
 export interface BulkMeasurements {
@@ -27,6 +28,10 @@ export interface Measurements {
   large: Omit<LargeResult, 'runs'> | null
   small: Record<SmallPhase, { opsPerSec: number; p50Ms: number; p99Ms: number }>
   smallPeakRssMiB: number
+  /** 4 KiB phases on a namespace without settings and on one with versioning and quotas, side by side (means of two runs each). */
+  settings: Record<SettingsPhase, { plainOpsPerSec: number; lifecycleOpsPerSec: number; plainP99Ms: number; lifecycleP99Ms: number }>
+  /** One lifecycle pass over lifecycleObjects objects, 1 % expired, with 4 KiB downloads by id before and during it (where the list phases run). */
+  lifecyclePass: { passMs: number; expired: number; getP99WithoutMs: number; getP99DuringMs: number } | null
   list: {
     depth1P50Ms: number
     depth1P99Ms: number
@@ -55,6 +60,8 @@ export interface Sizes {
   smallSecs: number
   smallConcurrency: number
   smallSeeded: number
+  settingsSecs: number
+  lifecycleObjects: number
   listObjects: number
   listDepth: number
 }
@@ -140,6 +147,18 @@ function rows(sizes: Sizes): Row[] {
     },
     { label: `4 KiB ${smallPhaseTitles[phase]}, p99 (ms)`, value: (m) => m.small[phase].p99Ms, target: smallTargets[phase].p99 },
   ])
+  const objects = sizes.lifecycleObjects.toLocaleString('en-US')
+  const settings = settingsPhases.flatMap((phase): Row[] => [
+    { label: `4 KiB ${settingsPhaseTitles[phase]}, namespace without settings (ops/s)`, value: (m) => m.settings[phase].plainOpsPerSec },
+    {
+      label: `4 KiB ${settingsPhaseTitles[phase]}, namespace with versioning and quotas (ops/s)`,
+      value: (m) => m.settings[phase].lifecycleOpsPerSec,
+      target: {
+        text: '≥ 0.9 × without settings',
+        judge: (value, _, all) => ({ ok: value >= 0.9 * all.settings[phase].plainOpsPerSec, ratio: value / all.settings[phase].plainOpsPerSec }),
+      },
+    },
+  ])
   return [
     { label: `${bulk} upload (MiB/s)`, value: (m) => m.bulk?.uploadMiBps ?? null, limit: (l) => l.bareUploadMiBps, target: atLeastOfLimit(0.9) },
     { label: `${bulk} download (MiB/s)`, value: (m) => m.bulk?.downloadMiBps ?? null, limit: (l) => l.bareDownloadMiBps, target: atLeastOfLimit(0.9) },
@@ -160,6 +179,20 @@ function rows(sizes: Sizes): Row[] {
     { label: `copy of a ${sizeText(smallCopyBytes)} object (ms)`, value: (m) => m.large?.copySmallMs ?? null },
     { label: `copy of a ${bulk} object (ms)`, value: (m) => m.large?.copyLargeMs ?? null, target: atMostTimes(2, `${sizeText(smallCopyBytes)} copy`, (all) => all.large!.copySmallMs) },
     ...small,
+    ...settings,
+    { label: `lifecycle pass over ${objects} objects, 1 % expired (ms)`, value: (m) => m.lifecyclePass?.passMs ?? null },
+    {
+      label: `objects expired by the pass over ${objects}`,
+      value: (m) => m.lifecyclePass?.expired ?? null,
+      target: { text: `= ${expiredOf(sizes.lifecycleObjects).toLocaleString('en-US')} (1 %)`, judge: (value) => ({ ok: value === expiredOf(sizes.lifecycleObjects) }) },
+    },
+    { label: `4 KiB GET by id, ${sizes.smallConcurrency} in flight, p99 in the ${sizes.smallSecs} s before the pass (ms)`, value: (m) => m.lifecyclePass?.getP99WithoutMs ?? null },
+    { label: '4 KiB GET by id, p99 during the pass (ms)', value: (m) => m.lifecyclePass?.getP99DuringMs ?? null },
+    {
+      label: '4 KiB GET by id, p99 during the pass − before it (ms)',
+      value: (m) => (m.lifecyclePass ? m.lifecyclePass.getP99DuringMs - m.lifecyclePass.getP99WithoutMs : null),
+      target: atMost(2, 'ms'),
+    },
     { label: 'list page at depth 1, p50 (ms)', value: (m) => m.list?.depth1P50Ms ?? null },
     { label: 'list page at depth 1, p99 (ms)', value: (m) => m.list?.depth1P99Ms ?? null, target: atMost(10, 'ms') },
     {
@@ -199,7 +232,7 @@ export function checkTargets(sizes: Sizes, limitsBeside: (backend: Backend) => L
     )
 }
 
-const number = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n >= 10 ? n.toFixed(1) : n.toFixed(2))
+const number = (n: number) => (n >= 100 || Number.isInteger(n) ? Math.round(n).toLocaleString('en-US') : n >= 10 ? n.toFixed(1) : n.toFixed(2))
 
 export const tableHeader = `| measurement | ${backends.map((b) => backendTitles[b]).join(' | ')} | limit | ratio | target | ok? |`
 
@@ -251,6 +284,13 @@ export function tableNotes(results: Results): string {
       `its chunks streamed by fetch one PATCH at a time, and set beside the same backend's single-request upload; each session sends bytes of its own. A complete is its request alone; ` +
       `the small session is one chunk. A copy is POST /v1/objects with X-Copy-Source into the source's class (hot), of a session's object and of a ${sizeText(smallCopyBytes)} one.`,
     `- List phases run only on PostgreSQL (socket) and embedded: listing reads the database alone.`,
+    `- Namespace settings rows, on every backend: the same wrk runs as the 4 KiB phases, on a namespace without settings and on one with ` +
+      `${JSON.stringify(lifecycleSettings)} (every commit then takes the tenant's quota lock; a replaced key keeps its old version, so that namespace grows), ` +
+      `${s.settingsSecs} s each in the order plain, settings, settings, plain; means of the two runs of each.`,
+    `- Lifecycle pass rows, where the list phases run: ${s.lifecycleObjects.toLocaleString('en-US')} objects written into the database, every hundredth expired a minute before ` +
+      `(each with a 4 KiB blob of its own); one POST /v1/admin/lifecycle timed from request to answer. The GETs by id (of ${s.smallSeeded.toLocaleString('en-US')} uploaded objects) come ` +
+      `from ${s.smallConcurrency} fetch loops in the bench process, not wrk, so their p99 is not the GET by id row's; "before" is the ${s.smallSecs} s preceding the pass, ` +
+      '"during" every GET in flight at any instant of it.',
   ].join('\n')
 }
 
@@ -268,7 +308,8 @@ export function describeRun(results: Results): string {
     `${results.smoke ? 'Smoke run' : 'Full run'} on ${title}, ${results.finishedAt}`,
     `Machine: ${machineLine(results.machine)}`,
     `Sizes: bulk ${s.bulkBytes / 2 ** 20} MiB × ${s.bulkRepetitions} uploads, each downloaded ${s.bulkDownloadRounds} times (medians), sessions, completes and copies × ${s.largeRepetitions}, 4 KiB phases ${s.smallSecs} s at ${s.smallConcurrency} connections ` +
-      `(${s.smallSeeded.toLocaleString('en-US')} seeded for downloads), list over ${s.listObjects.toLocaleString('en-US')} objects`,
+      `(${s.smallSeeded.toLocaleString('en-US')} seeded for downloads), beside namespace settings ${s.settingsSecs} s × 4, list over ${s.listObjects.toLocaleString('en-US')} objects, ` +
+      `lifecycle pass over ${s.lifecycleObjects.toLocaleString('en-US')}`,
     `Targets are judged on every backend: ${results.targets.filter((t) => t.ok).length} of ${results.targets.length} met (${backends
       .map((b) => `${backendTitles[b]} ${results.targets.filter((t) => t.backend === b && t.ok).length}/${results.targets.filter((t) => t.backend === b).length}`)
       .join(', ')}).`,

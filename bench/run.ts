@@ -19,6 +19,7 @@ import { emptyBucket, measureBucketBulk, type BucketBulkResult } from './bucket'
 import { measureBulk, median, type BulkResult } from './bulk'
 import { blobPath } from '../core/store/paths'
 import { measureLarge, type LargeResult } from './large'
+import { measureLifecyclePass, measureSettings, passServiceEnv, seedLifecycleObjects, settingsPhases, type LifecyclePassResult } from './lifecycle'
 import { measureLimits, type Limits } from './limits'
 import { measureList, searchKinds, seedListObjects, type SearchKind } from './list'
 import { currentLoadAverage, describeMachine } from './machine'
@@ -83,8 +84,9 @@ async function startReplicas(instance: Instance): Promise<Child[]> {
 }
 
 /**
- * Over TCP only the 4 KiB phases run: the transport is what they compare, and
- * the bulk and list phases would only repeat the socket's. On a bucket (s3)
+ * Over TCP only the 4 KiB phases run (with their counterparts on a namespace
+ * with lifecycle settings): the transport is what they compare, and the bulk,
+ * list and lifecycle pass phases would only repeat the socket's. On a bucket (s3)
  * the bulk phases run beside the same RGW reached directly, and the 4 KiB
  * phases on two replicas; the list phases, which read the database alone,
  * would only repeat the socket's.
@@ -99,7 +101,7 @@ async function measureBackend(backend: Backend, options: BenchOptions, cluster: 
   // The embedded default's cluster lives in the data directory; the other backends use the bench's own cluster.
   const clusterDir = (of: Instance) => (backend === 'embedded' ? `${of.dataDir}/pg` : cluster.dir)
   const peak = { databasePssMiB: null as number | null }
-  const { bulk, bucketBulk, large, small } = await withService(replicas, clusterDir(instance), peak, async () => {
+  const { bulk, bucketBulk, large, small, settings } = await withService(replicas, clusterDir(instance), peak, async () => {
     let bulk: BulkResult | null = null
     let bucketBulk: BucketBulkResult | null = null
     let large: LargeResult | null = null
@@ -125,7 +127,9 @@ async function measureBackend(backend: Backend, options: BenchOptions, cluster: 
     }
     progress(`${title}: 4 KiB writes, deletes and reads, ${options.smallSecs} s each${replicas.length > 1 ? `, on ${replicas.length} replicas` : ''}`)
     const small = await measureSmall(replicas, options, instance.dataDir)
-    return { bulk, bucketBulk, large, small }
+    progress(`${title}: 4 KiB writes and reads without and with namespace settings, ${options.settingsSecs} s × 4 each`)
+    const settings = await measureSettings(replicas, options, instance.dataDir)
+    return { bulk, bucketBulk, large, small, settings }
   })
   rmSync(instance.dataDir, { recursive: true, force: true })
   if (instance.bucket !== undefined) await emptyBucket(cluster.s3, instance.bucket)
@@ -140,6 +144,19 @@ async function measureBackend(backend: Backend, options: BenchOptions, cluster: 
     progress(`${title}: list pages at depth 1 and ${options.listDepth.toLocaleString('en-US')}`)
     list = await withService([listService], clusterDir(listInstance), peak, () => measureList(listService, options))
     rmSync(listInstance.dataDir, { recursive: true, force: true })
+  }
+
+  let lifecyclePass: LifecyclePassResult | null = null
+  if (full) {
+    progress(`${title}: seeding ${options.lifecycleObjects.toLocaleString('en-US')} objects, 1 % expired, for a lifecycle pass`)
+    const passInstance = await freshInstance(backend, options.workRoot, cluster)
+    passInstance.env = { ...passInstance.env, ...passServiceEnv }
+    await seedLifecycleObjects(passInstance, options.lifecycleObjects)
+    await settleDisks(options.smoke ? 2 : 30)
+    const passService = await startService(passInstance)
+    progress(`${title}: 4 KiB GETs by id for ${options.smallSecs} s, then during one lifecycle pass`)
+    lifecyclePass = await withService([passService], clusterDir(passInstance), peak, () => measureLifecyclePass(passService, options))
+    rmSync(passInstance.dataDir, { recursive: true, force: true })
   }
 
   return {
@@ -165,6 +182,18 @@ async function measureBackend(backend: Backend, options: BenchOptions, cluster: 
       },
       small: smallMeasurements(small),
       smallPeakRssMiB: Math.max(...smallPhases.map((phase) => small.phases[phase].peakRssMiB)),
+      settings: Object.fromEntries(
+        settingsPhases.map((phase) => {
+          const { plain, lifecycle } = settings.phases[phase]
+          return [phase, { plainOpsPerSec: plain.opsPerSec, lifecycleOpsPerSec: lifecycle.opsPerSec, plainP99Ms: plain.p99Ms, lifecycleP99Ms: lifecycle.p99Ms }]
+        }),
+      ) as Measurements['settings'],
+      lifecyclePass: lifecyclePass && {
+        passMs: lifecyclePass.passMs,
+        expired: lifecyclePass.expired,
+        getP99WithoutMs: lifecyclePass.without.p99Ms,
+        getP99DuringMs: lifecyclePass.during.p99Ms,
+      },
       list: list && {
         depth1P50Ms: list.depth1.p50Ms,
         depth1P99Ms: list.depth1.p99Ms,
@@ -187,7 +216,7 @@ async function measureBackend(backend: Backend, options: BenchOptions, cluster: 
       smallUploadsReadBack: small.verified.uploads,
       smallDownloadsReadBack: small.verified.downloads,
     },
-    details: { bulk, bucketBulk, large, small, list },
+    details: { bulk, bucketBulk, large, small, settings, list, lifecyclePass },
   }
 }
 
@@ -246,6 +275,8 @@ async function main(options: BenchOptions): Promise<Results> {
       smallSecs: options.smallSecs,
       smallConcurrency: options.smallConcurrency,
       smallSeeded: options.smallSeeded,
+      settingsSecs: options.settingsSecs,
+      lifecycleObjects: options.lifecycleObjects,
       listObjects: options.listObjects,
       listDepth: options.listDepth,
     }

@@ -20,7 +20,7 @@ import { withPeakRss } from './rss'
 import { tenant } from './service'
 import { runWrk, type WrkResult, type WrkRun } from './wrk'
 
-const objectBytes = 4096
+export const objectBytes = 4096
 
 /** Every 4 KiB phase, in the order they run. */
 export const smallPhases = ['post', 'post-key', 'put-new', 'replace', 'delete-by-key', 'get-by-id', 'get-by-key'] as const
@@ -47,7 +47,7 @@ export interface SmallResult {
 }
 
 /** Keys cycled by the replacing phase: enough that 16 connections rarely wait for one another's key. */
-const replacedKeys = 1000
+export const replacedKeys = 1000
 
 const sha256 = (bytes: Uint8Array) => new Bun.CryptoHasher('sha256').update(bytes).digest('hex')
 
@@ -114,7 +114,7 @@ export async function measureSmall(replicas: Child[], options: BenchOptions, wor
   return { replicas: replicas.length, phases, verified: { uploads: uploadsChecked, downloads: downloadsChecked } }
 }
 
-async function wrkPhase(spec: WrkRun, phase: string): Promise<WrkResult> {
+export async function wrkPhase(spec: WrkRun, phase: string): Promise<WrkResult> {
   const { output, ...result } = await runWrk(spec)
   if (result.errorResponses > 0 || result.socketErrors > 0 || result.requests === 0) {
     throw new Error(`${phase}: ${result.errorResponses} error responses, ${result.socketErrors} socket errors, ${result.requests} requests\n${output}`)
@@ -123,7 +123,7 @@ async function wrkPhase(spec: WrkRun, phase: string): Promise<WrkResult> {
 }
 
 /** Every answered request took effect; a few more may have while wrk stopped. */
-function expectCount(phase: string, counted: number, answered: number, inFlight: number): void {
+export function expectCount(phase: string, counted: number, answered: number, inFlight: number): void {
   if (counted < answered || counted > answered + inFlight) throw new Error(`${phase}: wrk got ${answered} answers but ${counted} objects changed`)
 }
 
@@ -157,13 +157,13 @@ async function getBytes(url: string): Promise<Uint8Array> {
   return new Uint8Array(await response.arrayBuffer())
 }
 
-async function countObjects(base: string, namespace: string): Promise<number> {
+export async function countObjects(base: string, namespace: string): Promise<number> {
   const usage = await getJson<{ by_namespace: { namespace: string; objects: number }[] }>(`${base}/v1/usage?tenant_id=${tenant}`)
   return usage.by_namespace.filter((row) => row.namespace === namespace).reduce((sum, row) => sum + row.objects, 0)
 }
 
 /** A sample of a namespace (listed from `base`) reads back from `reader` as the 4 KiB wrk sent, hashing to each object's content_hash. */
-async function verifyStored(base: string, reader: string, namespace: string, options: BenchOptions): Promise<number> {
+export async function verifyStored(base: string, reader: string, namespace: string, options: BenchOptions): Promise<number> {
   const page = await getJson<{ objects: { id: string; content_hash: string; size_bytes: number }[] }>(
     `${base}/v1/objects?tenant_id=${tenant}&namespace=${namespace}&limit=${Math.min(options.smallVerified, 1000)}`,
   )
@@ -177,14 +177,14 @@ async function verifyStored(base: string, reader: string, namespace: string, opt
   return page.objects.length
 }
 
-interface Seeded {
+export interface Seeded {
   id: string
   key: string
   hex: string
 }
 
-/** Uploads `count` distinct random 4 KiB objects with keys, `concurrency` at a time, checking each answer's hash. */
-async function seedObjects(base: string, count: number, concurrency: number): Promise<Seeded[]> {
+/** Uploads `count` distinct random 4 KiB objects with keys into `namespace`, `concurrency` at a time, checking each answer's hash. */
+export async function seedObjects(base: string, count: number, concurrency: number, namespace = 'small-seed'): Promise<Seeded[]> {
   const seeded: Seeded[] = []
   let next = 0
   await Promise.all(
@@ -193,7 +193,7 @@ async function seedObjects(base: string, count: number, concurrency: number): Pr
         const key = `seed-${next++}`
         const body = crypto.getRandomValues(new Uint8Array(objectBytes))
         const hex = sha256(body)
-        const response = await fetch(`${base}/v1/objects?tenant_id=${tenant}&namespace=small-seed&key=${key}`, {
+        const response = await fetch(`${base}/v1/objects?tenant_id=${tenant}&namespace=${namespace}&key=${key}`, {
           method: 'POST',
           body,
           headers: authorized({ 'content-type': 'application/octet-stream' }),
@@ -208,11 +208,11 @@ async function seedObjects(base: string, count: number, concurrency: number): Pr
   return seeded
 }
 
-/** A sample of the seeded objects reads back right, by id and by key. */
-async function verifyDownloads(base: string, seeded: Seeded[], sample: number): Promise<number> {
+/** A sample of the objects seedObjects put in `namespace` reads back right, by id and by key. */
+export async function verifyDownloads(base: string, seeded: Seeded[], sample: number, namespace = 'small-seed'): Promise<number> {
   const picks = Array.from({ length: Math.min(sample, seeded.length) }, () => seeded[Math.floor(Math.random() * seeded.length)]!)
   for (const object of picks) {
-    for (const path of [`/v1/objects/${object.id}?tenant_id=${tenant}`, `/v1/objects/by-key/small-seed/${tenant}/${object.key}`]) {
+    for (const path of [`/v1/objects/${object.id}?tenant_id=${tenant}`, `/v1/objects/by-key/${namespace}/${tenant}/${object.key}`]) {
       const bytes = await getBytes(`${base}${path}`)
       if (bytes.byteLength !== objectBytes || sha256(bytes) !== object.hex) throw new Error(`4 KiB download: ${path} read back wrong bytes`)
     }
