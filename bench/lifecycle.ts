@@ -17,17 +17,16 @@
  * the latencies of the downloads in flight while it ran are set beside those
  * of the seconds before it.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { sql } from 'drizzle-orm'
 import { claimSlot } from '../core/jobs'
-import { blobPath } from '../core/store/paths'
 import { childAdminToken, type Child } from '../tests/support/child'
 import { authorization, authorized } from './credential'
-import { percentile } from './list'
+import { percentile, writeSeedBlob } from './list'
 import type { BenchOptions } from './options'
 import { openInstanceDatabase, tenant, type Instance } from './service'
-import { countObjects, expectCount, objectBytes, replacedKeys, seedObjects, verifyDownloads, verifyStored, wrkPhase, type Seeded } from './small'
+import { countObjects, expectCount, objectBytes, replacedKeys, seedObjects, verifyDownloads, verifyStored, wrkPhase, wrkSpec, type Seeded } from './small'
 import type { WrkResult, WrkRun } from './wrk'
 
 /** The 4 KiB phases run beside their counterparts on a namespace with lifecycle settings. */
@@ -125,14 +124,7 @@ export async function measureSettings(replicas: Child[], options: BenchOptions, 
   const service = replicas[0]!
   const reader = replicas.at(-1)!
   const namespaceOf = (phase: SettingsPhase, side: NamespaceSide) => `settings-${phase}-${side}`
-  const spec = (script: string, args: string[], seconds: number): WrkRun => ({
-    url: service.url,
-    replicas: replicas.length > 1 ? replicas.map((r) => r.url) : undefined,
-    script,
-    args,
-    seconds,
-    connections: options.smallConcurrency,
-  })
+  const spec = wrkSpec(replicas, options)
   const write = (mode: string, namespace: string, seconds: number) => spec('write.lua', [mode, tenant, namespace, authorization(), String(replacedKeys)], seconds)
   const phases = {} as SettingsResult['phases']
 
@@ -218,11 +210,7 @@ export const expiredOf = (count: number): number => Math.floor(count / 100)
  * before the one measured.
  */
 export async function seedLifecycleObjects(instance: Instance, count: number): Promise<void> {
-  const body = new Uint8Array(objectBytes).fill(9)
-  const hex = new Bun.CryptoHasher('sha256').update(body).digest('hex')
-  const file = blobPath({ hot: join(instance.dataDir, 'hot'), cold: join(instance.dataDir, 'cold') }, 'hot', hex)
-  mkdirSync(dirname(file), { recursive: true })
-  writeFileSync(file, body)
+  const hex = writeSeedBlob(instance, 9)
 
   const database = await openInstanceDatabase(instance)
   try {

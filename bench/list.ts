@@ -47,16 +47,22 @@ const searchFilters: Record<SearchKind, { none: Record<string, unknown>; onePerc
   text: { none: { text: 'absent' }, onePercent: { text: 't0' } },
 }
 
+/** The one 4 KiB hot blob file, of `fill` bytes, that seeded objects share; answers its hex digest. */
+export function writeSeedBlob(instance: Instance, fill: number): string {
+  const body = new Uint8Array(4096).fill(fill)
+  const hex = new Bun.CryptoHasher('sha256').update(body).digest('hex')
+  const file = blobPath({ hot: join(instance.dataDir, 'hot'), cold: join(instance.dataDir, 'cold') }, 'hot', hex)
+  mkdirSync(dirname(file), { recursive: true })
+  writeFileSync(file, body)
+  return hex
+}
+
 /**
  * `count` COMMITTED objects 1 ms apart, all referencing one 4 KiB blob (row and
  * file both exist, ref_count = count, so the store stays consistent).
  */
 export async function seedListObjects(instance: Instance, count: number): Promise<void> {
-  const body = new Uint8Array(4096).fill(7)
-  const hex = new Bun.CryptoHasher('sha256').update(body).digest('hex')
-  const file = blobPath({ hot: join(instance.dataDir, 'hot'), cold: join(instance.dataDir, 'cold') }, 'hot', hex)
-  mkdirSync(dirname(file), { recursive: true })
-  writeFileSync(file, body)
+  const hex = writeSeedBlob(instance, 7)
 
   const database = await openInstanceDatabase(instance)
   try {

@@ -51,17 +51,20 @@ export const replacedKeys = 1000
 
 const sha256 = (bytes: Uint8Array) => new Bun.CryptoHasher('sha256').update(bytes).digest('hex')
 
+/** A wrk run against the service, round its replicas when there are several. */
+export const wrkSpec = (replicas: Child[], options: BenchOptions) => (script: string, args: string[], seconds: number): WrkRun => ({
+  url: replicas[0]!.url,
+  replicas: replicas.length > 1 ? replicas.map((r) => r.url) : undefined,
+  script,
+  args,
+  seconds,
+  connections: options.smallConcurrency,
+})
+
 export async function measureSmall(replicas: Child[], options: BenchOptions, workDir: string): Promise<SmallResult> {
   const service = replicas[0]!
   const reader = replicas.at(-1)!
-  const spec = (script: string, args: string[], seconds: number): WrkRun => ({
-    url: service.url,
-    replicas: replicas.length > 1 ? replicas.map((r) => r.url) : undefined,
-    script,
-    args,
-    seconds,
-    connections: options.smallConcurrency,
-  })
+  const spec = wrkSpec(replicas, options)
   const phases = {} as Record<SmallPhase, PhaseResult>
   const timed = async (phase: SmallPhase, run: WrkRun) => {
     const { result, peakRssMiB } = await withPeakRss(replicas.map((r) => r.pid), () => wrkPhase(run, smallPhaseTitles[phase]))

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { and, arrayContained, desc, eq, isNotNull, isNull, lt, or, sql } from 'drizzle-orm'
 import { perDatabase, type Db } from '../db/client'
 import { anyOf } from '../db/any-of'
+import { BatchedTouches } from '../db/batched-touches'
 import { apiKeys, type ApiKeyRow } from '../db/schema'
 import { parseDbTime } from '../db/time'
 import { ApiError } from '../errors'
@@ -155,23 +156,8 @@ export async function listApiKeys(db: Db, scope: KeyScope, limit: number, cursor
 }
 
 /** Remembers when keys were used and writes it in one batch now and then, not once per request. */
-export class LastUsedTracker {
-  private readonly pending = new Set<string>()
-
-  touch(id: string): void {
-    this.pending.add(id)
-  }
-
-  async flush(db: Db): Promise<void> {
-    if (this.pending.size === 0) return
-    const ids = [...this.pending]
-    this.pending.clear()
-    try {
-      await db.update(apiKeys).set({ lastUsedAt: sql`now()` }).where(anyOf(apiKeys.id, ids, 'uuid'))
-    } catch (error) {
-      // Keep them for the next flush rather than lose the usage.
-      for (const id of ids) this.pending.add(id)
-      throw error
-    }
+export class LastUsedTracker extends BatchedTouches {
+  constructor() {
+    super((db, ids) => db.update(apiKeys).set({ lastUsedAt: sql`now()` }).where(anyOf(apiKeys.id, ids, 'uuid')))
   }
 }

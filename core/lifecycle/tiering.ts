@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm'
+import { BatchedTouches } from '../db/batched-touches'
 import { anyOf } from '../db/any-of'
 import { rowsOf, type Db } from '../db/client'
 import { objects, type StorageClass } from '../db/schema'
@@ -94,27 +95,9 @@ async function moveObject(db: Db, stores: BlobStores, object: Candidate, from: S
 
 const readable = (body: Blob | ReadableStream<Uint8Array>): ReadableStream<Uint8Array> => (body instanceof Blob ? body.stream() : body)
 
-/**
- * Reads of objects, recorded in memory and written in batches (tiering needs
- * to know what is idle, not a write per request).
- */
-export class ReadTracker {
-  private readonly pending = new Set<string>()
-
-  touch(id: string): void {
-    this.pending.add(id)
-  }
-
-  async flush(db: Db): Promise<void> {
-    if (this.pending.size === 0) return
-    // In one order, so that two replicas' flushes never deadlock on each other.
-    const ids = [...this.pending].sort()
-    this.pending.clear()
-    try {
-      await db.update(objects).set({ lastReadAt: sql`now()` }).where(anyOf(objects.id, ids, 'uuid'))
-    } catch (error) {
-      for (const id of ids) this.pending.add(id)
-      throw error
-    }
+/** Reads of objects, written in batches: tiering needs to know what is idle, not a write per request. */
+export class ReadTracker extends BatchedTouches {
+  constructor() {
+    super((db, ids) => db.update(objects).set({ lastReadAt: sql`now()` }).where(anyOf(objects.id, ids, 'uuid')))
   }
 }
