@@ -66,3 +66,21 @@ test('a service refuses to start while fsck holds the database', async () => {
     await fsck.end()
   }
 })
+
+test("a claim waits for a holder that lets go within moments, as a stopped process's backend does", async () => {
+  const databaseUrl = await (await sharedCluster()).createDatabase(`presence_wait_${process.pid}_${Date.now()}`)
+  const leaving = connectPostgres(databaseUrl, { max: 1, connection: { application_name: 'juststorage pid 434343' } })
+  try {
+    const [{ held }] = await leaving<[{ held: boolean }]>`select pg_try_advisory_lock_shared(${presenceLockId}) as held`
+    expect(held).toBe(true)
+    // fsck starts while the lock is held; the holder lets go a second later.
+    const checking = run(['scripts/fsck.ts'], { DATA_DIR: dataDir(), DATABASE_URL: databaseUrl })
+    await Bun.sleep(1000)
+    await leaving`select pg_advisory_unlock_all()`
+    const checked = await checking
+    expect(checked.output).toMatch(/^consistent$/m)
+    expect(checked.code).toBe(0)
+  } finally {
+    await leaving.end()
+  }
+})

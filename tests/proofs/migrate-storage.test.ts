@@ -88,6 +88,18 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   return all
 }
 
+/** What `read` gives once two reads a second apart agree. */
+async function settled(read: () => Promise<string[]>): Promise<string[]> {
+  let last = await read()
+  for (let round = 0; round < 30; round++) {
+    await Bun.sleep(1000)
+    const now = await read()
+    if (now.join() === last.join()) return now
+    last = now
+  }
+  throw new Error(`still changing after 30 s: ${last.length} entries`)
+}
+
 const leftoversOf = async (store: BlobStore) => (await collect(store.leftovers())).map((leftover) => `${leftover.kind} ${leftover.kind === 'staged' ? leftover.uploadId : leftover.hex}`)
 const storedHexes = async (store: BlobStore) => (await collect(store.blobs())).map((blob) => blob.hex).sort()
 const sorted = (hexes: Iterable<string>) => [...new Set(hexes)].sort()
@@ -240,15 +252,15 @@ describe('migrate-storage', () => {
     }
     await first.exited
     firstOutput += await readErr
-    // A request the killed process had sent (a server-side copy) may still complete in the gateway.
-    await Bun.sleep(1000)
+    // A request the killed process had sent (a server-side copy) may still complete in the gateway: wait until
+    // the bucket's listing holds still.
+    const afterKill = await settled(() => storedHexes(destination))
     const reported = Math.max(0, ...progressCounts(firstOutput))
     // The kill landed midway: the run never finished and never printed the setting.
     expect(first.signalCode).toBe('SIGKILL')
     expect(killedAt).toBeGreaterThanOrEqual(8)
     expect(firstOutput).not.toContain('migrate-storage: done:')
     expect(firstOutput).not.toContain('HOT_STORAGE_ROOT=')
-    const afterKill = await storedHexes(destination)
     const leftoversAfterKill = (await leftoversOf(destination)).length
     // Every blob reported done is in the bucket, and only blobs of the class are.
     expect(afterKill.length).toBeGreaterThanOrEqual(reported)
