@@ -21,6 +21,7 @@ import { adminStatusRoutes } from './functions/admin-status'
 import { gcRoutes, type GcDeps } from './functions/gc'
 import { scrubRoutes, type ScrubDeps } from './functions/scrub'
 import { lifecycleRoutes, type LifecycleDeps } from './functions/lifecycle'
+import { QuotaHolds } from './core/lifecycle/quota-holds'
 import { ReadTracker } from './core/lifecycle/tiering'
 import { apiKeyRoutes } from './functions/api-keys'
 import { auditRoutes } from './functions/audit'
@@ -160,7 +161,13 @@ export async function assembleDeps(config: Config, database: Database, draining:
   configureLog(config.logLevel)
   const roots = storageDirectories(config)
   watchStorageRoots(roots)
-  const store: ObjectStore = { db: database.db, blobs: blobStoresOf(config), maxUploadBytes: config.maxUploadBytes, inlineMaxBytes: config.inlineMaxBytes }
+  const store: ObjectStore = {
+    db: database.db,
+    blobs: blobStoresOf(config),
+    maxUploadBytes: config.maxUploadBytes,
+    inlineMaxBytes: config.inlineMaxBytes,
+    quotaHolds: new QuotaHolds(database.db),
+  }
   return {
     store,
     sessions: { store, hashes: new SessionHashes(), ttlSecs: config.uploadSessionTtlSecs },

@@ -6,6 +6,7 @@ import { rowsOf, type Db } from './db/client'
 import { isUuid } from './identifiers'
 import { blobs, objects, statusIs, type StorageClass } from './db/schema'
 import { log } from './log'
+import { dropStaleQuotaHolds } from './lifecycle/quota-holds'
 import { gcUnremovableFiles } from './metrics'
 import { recordRun } from './runs'
 import { TimeSlice } from './time-slice'
@@ -46,6 +47,8 @@ export async function runGc(db: Db, stores: BlobStores, settings: GcSettings): P
   const result: GcResult = { deleted_blobs: 0, reclaimed_bytes: 0, reaped_uploads: 0, removed_temp_files: 0, removed_orphan_files: 0 }
   // The reaper and the orphan sweep show on the status page as jobs of their own.
   Object.assign(result, await recordRun(db, 'reaper', () => reapStuckUploads(db, stores, settings)))
+  // A hold outlives its commit only when the process died between the two.
+  await dropStaleQuotaHolds(db, settings.stuckUploadTimeoutSecs)
   await collectBlobs(db, stores, settings, result)
   await finishDeletes(db, settings.batchSize)
   await purgeTombstones(db, settings.tombstoneRetentionSecs, settings.batchSize)

@@ -7,6 +7,7 @@ import { log } from './log'
 import type { BlobStore, BlobStores } from './store/blob-store'
 import { collectBytes, readHead, readWhole, type BodyHead, type WrittenFile } from './store/writer'
 import { hexOf } from './store/paths'
+import type { QuotaHolds } from './lifecycle/quota-holds'
 import { quotaRoom } from './lifecycle/settings'
 
 /**
@@ -20,6 +21,7 @@ export interface ObjectStore {
   maxUploadBytes: number
   /** Bodies up to this size are kept in the blob row instead of a file (0: never). */
   inlineMaxBytes: number
+  quotaHolds: QuotaHolds
 }
 
 export interface UploadRequest {
@@ -165,6 +167,17 @@ type Bytes = { staged: BlobStore } | { inline: Uint8Array } | { existing: true }
  * the rename and the commit.
  */
 async function commitUpload(store: ObjectStore, id: string, request: UploadRequest, written: WrittenFile, bytes: Bytes): Promise<UploadResult> {
+  const held = await store.quotaHolds.take(id, request.tenantId, request.namespace, request.key, written.sizeBytes)
+  try {
+    if (held) await barrier('commit:quota-held')
+    return await commitOnce(store, id, request, written, bytes)
+  } catch (error) {
+    if (held) await store.quotaHolds.drop(id)
+    throw error
+  }
+}
+
+async function commitOnce(store: ObjectStore, id: string, request: UploadRequest, written: WrittenFile, bytes: Bytes): Promise<UploadResult> {
   // A deadlock between two replacing commits is detected by PostgreSQL before any
   // file is moved (files move last), so the commit can simply run again.
   for (let attempt = 1; ; attempt++) {

@@ -197,6 +197,27 @@ export const tenantQuotas = pgTable('tenant_quotas', {
   updatedAt: instant('updated_at').notNull().defaultNow(),
 })
 
+/**
+ * Room a commit has been granted under a quota before it runs (hold_quota,
+ * migrations/0013): taken in a short transaction under the tenant's quota
+ * lock, and removed by the commit itself, which then needs no lock. Quota
+ * checks count the holds beside the usage counters. A hold whose commit never
+ * came (its process died) is removed by GC after STUCK_UPLOAD_TIMEOUT_SECS.
+ */
+export const quotaHolds = pgTable(
+  'quota_holds',
+  {
+    /** The object the commit creates. */
+    id: uuid('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    namespace: text('namespace').notNull(),
+    bytes: bigint('bytes', { mode: 'number' }).notNull(),
+    objects: integer('objects').notNull(),
+    createdAt: instant('created_at').notNull().default(sql`clock_timestamp()`),
+  },
+  (table) => [index('quota_holds_tenant_idx').on(table.tenantId, table.namespace), index('quota_holds_created_idx').on(table.createdAt)],
+)
+
 /** The last run of each background job, for the admin status page. */
 export const backgroundRuns = pgTable('background_runs', {
   job: text('job').primaryKey(),

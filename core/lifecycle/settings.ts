@@ -74,7 +74,7 @@ export async function updateTenantQuotas(db: Db, tenantId: string, changes: Part
  * What an upload to a namespace may still add before a quota of the namespace
  * or of its tenant is reached (null: no such quota), counting an object the
  * upload would replace as freed. An estimate for refusing early: the commit
- * checks again, exactly, under the tenant's lock.
+ * checks again, exactly (quota-holds.ts).
  */
 export async function quotaRoom(db: Db, tenantId: string, namespace: string, key: string | null): Promise<{ bytes: number | null; objects: number | null }> {
   const [row] = rowsOf<{ bytes: string | null; objects: string | null }>(

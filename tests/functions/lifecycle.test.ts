@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { holdAt } from '../../core/barriers'
 import { randomBytes } from 'node:crypto'
 import { eq, sql } from 'drizzle-orm'
 import { auditEvents, objects } from '../../core/db/schema'
@@ -565,6 +566,54 @@ for (const backend of storageBackends) {
         expect((await usage(tenant)).logical_bytes).toBe(20_000)
         await settings(tenant, 'q', { quota_bytes: null })
         expect((await fetch(url(`/v1/uploads/${id}/complete?tenant_id=${tenant}`), { method: 'POST', headers: asAdmin })).status).toBe(201)
+      })
+
+      test('a commit its hold no longer covers (the object it replaces went meanwhile) is checked exactly; a refused commit leaves no hold', async () => {
+        const tenant = unique('t')
+        const holds = async () => rowsOf<{ n: number }>(await server.database.db.execute(sql`select count(*)::int as n from quota_holds where tenant_id = ${tenant}`))[0]!.n
+        await settings(tenant, 'q', { quota_bytes: 100_000 })
+        await stored(await put(tenant, 'q', 'k', random(80_000)))
+        // The replace holds the 10,000 bytes it adds, and waits before its commit...
+        const held = holdAt('commit:quota-held')
+        const replacing = put(tenant, 'q', 'k', random(90_000))
+        await held.reached
+        expect(await holds()).toBe(1)
+        // ...while the object it would replace is deleted and its room taken.
+        expect((await fetch(url(`/v1/objects/by-key/q/${tenant}/k`), { method: 'DELETE', headers: asAdmin })).status).toBe(204)
+        await stored(await post(tenant, 'q', random(90_000)))
+        held.release()
+        await expectError(await replacing, 413, 'quota_exceeded')
+        expect((await usage(tenant)).logical_bytes).toBe(90_000)
+        // A key held (409) and a failed precondition (412) give their holds back.
+        await stored(await post(tenant, 'q', random(100), 'dup'))
+        await expectError(await post(tenant, 'q', random(100), 'dup'), 409, 'key_exists')
+        await expectError(await put(tenant, 'q', 'dup', random(100), { 'if-match': '"sha256:0"' }), 412, 'precondition_failed')
+        expect(await holds()).toBe(0)
+        expect((await usage(tenant)).logical_bytes).toBe(90_100)
+        await expectConsistent()
+      })
+
+      test('a hold whose commit never came (its process died) counts against the quota until GC drops it as stale', async () => {
+        const tenant = unique('t')
+        const db = server.database.db
+        await settings(tenant, 'q', { quota_objects: 2 })
+        await stored(await post(tenant, 'q', random(10)))
+        await db.execute(sql`insert into quota_holds (id, tenant_id, namespace, bytes, objects) values (gen_random_uuid(), ${tenant}, 'q', 10, 1)`)
+        await expectError(await post(tenant, 'q', random(10)), 413, 'quota_exceeded')
+        await gc()
+        await expectError(await post(tenant, 'q', random(10)), 413, 'quota_exceeded')
+        // Older than STUCK_UPLOAD_TIMEOUT_SECS (an hour here).
+        await db.execute(sql`update quota_holds set created_at = now() - interval '2 hours' where tenant_id = ${tenant}`)
+        await gc()
+        await stored(await post(tenant, 'q', random(10)))
+        await expectError(await post(tenant, 'q', random(10)), 413, 'quota_exceeded')
+        // A hold would make its transaction's commit asynchronous: taken inside another transaction, it refuses.
+        const inTransaction = db.transaction(async (tx) => {
+          await tx.execute(sql`select pg_current_xact_id()`)
+          await tx.execute(sql`select hold_quota(gen_random_uuid(), ${tenant}, 'q', null, 1)`)
+        })
+        expect(inTransaction).rejects.toThrow()
+        await inTransaction.catch(() => undefined)
       })
 
       test('a copy past the quota is refused and adds no reference', async () => {

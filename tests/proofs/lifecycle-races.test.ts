@@ -15,7 +15,8 @@ import { blobRow, expectError } from '../support/assertions'
  *     and GC passes run back to back leaves every listed version intact,
  *     at most one current per key, retention applied and fsck clean;
  *  2. concurrent uploads racing for the last room of a namespace's byte quota
- *     or a tenant's object quota: exactly the room is taken, the rest 413;
+ *     or a tenant's object quota, alone or beside session completions (which
+ *     commit without a hold): exactly the room is taken, the rest 413;
  *  3. a download streaming when its object expires, is deleted by the pass and
  *     its blob collected finishes with the exact bytes;
  *  4. overwrites and create-only uploads racing the expiry of their key never
@@ -345,6 +346,42 @@ for (const backend of storageBackends.filter((b) => b !== 'embedded')) {
         expect((await post(tenant, 'q', random(size))).status).toBe(201)
         await expectError(await post(tenant, 'q', random(size)), 413, 'quota_exceeded')
         expect((await usage(tenant)).logical_bytes).toBe(quota)
+        await expectCollectedAndClean()
+      }, 60_000)
+
+      test("uploads (each with a hold) and session completions (checked under the tenant's lock) racing for a quota of ten objects take exactly ten", async () => {
+        const tenant = unique('quota-mixed')
+        const size = 8 * 1024
+        await settings(tenant, 'q', { quota_objects: 10 })
+        const sessions = await Promise.all(
+          Array.from({ length: 8 }, async () => {
+            const created = await fetch(url(`/v1/uploads?${place(tenant, 'q')}`), { method: 'POST' })
+            expect(created.status).toBe(201)
+            const { id } = (await created.json()) as { id: string }
+            const patched = await fetch(url(`/v1/uploads/${id}?tenant_id=${tenant}`), { method: 'PATCH', body: random(size), headers: { 'upload-offset': '0' } })
+            expect(patched.status).toBe(204)
+            return id
+          }),
+        )
+        const responses = await Promise.all([
+          ...sessions.map((id) => fetch(url(`/v1/uploads/${id}/complete?tenant_id=${tenant}`), { method: 'POST' })),
+          ...Array.from({ length: clients }, () => post(tenant, 'q', random(size))),
+        ])
+        let accepted = 0
+        for (const [i, response] of responses.entries()) {
+          if (response.status === 201) accepted++
+          else {
+            await expectError(response, 413, 'quota_exceeded')
+            // A completion refused leaves its session open: cancelled, it leaves nothing.
+            if (i < sessions.length) expect((await fetch(url(`/v1/uploads/${sessions[i]}?tenant_id=${tenant}`), { method: 'DELETE' })).status).toBe(204)
+          }
+        }
+        expect(accepted).toBe(10)
+        expect((await usage(tenant)).objects).toBe(10)
+        expect(await rowsOfTenant(tenant)).toBe(10)
+        expect(await stagedLeftovers()).toEqual([])
+        const holds = rowsOf<{ n: number }>(await server.database.db.execute(sql`select count(*)::int as n from quota_holds where tenant_id = ${tenant}`))[0]!.n
+        expect(holds).toBe(0)
         await expectCollectedAndClean()
       }, 60_000)
 
