@@ -3,7 +3,7 @@
  * race deterministically (a commit holding a blob lock while GC runs, GC holding
  * it while a commit arrives). With nothing registered a point costs one lookup.
  */
-export type BarrierPoint = 'commit:blobs-locked' | 'commit:quota-held' | 'gc:blob-unlinked' | 'download:before-send' | 'scrub:blob-checked' | 'complete:sealed'
+export type BarrierPoint = 'commit:blobs-locked' | 'commit:quota-held' | 'gc:blob-unlinked' | 'lifecycle:prune-locked' | 'download:before-send' | 'scrub:blob-checked' | 'complete:sealed'
 
 const holds = new Map<BarrierPoint, () => Promise<void>>()
 

@@ -304,6 +304,24 @@ for (const backend of storageBackends) {
         await expectConsistent()
       })
 
+      test('a newer version deleted by id while the pass prunes leaves the next older one kept in its place', async () => {
+        const tenant = unique('t')
+        await settings(tenant, 'v', { versioning: true, keep_versions: 1 })
+        const made: ObjectJson[] = []
+        for (let i = 0; i < 4; i++) made.push(await stored(await put(tenant, 'v', 'k', random(10)), i === 0 ? 201 : 200))
+        // Noncurrent, newest first: made[2] (kept), made[1] and made[0] (past keep_versions).
+        const held = holdAt('lifecycle:prune-locked')
+        const pass = lifecycle()
+        await held.reached
+        expect((await fetch(url(`/v1/objects/${made[2]!.id}?tenant_id=${tenant}`), { method: 'DELETE', headers: asAdmin })).status).toBe(204)
+        held.release()
+        expect((await pass).pruned_versions).toBe(1)
+        expect((await versions(tenant, 'v', 'k')).map((o) => o.id)).toEqual([made[3]!.id, made[1]!.id])
+        await expectError(await byId(tenant, made[0]!.id), 404, 'not_found')
+        expect((await usage(tenant)).objects).toBe(2)
+        await expectConsistent()
+      })
+
       test('a rollback is a copy of the old version onto the key: it becomes current, no bytes move', async () => {
         const tenant = unique('t')
         await settings(tenant, 'v', { versioning: true })
