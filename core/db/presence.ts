@@ -26,11 +26,8 @@ export interface Claim {
 }
 
 export async function claimDatabase(databaseUrl: string, presence: Presence): Promise<Claim> {
-  const session = connectPostgres(databaseUrl, {
-    max: 1,
-    idle_timeout: 0,
-    connection: { application_name: `juststorage pid ${process.pid}`, lock_timeout: claimWaitMs },
-  })
+  const connection = { application_name: `juststorage pid ${process.pid}`, lock_timeout: claimWaitMs }
+  const session = connectPostgres(databaseUrl, { max: 1, idle_timeout: 0, connection })
   try {
     if (presence === 'service') await session`select pg_advisory_lock_shared(${presenceLockId})`
     else await session`select pg_advisory_lock(${presenceLockId})`
