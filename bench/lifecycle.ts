@@ -3,8 +3,8 @@
  *
  * Settings: the 4 KiB upload without a key, the replacing PUT by key and the
  * download by id, each on a namespace without settings and on one with
- * versioning and a quota far out of reach (so every commit takes the tenant's
- * quota lock and a replaced key keeps its old version, as users get), side by
+ * versioning and a quota far out of reach (so every upload takes a quota hold
+ * before its commit and a replaced key keeps its old version, as users get), side by
  * side in the same run: plain, lifecycle, lifecycle, plain, so that a drift of
  * the disk falls on both alike. Every run must answer no error; the objects
  * counted afterwards match the answers, a replaced key of the versioned
@@ -104,7 +104,7 @@ async function versionsOf(base: string, namespace: string, key: string): Promise
 
 /**
  * The namespace's objects once the requests wrk left in flight have committed
- * (unchanged over 100 ms): when commits queue on the quota lock they may land
+ * (unchanged over 100 ms): when commits queue behind their quota holds they may land
  * well after wrk stops, and the next run of the same namespace must not count them.
  */
 async function settledCount(base: string, namespace: string): Promise<number> {

@@ -285,7 +285,7 @@ export function tableNotes(results: Results): string {
       `the small session is one chunk. A copy is POST /v1/objects with X-Copy-Source into the source's class (hot), of a session's object and of a ${sizeText(smallCopyBytes)} one.`,
     `- List phases run only on PostgreSQL (socket) and embedded: listing reads the database alone.`,
     `- Namespace settings rows, on every backend: the same wrk runs as the 4 KiB phases, on a namespace without settings and on one with ` +
-      `${JSON.stringify(lifecycleSettings)} (every commit then takes the tenant's quota lock; a replaced key keeps its old version, so that namespace grows), ` +
+      `${JSON.stringify(lifecycleSettings)} (every upload then takes a quota hold before its commit; a replaced key keeps its old version, so that namespace grows), ` +
       `${s.settingsSecs} s each in the order plain, settings, settings, plain; means of the two runs of each.`,
     `- Lifecycle pass rows, where the list phases run: ${s.lifecycleObjects.toLocaleString('en-US')} objects written into the database, every hundredth expired a minute before ` +
       `(each with a 4 KiB blob of its own); one POST /v1/admin/lifecycle timed from request to answer. The GETs by id (of ${s.smallSeeded.toLocaleString('en-US')} uploaded objects) come ` +

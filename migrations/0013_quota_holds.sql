@@ -1,4 +1,7 @@
-CREATE TABLE "quota_holds" (
+-- Unlogged: a hold lives for one commit, and writing it costs no WAL. A crash of
+-- the database empties the table, and a commit whose hold is gone is checked
+-- under the tenant's lock instead, exactly.
+CREATE UNLOGGED TABLE "quota_holds" (
 	"id" uuid PRIMARY KEY NOT NULL,
 	"tenant_id" text NOT NULL,
 	"namespace" text NOT NULL,
@@ -7,8 +10,7 @@ CREATE TABLE "quota_holds" (
 	"created_at" timestamp(6) with time zone DEFAULT clock_timestamp() NOT NULL
 );
 --> statement-breakpoint
-CREATE INDEX "quota_holds_tenant_idx" ON "quota_holds" USING btree ("tenant_id","namespace");--> statement-breakpoint
-CREATE INDEX "quota_holds_created_idx" ON "quota_holds" USING btree ("created_at");
+CREATE INDEX "quota_holds_tenant_idx" ON "quota_holds" USING btree ("tenant_id","namespace");
 --> statement-breakpoint
 -- What a tenant's quotas count: the usage counters and the holds of commits in
 -- flight (but `p_except`'s), read in one statement so that a commit turning its
@@ -26,59 +28,104 @@ LANGUAGE sql STABLE AS $$
 	FROM used
 $$;
 --> statement-breakpoint
--- Holds room under the namespace's and tenant's quotas for the commit of object
--- p_id, of p_size_bytes to key p_key (an object it would replace counted as
--- freed), or raises JSQUO when there is none; false when no quota applies. Its
--- transaction is short and needs no WAL flush of its own (the commit that uses
--- the hold flushes it, WAL being written in order), so the tenant's lock is
--- held for a moment, never across a commit. So it must run in a transaction of
--- its own, which it checks: it would make any other's commit asynchronous too.
-CREATE FUNCTION "hold_quota"("p_id" uuid, "p_tenant_id" text, "p_namespace" text, "p_key" text, "p_size_bytes" bigint)
-RETURNS boolean
-LANGUAGE plpgsql AS $$
+-- Holds room under the namespaces' and the tenant's quotas for the commits of
+-- objects p_ids (of p_sizes bytes, to p_keys in p_namespaces; an object a
+-- commit would replace counted as freed), in order: each gets a hold, or is
+-- refused ('namespace' or 'tenant') when there is no room, or gets neither
+-- (held false, refused null) when no quota applies. One call serves the
+-- commits a process has waiting for the tenant, so the tenant's lock is taken
+-- once for all of them. It writes an unlogged table only, so its commit waits
+-- for no WAL flush and the lock is held for a moment; called in a transaction
+-- of its own, never across a commit.
+CREATE FUNCTION "hold_quotas"("p_tenant_id" text, "p_ids" uuid[], "p_namespaces" text[], "p_keys" text[], "p_sizes" bigint[])
+RETURNS TABLE ("hold_id" uuid, "held" boolean, "refused" text)
+-- Its statements take arrays, which a custom plan would plan anew on every call.
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
-	versioned boolean;
-	quota_bytes_ns bigint;
-	quota_objects_ns bigint;
 	quota_bytes_tenant bigint;
 	quota_objects_tenant bigint;
-	replaced_size bigint;
+	names text[];
+	versioned boolean[];
+	quota_bytes_ns bigint[];
+	quota_objects_ns bigint[];
+	used_bytes_ns bigint[];
+	used_objects_ns bigint[];
+	used_bytes_tenant bigint;
+	used_objects_tenant bigint;
+	replaced bigint[];
+	granted uuid[] := '{}';
+	granted_namespaces text[] := '{}';
+	granted_bytes bigint[] := '{}';
+	granted_objects integer[] := '{}';
+	i integer;
+	n integer;
 	added_bytes bigint;
-	added_objects bigint;
-	used record;
+	added_objects integer;
 BEGIN
-	IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
-		RAISE EXCEPTION 'hold_quota runs in a transaction of its own';
-	END IF;
-	SELECT s.versioning, s.quota_bytes, s.quota_objects INTO versioned, quota_bytes_ns, quota_objects_ns
-	FROM namespace_settings s WHERE s.tenant_id = p_tenant_id AND s.namespace = p_namespace;
 	SELECT q.quota_bytes, q.quota_objects INTO quota_bytes_tenant, quota_objects_tenant
 	FROM tenant_quotas q WHERE q.tenant_id = p_tenant_id;
-	IF coalesce(quota_bytes_ns, quota_objects_ns, quota_bytes_tenant, quota_objects_tenant) IS NULL THEN
-		RETURN false;
+	SELECT array_agg(d.namespace), array_agg(coalesce(s.versioning, false)), array_agg(s.quota_bytes), array_agg(s.quota_objects)
+	INTO names, versioned, quota_bytes_ns, quota_objects_ns
+	FROM (SELECT DISTINCT unnest(p_namespaces) AS namespace) d
+	LEFT JOIN namespace_settings s ON s.tenant_id = p_tenant_id AND s.namespace = d.namespace;
+	IF coalesce(quota_bytes_tenant, quota_objects_tenant) IS NULL
+		AND NOT EXISTS (SELECT 1 FROM unnest(quota_bytes_ns, quota_objects_ns) AS q(b, o) WHERE b IS NOT NULL OR o IS NOT NULL) THEN
+		RETURN QUERY SELECT unnest(p_ids), false, NULL::text;
+		RETURN;
 	END IF;
-	PERFORM set_config('synchronous_commit', 'off', true);
+	-- Read before the lock: a commit checks that its hold still covers what it replaces.
+	SELECT array_agg(r.size_bytes ORDER BY k.ord) INTO replaced
+	FROM unnest(p_namespaces, p_keys) WITH ORDINALITY AS k(namespace, key, ord)
+	LEFT JOIN LATERAL (
+		SELECT o.size_bytes FROM objects o
+		WHERE o.tenant_id = p_tenant_id AND o.namespace = k.namespace AND o.key = k.key AND o.status = 'COMMITTED' AND o.noncurrent_since IS NULL
+	) r ON true;
+
 	PERFORM pg_advisory_xact_lock(hashtextextended('quota/' || p_tenant_id, 0));
-	-- A versioned namespace keeps the object it replaces: nothing is freed.
-	IF p_key IS NOT NULL AND NOT coalesce(versioned, false) THEN
-		SELECT o.size_bytes INTO replaced_size FROM objects o
-		WHERE o.tenant_id = p_tenant_id AND o.namespace = p_namespace AND o.key = p_key AND o.status = 'COMMITTED'
-			AND o.noncurrent_since IS NULL;
-	END IF;
-	added_bytes := p_size_bytes - coalesce(replaced_size, 0);
-	added_objects := CASE WHEN replaced_size IS NULL THEN 1 ELSE 0 END;
-	SELECT * INTO used FROM quota_in_use(p_tenant_id, p_namespace, p_id);
-	IF used.namespace_bytes + added_bytes > quota_bytes_ns OR used.namespace_objects + added_objects > quota_objects_ns THEN
-		RAISE EXCEPTION 'The namespace''s quota would be exceeded' USING ERRCODE = 'JSQUO';
-	END IF;
-	IF used.tenant_bytes + added_bytes > quota_bytes_tenant OR used.tenant_objects + added_objects > quota_objects_tenant THEN
-		RAISE EXCEPTION 'The tenant''s quota would be exceeded' USING ERRCODE = 'JSQUO';
-	END IF;
-	-- What the commit may add: a replace that frees bytes holds none.
+	SELECT array_agg(u.namespace_bytes ORDER BY d.ord), array_agg(u.namespace_objects ORDER BY d.ord), min(u.tenant_bytes), min(u.tenant_objects)
+	INTO used_bytes_ns, used_objects_ns, used_bytes_tenant, used_objects_tenant
+	FROM unnest(names) WITH ORDINALITY AS d(namespace, ord), LATERAL quota_in_use(p_tenant_id, d.namespace, NULL) u;
+
+	FOR i IN 1 .. cardinality(p_ids) LOOP
+		n := array_position(names, p_namespaces[i]);
+		hold_id := p_ids[i];
+		refused := NULL;
+		held := false;
+		-- Another namespace of the batch has a quota, this one and its tenant none.
+		IF coalesce(quota_bytes_ns[n], quota_objects_ns[n], quota_bytes_tenant, quota_objects_tenant) IS NULL THEN
+			RETURN NEXT;
+			CONTINUE;
+		END IF;
+		-- A versioned namespace keeps the object it replaces: nothing is freed.
+		IF versioned[n] OR replaced[i] IS NULL THEN
+			added_bytes := p_sizes[i];
+			added_objects := 1;
+		ELSE
+			added_bytes := p_sizes[i] - replaced[i];
+			added_objects := 0;
+		END IF;
+		IF used_bytes_ns[n] + added_bytes > quota_bytes_ns[n] OR used_objects_ns[n] + added_objects > quota_objects_ns[n] THEN
+			refused := 'namespace';
+		ELSIF used_bytes_tenant + added_bytes > quota_bytes_tenant OR used_objects_tenant + added_objects > quota_objects_tenant THEN
+			refused := 'tenant';
+		ELSE
+			-- What the commit may add, counted for the ones after it: a replace that frees bytes holds none.
+			added_bytes := greatest(added_bytes, 0);
+			used_bytes_ns[n] := used_bytes_ns[n] + added_bytes;
+			used_objects_ns[n] := used_objects_ns[n] + added_objects;
+			used_bytes_tenant := used_bytes_tenant + added_bytes;
+			used_objects_tenant := used_objects_tenant + added_objects;
+			granted := granted || p_ids[i];
+			granted_namespaces := granted_namespaces || p_namespaces[i];
+			granted_bytes := granted_bytes || added_bytes;
+			granted_objects := granted_objects || added_objects;
+			held := true;
+		END IF;
+		RETURN NEXT;
+	END LOOP;
 	INSERT INTO quota_holds (id, tenant_id, namespace, bytes, objects)
-	VALUES (p_id, p_tenant_id, p_namespace, greatest(added_bytes, 0), added_objects)
+	SELECT g.id, p_tenant_id, g.namespace, g.bytes, g.objects FROM unnest(granted, granted_namespaces, granted_bytes, granted_objects) AS g(id, namespace, bytes, objects)
 	ON CONFLICT (id) DO UPDATE SET bytes = excluded.bytes, objects = excluded.objects, created_at = excluded.created_at;
-	RETURN true;
 END
 $$;
 --> statement-breakpoint

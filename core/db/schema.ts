@@ -198,11 +198,13 @@ export const tenantQuotas = pgTable('tenant_quotas', {
 })
 
 /**
- * Room a commit has been granted under a quota before it runs (hold_quota,
+ * Room a commit has been granted under a quota before it runs (hold_quotas,
  * migrations/0013): taken in a short transaction under the tenant's quota
  * lock, and removed by the commit itself, which then needs no lock. Quota
- * checks count the holds beside the usage counters. A hold whose commit never
- * came (its process died) is removed by GC after STUCK_UPLOAD_TIMEOUT_SECS.
+ * checks count the holds beside the usage counters. Unlogged (in the
+ * migration): a hold lives for one commit, and one lost in a crash only means
+ * its commit is checked under the lock. A hold whose commit never came (its
+ * process died) is removed by GC after STUCK_UPLOAD_TIMEOUT_SECS.
  */
 export const quotaHolds = pgTable(
   'quota_holds',
@@ -215,7 +217,7 @@ export const quotaHolds = pgTable(
     objects: integer('objects').notNull(),
     createdAt: instant('created_at').notNull().default(sql`clock_timestamp()`),
   },
-  (table) => [index('quota_holds_tenant_idx').on(table.tenantId, table.namespace), index('quota_holds_created_idx').on(table.createdAt)],
+  (table) => [index('quota_holds_tenant_idx').on(table.tenantId, table.namespace)],
 )
 
 /** The last run of each background job, for the admin status page. */
