@@ -802,7 +802,9 @@ export interface operations {
             query: {
                 namespace: string;
                 tenant_id?: string;
+                /** @description Items per page, 1–1000 (100) */
                 limit?: number;
+                /** @description next_cursor of the page before */
                 cursor?: string;
             };
             header?: never;
@@ -2112,7 +2114,20 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "*/*"?: never;
+                "application/json": {
+                    /** @description Keep a replaced or deleted object as a noncurrent version */
+                    versioning?: boolean;
+                    /** @description Noncurrent versions kept per key; older ones are deleted (null: all) */
+                    keep_versions?: number | null;
+                    /** @description Seconds after its upload that an object sent without an expiry expires */
+                    default_expires_in?: number | null;
+                    /** @description Seconds without a read after which a hot object moves to cold */
+                    cold_after_idle_secs?: number | null;
+                    /** @description Logical bytes the namespace may hold */
+                    quota_bytes?: number | null;
+                    /** @description Committed objects the namespace may hold */
+                    quota_objects?: number | null;
+                };
             };
         };
         responses: {
@@ -2356,7 +2371,12 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "*/*"?: never;
+                "application/json": {
+                    /** @description Logical bytes the tenant may hold (null: no limit) */
+                    quota_bytes?: number | null;
+                    /** @description Committed objects the tenant may hold (null: no limit) */
+                    quota_objects?: number | null;
+                };
             };
         };
         responses: {
@@ -2438,7 +2458,25 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "*/*"?: never;
+                "application/json": {
+                    namespace?: string;
+                    tenant_id?: string;
+                    limit?: number;
+                    cursor?: string;
+                    order?: "asc" | "desc" | "relevance";
+                    key_prefix?: string;
+                    key_contains?: string;
+                    content_type?: string;
+                    storage_class?: string;
+                    min_size?: number;
+                    max_size?: number;
+                    created_after?: string;
+                    created_before?: string;
+                    metadata?: {
+                        [key: string]: unknown;
+                    };
+                    text?: string;
+                };
             };
         };
         responses: {
@@ -2625,7 +2663,12 @@ export interface operations {
     };
     "getV1Api-keys": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page, 1–1000 (100) */
+                limit?: number;
+                /** @description next_cursor of the page before */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2709,7 +2752,13 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "*/*"?: never;
+                "application/json": {
+                    name: string;
+                    tenant_id?: string;
+                    permissions: string[];
+                    namespaces?: string[] | null;
+                    expires_at?: string | null;
+                };
             };
         };
         responses: {
@@ -2956,7 +3005,15 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "*/*"?: never;
+                "application/json": {
+                    method: "GET" | "PUT";
+                    namespace: string;
+                    tenant_id?: string;
+                    key?: string;
+                    id?: string;
+                    expires_in?: number;
+                    max_bytes?: number;
+                };
             };
         };
         responses: {
@@ -3031,7 +3088,14 @@ export interface operations {
     };
     getV1AdminAudit: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page, 1–1000 (100) */
+                limit?: number;
+                /** @description next_cursor of the page before */
+                cursor?: string;
+                /** @description Only this tenant's events (or X-Tenant) */
+                tenant_id?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3298,12 +3362,38 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `jobs`: gc, scrub, reaper and orphan_sweep, each with `last_run` ({started_at, finished_at, outcome, error} of the last run in any replica; null before the first) and `next_run_at` (when this replica runs it next; null if it does not schedule it). `queues`: counts of blobs and objects waiting for background work. `disks`: free and total bytes per storage root. */
+            /** @description `jobs`: gc, scrub, lifecycle, reaper and orphan_sweep, each with `last_run` (of the last run in any replica; null before the first) and `next_run_at` (when this replica runs it next; null if it does not schedule it). `queues`: counts of blobs and objects waiting for background work. `disks`: free and total bytes per storage root. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": {
+                        jobs: {
+                            [key: string]: {
+                                last_run: (({
+                                    started_at: ((string | null) | null) | null;
+                                    finished_at: ((string | null) | null) | null;
+                                    outcome: (({
+                                        [key: string]: unknown;
+                                    } | null) | null) | null;
+                                    error: ((string | null) | null) | null;
+                                } | null) | null) | null;
+                                next_run_at: ((string | null) | null) | null;
+                            };
+                        };
+                        queues: {
+                            [key: string]: number;
+                        };
+                        disks: {
+                            [key: string]: {
+                                path: string;
+                                free_bytes: number;
+                                total_bytes: number;
+                            };
+                        };
+                    };
+                };
             };
             /** @description No valid credential (unauthenticated) */
             401: {

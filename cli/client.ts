@@ -5,6 +5,9 @@ import { apiError, CliError, networkError } from './errors'
 
 export type Api = Client<paths>
 
+/** The JSON body an operation takes, as the document describes it. */
+export type JsonBody<P extends keyof paths, M extends 'post' | 'put'> = paths[P][M] extends { requestBody: { content: { 'application/json': infer B } } } ? B : never
+
 /** The typed client of the service: the credential as a Bearer token, the tenant (for an admin) as X-Tenant, and no answer at all as a network error. */
 export function apiClient(settings: Settings): Api {
   const headers: Record<string, string> = { 'user-agent': 'juststorage-cli' }

@@ -94,15 +94,8 @@ export async function ok<T>(call: Promise<{ data?: T; error?: unknown; response:
   return data as T
 }
 
-/**
- * The document declares the JSON bodies that the service parses itself (search,
- * presign, API keys) as any media type, so the generated types know no shape
- * for them; the console's own types describe what it sends.
- */
-export const jsonBody = <T extends object>(body: T) => body as never
-
-/** Paging parameters of operations whose document declares none (the audit trail, the API keys). */
-export const undeclaredQuery = (query: { limit: number; cursor?: string }) => query as never
+/** The JSON body an operation takes, as the document describes it. */
+export type JsonBody<P extends keyof paths, M extends 'post' | 'put'> = paths[P][M] extends { requestBody: { content: { 'application/json': infer B } } } ? B : never
 
 /** The service's counts may come as strings (bigint columns). */
 export const count = (value: string | number | null | undefined) => Number(value ?? 0)

@@ -1,6 +1,6 @@
 import { statfsSync } from 'node:fs'
 import { sql } from 'drizzle-orm'
-import { Elysia } from 'elysia'
+import { Elysia, t } from 'elysia'
 import { rowsOf, type Db } from '../core/db/client'
 import { blobs } from '../core/db/schema'
 import { collectable } from '../core/db/collectable'
@@ -16,6 +16,25 @@ export interface StatusDeps {
   nextRuns: NextRuns
 }
 
+const LastRun = t.Object({
+  started_at: t.Nullable(t.String()),
+  finished_at: t.Nullable(t.String()),
+  outcome: t.Nullable(t.Record(t.String(), t.Unknown())),
+  error: t.Nullable(t.String()),
+})
+
+const AdminStatus = t.Object(
+  {
+    jobs: t.Record(t.String(), t.Object({ last_run: t.Nullable(LastRun), next_run_at: t.Nullable(t.String()) })),
+    queues: t.Record(t.String(), t.Number()),
+    disks: t.Record(t.String(), t.Object({ path: t.String(), free_bytes: t.Number(), total_bytes: t.Number() })),
+  },
+  {
+    description:
+      '`jobs`: gc, scrub, lifecycle, reaper and orphan_sweep, each with `last_run` (of the last run in any replica; null before the first) and `next_run_at` (when this replica runs it next; null if it does not schedule it). `queues`: counts of blobs and objects waiting for background work. `disks`: free and total bytes per storage root.',
+  },
+)
+
 /** GET /v1/admin/status: each background job's last and next run, queue depths, free disk per root. */
 export const adminStatusRoutes = (deps: StatusDeps) =>
   new Elysia({ name: 'admin-status' }).get(
@@ -27,16 +46,8 @@ export const adminStatusRoutes = (deps: StatusDeps) =>
     }),
     {
       beforeHandle: requireAdmin,
-      detail: {
-        summary: 'Background jobs, queues and disks',
-        responses: {
-          200: {
-            description:
-              '`jobs`: gc, scrub, reaper and orphan_sweep, each with `last_run` ({started_at, finished_at, outcome, error} of the last run in any replica; null before the first) and `next_run_at` (when this replica runs it next; null if it does not schedule it). `queues`: counts of blobs and objects waiting for background work. `disks`: free and total bytes per storage root.',
-          },
-          ...errorResponses(...authErrors),
-        },
-      },
+      response: { 200: AdminStatus },
+      detail: { summary: 'Background jobs, queues and disks', responses: errorResponses(...authErrors) },
     },
   )
 

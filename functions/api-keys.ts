@@ -8,11 +8,11 @@ import type { Db } from '../core/db/client'
 import type { ApiKeyRow } from '../core/db/schema'
 import { parseDbTime } from '../core/db/time'
 import { ApiError } from '../core/errors'
-import { strictJson } from '../core/http/json-body'
+import { jsonRequestBody, strictJson } from '../core/http/json-body'
 import { RequestParams } from '../core/http/params'
 import { parseNamespace, parseObjectId, parseTenant, parseTimestamp } from '../core/identifiers'
 import { parseLimit } from './list'
-import { authErrors, errorResponses } from './openapi'
+import { authErrors, errorResponses, pageQuery } from './openapi'
 
 const NewKeyBody = Type.Object(
   {
@@ -108,7 +108,7 @@ export const apiKeyRoutes = (db: Db) =>
         parse: strictJson(NewKeyBody),
         body: NewKeyBody,
         response: { 201: t.Composite([ApiKeySchema, t.Object({ key: t.String() })]) },
-        detail: { summary: 'Create an API key (the secret is shown only in this response)', responses: errorResponses(400, ...authErrors, 415) },
+        detail: { summary: 'Create an API key (the secret is shown only in this response)', requestBody: jsonRequestBody(NewKeyBody), responses: errorResponses(400, ...authErrors, 415) },
       },
     )
     .get(
@@ -121,7 +121,7 @@ export const apiKeyRoutes = (db: Db) =>
       },
       {
         response: { 200: t.Object({ api_keys: t.Array(ApiKeySchema), next_cursor: t.Nullable(t.String()) }) },
-        detail: { summary: 'List API keys of the tenant', responses: errorResponses(400, ...authErrors) },
+        detail: { summary: 'List API keys of the tenant', parameters: [...pageQuery], responses: errorResponses(400, ...authErrors) },
       },
     )
     .get(

@@ -4,7 +4,7 @@ import type { Db } from '../core/db/client'
 import { RequestParams } from '../core/http/params'
 import { requireAdmin } from './admin-guard'
 import { parseLimit } from './list'
-import { authErrors, errorResponses } from './openapi'
+import { authErrors, errorResponses, pageQuery } from './openapi'
 
 const AuditEventSchema = t.Object({
   id: t.Integer(),
@@ -27,6 +27,6 @@ export const auditRoutes = (db: Db) =>
     {
       beforeHandle: requireAdmin,
       response: { 200: t.Object({ events: t.Array(AuditEventSchema), next_cursor: t.Nullable(t.String()) }) },
-      detail: { summary: 'The audit trail (key changes, deletes, admin actions)', responses: errorResponses(400, ...authErrors) },
+      detail: { summary: 'The audit trail (key changes, deletes, admin actions)', parameters: [...pageQuery, { in: 'query', name: 'tenant_id', required: false, description: "Only this tenant's events (or X-Tenant)", schema: { type: 'string' } }], responses: errorResponses(400, ...authErrors) },
     },
   )

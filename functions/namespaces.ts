@@ -4,7 +4,7 @@ import { principalOf } from '../core/auth/authenticate'
 import { authorizeObjects, visibleNamespaces } from '../core/auth/principal'
 import { recordAudit } from '../core/audit'
 import type { Db } from '../core/db/client'
-import { strictJson } from '../core/http/json-body'
+import { jsonRequestBody, strictJson } from '../core/http/json-body'
 import { RequestParams } from '../core/http/params'
 import { parseNamespace } from '../core/identifiers'
 import { maxExpiresInSecs } from '../core/lifecycle/expiry'
@@ -85,7 +85,12 @@ export const namespaceRoutes = (db: Db) =>
         parse: strictJson(SettingsBody),
         body: SettingsBody,
         response: { 200: SettingsSchema },
-        detail: { summary: "Change a namespace's lifecycle settings (absent fields keep their value)", parameters: [placedTenantQuery], responses: errorResponses(400, ...authErrors, 415) },
+        detail: {
+          summary: "Change a namespace's lifecycle settings (absent fields keep their value)",
+          parameters: [placedTenantQuery],
+          requestBody: jsonRequestBody(SettingsBody),
+          responses: errorResponses(400, ...authErrors, 415),
+        },
       },
     )
     .get(

@@ -59,6 +59,11 @@ const header = (name: string, description: string): OpenAPIV3.ParameterObject =>
 
 /** The tenant of a route reached by id; an admin needs none. */
 /** The tenant of a request placed in one, as for uploads and lists. */
+/** A page's limit and the cursor of the page before, as every listing takes them. */
+export const pageQuery: OpenAPIV3.ParameterObject[] = [
+  { in: 'query', name: 'limit', required: false, description: 'Items per page, 1–1000 (100)', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+  { in: 'query', name: 'cursor', required: false, description: 'next_cursor of the page before', schema: { type: 'string' } },
+]
 export const placedTenantQuery = query('tenant_id', 'Tenant (or X-Tenant); an admin must name one')
 export const tenantQuery = query('tenant_id', 'Tenant (or X-Tenant); an admin naming none reaches the object in whatever tenant it is')
 
@@ -184,7 +189,8 @@ type Document = { paths: Record<string, Record<string, Operation>> }
 
 /**
  * The generator lets a route's response schemas and path/query schemas replace
- * its detail.responses and detail.parameters; merge them back, and name the
+ * its detail.responses and detail.parameters, and a route with a parse hook
+ * of its own gets a body of any media type; merge them back, and name the
  * by-key wildcard's parts so clients can fill them in.
  */
 function complete(document: Document, routes: Route[]): Document {
@@ -194,6 +200,7 @@ function complete(document: Document, routes: Route[]): Document {
     const detail = route.hooks.detail
     if (!operation || !detail) continue
     if (detail.responses) operation.responses = { ...detail.responses, ...operation.responses }
+    if (detail.requestBody) operation.requestBody = detail.requestBody
     for (const parameter of detail.parameters ?? []) {
       operation.parameters ??= []
       if (!operation.parameters.some((p) => p.name === parameter.name && p.in === parameter.in)) operation.parameters.push(parameter)

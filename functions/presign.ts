@@ -4,7 +4,7 @@ import { principalOf } from '../core/auth/authenticate'
 import { permissionFor, presignedUrl, type PresignKeys } from '../core/auth/presign'
 import { authorizeObjects } from '../core/auth/principal'
 import { ApiError } from '../core/errors'
-import { strictJson } from '../core/http/json-body'
+import { jsonRequestBody, strictJson } from '../core/http/json-body'
 import { RequestParams } from '../core/http/params'
 import { parseKey, parseNamespace, parseObjectId, parseTenant } from '../core/identifiers'
 import { authErrors, errorResponses } from './openapi'
@@ -59,6 +59,7 @@ export const presignRoutes = (keys: PresignKeys, maxUploadBytes: number) =>
         description:
           'The url is a path with query on this service that does that one operation without a credential until expires_at, acting with the signer\'s rights in that tenant and namespace. ' +
           'A changed path, method or parameter, a forged signature or an expired URL → 403; a revoked or expired signing key → 401.',
+        requestBody: jsonRequestBody(PresignBody),
         responses: errorResponses(400, ...authErrors, 415),
       },
     },

@@ -3,7 +3,7 @@ import { Elysia } from 'elysia'
 import { principalOf } from '../core/auth/authenticate'
 import { authorizeObjects } from '../core/auth/principal'
 import { ApiError } from '../core/errors'
-import { strictJson } from '../core/http/json-body'
+import { jsonRequestBody, strictJson } from '../core/http/json-body'
 import { PageSchema } from '../core/http/object-json'
 import { RequestParams } from '../core/http/params'
 import { parseKey, parseNamespace, parseStorageClass, parseTenant } from '../core/identifiers'
@@ -71,7 +71,7 @@ export const searchRoutes = (store: ObjectStore) =>
       parse: strictJson(SearchBody),
       body: SearchBody,
       response: { 200: PageSchema },
-      detail: { summary: 'Search objects by key, type, class, size, time, metadata and words (full text)', responses: errorResponses(400, ...authErrors, 415) },
+      detail: { summary: 'Search objects by key, type, class, size, time, metadata and words (full text)', requestBody: jsonRequestBody(SearchBody), responses: errorResponses(400, ...authErrors, 415) },
     },
   )
 

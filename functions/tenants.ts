@@ -3,7 +3,7 @@ import { Elysia, t } from 'elysia'
 import { principalOf } from '../core/auth/authenticate'
 import { recordAudit } from '../core/audit'
 import type { Db } from '../core/db/client'
-import { strictJson } from '../core/http/json-body'
+import { jsonRequestBody, strictJson } from '../core/http/json-body'
 import { parseTenant } from '../core/identifiers'
 import { tenantQuotasOf, updateTenantQuotas, type Quotas } from '../core/lifecycle/settings'
 import { requireAdmin } from './admin-guard'
@@ -37,7 +37,7 @@ export const tenantRoutes = (db: Db) =>
         parse: strictJson(QuotaBody),
         body: QuotaBody,
         response: { 200: QuotaSchema },
-        detail: { summary: "Set a tenant's quotas", responses: errorResponses(400, ...authErrors, 415) },
+        detail: { summary: "Set a tenant's quotas", requestBody: jsonRequestBody(QuotaBody), responses: errorResponses(400, ...authErrors, 415) },
       },
     )
     .get(

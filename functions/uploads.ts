@@ -11,7 +11,7 @@ import { uploadBytes } from '../core/metrics'
 import type { UploadSlots } from '../core/rate-limit'
 import { appendToSession, cancelSession, completeSession, createSession, findSession, listSessions, type SessionScope, type Sessions } from '../core/uploads/sessions'
 import { parseLimit } from './list'
-import { authErrors, errorResponses, expiryHeaders, jsonResponses, tenantQuery } from './openapi'
+import { authErrors, errorResponses, expiryHeaders, jsonResponses, pageQuery, tenantQuery } from './openapi'
 import { parseExpiry } from '../core/lifecycle/expiry'
 
 export const SessionSchema = t.Object({
@@ -118,8 +118,7 @@ export const uploadSessionRoutes = (sessions: Sessions, slots: UploadSlots) =>
           parameters: [
             { in: 'query', name: 'namespace', required: true, schema: { type: 'string' } },
             { in: 'query', name: 'tenant_id', schema: { type: 'string' } },
-            { in: 'query', name: 'limit', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
-            { in: 'query', name: 'cursor', schema: { type: 'string' } },
+            ...pageQuery,
           ],
           responses: { ...jsonResponses({ 200: t.Object({ uploads: t.Array(SessionSchema), next_cursor: t.Nullable(t.String()) }) }), ...errorResponses(400, ...authErrors) },
         },

@@ -1,6 +1,6 @@
 import { usageError } from '../errors'
 import { type Command, connect, print, type Values } from '../command'
-import { count, ok } from '../client'
+import { count, ok, type JsonBody } from '../client'
 import { formatBytes } from '../progress'
 
 const table = (rows: string[][]): string => {
@@ -25,15 +25,6 @@ export const usage: Command = {
   },
 }
 
-/** The JSON body of POST /v1/api-keys, which the document leaves undescribed. */
-interface ApiKeyRequest {
-  name: string
-  permissions: string[]
-  namespaces?: string[]
-  tenant_id?: string
-  expires_at?: string
-}
-
 const list = (text: Values[string]): string[] | undefined =>
   typeof text === 'string' ? text.split(',').map((item) => item.trim()).filter(Boolean) : undefined
 
@@ -46,15 +37,14 @@ export const keys: Command = {
     if (action === 'create' && rest.length === 0) {
       const permissions = list(values.permissions)
       if (typeof values.name !== 'string' || !permissions?.length) throw usageError('keys create needs --name and --permissions')
-      const body: ApiKeyRequest = { name: values.name, permissions, namespaces: list(values.namespaces), tenant_id: settings.tenant, expires_at: values['expires-at'] as string | undefined }
-      const created = await ok(api.POST('/v1/api-keys', { body: body as never }))
+      const body: JsonBody<'/v1/api-keys', 'post'> = { name: values.name, permissions, namespaces: list(values.namespaces), tenant_id: settings.tenant, expires_at: values['expires-at'] as string | undefined }
+      const created = await ok(api.POST('/v1/api-keys', { body }))
       print(values, created, () => `created key ${created.id} (${created.name}, tenant ${created.tenant_id}); it is shown only now:\n${created.key}`)
     } else if (action === 'ls' && rest.length === 0) {
       const all = []
       let cursor: string | undefined
       do {
-        // The document lists no query for this route; the service pages it as the API contract says.
-        const page = await ok(api.GET('/v1/api-keys', { params: { query: (cursor ? { cursor } : {}) as never } }))
+        const page = await ok(api.GET('/v1/api-keys', { params: { query: cursor ? { cursor } : {} } }))
         all.push(...page.api_keys)
         cursor = page.next_cursor ?? undefined
       } while (cursor)
@@ -82,8 +72,7 @@ export const admin: Command = {
       gc: () => ok(api.POST('/v1/admin/gc')),
       scrub: () => ok(api.POST('/v1/admin/scrub')),
       lifecycle: () => ok(api.POST('/v1/admin/lifecycle')),
-      // The document declares no body for the status; it is JSON all the same.
-      status: () => ok(api.GET('/v1/admin/status', { parseAs: 'json' })),
+      status: () => ok(api.GET('/v1/admin/status')),
     }
     const call = calls[positionals[0]!]
     if (!call) throw usageError(`admin ${positionals[0]}: not one of gc, scrub, lifecycle, status`)

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline/promises'
 import { CliError, rethrowAbout, usageError } from '../errors'
 import { type Command, connect, print } from '../command'
-import { count, ok } from '../client'
+import { count, ok, type JsonBody } from '../client'
 import { allUnder, objectsUnder, type StoredObject } from '../listing'
 import { folderPrefix, parseRemote, type Remote, remoteString } from '../location'
 
@@ -110,15 +110,6 @@ export const rm: Command = {
   },
 }
 
-/** The JSON body of POST /v1/presign, which the document leaves undescribed. */
-interface PresignRequest {
-  method: 'GET' | 'PUT'
-  namespace: string
-  key: string
-  tenant_id?: string
-  expires_in: number
-}
-
 export const presign: Command = {
   usage: 'presign js://<namespace>/<key> [--method GET|PUT] [--expires 3600]',
   options: { method: { type: 'string' }, expires: { type: 'string' } },
@@ -129,8 +120,8 @@ export const presign: Command = {
     const expiresIn = Number(values.expires ?? 3600)
     if (!Number.isInteger(expiresIn) || expiresIn < 1 || expiresIn > 604800) throw usageError('--expires takes 1 to 604800 seconds')
     const { api, settings } = connect(values)
-    const body: PresignRequest = { method, namespace: remote.namespace, key: remote.key, expires_in: expiresIn, ...(settings.tenant ? { tenant_id: settings.tenant } : {}) }
-    const signed = await ok(api.POST('/v1/presign', { body: body as never })).catch(rethrowAbout(remoteString(remote)))
+    const body: JsonBody<'/v1/presign', 'post'> = { method, namespace: remote.namespace, key: remote.key, expires_in: expiresIn, ...(settings.tenant ? { tenant_id: settings.tenant } : {}) }
+    const signed = await ok(api.POST('/v1/presign', { body })).catch(rethrowAbout(remoteString(remote)))
     // The service answers a path on itself.
     const url = signed.url.startsWith('/') ? `${settings.url}${signed.url}` : signed.url
     print(values, { ...signed, url }, () => url)

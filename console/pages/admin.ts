@@ -1,14 +1,7 @@
-import { ok, undeclaredQuery } from '../api'
+import { ok } from '../api'
 import { formatBytes, formatTime, h, table } from '../dom'
 import { describeFailure, guarded, type Session } from '../session'
 import { usageView } from '../usage'
-
-/** GET /v1/admin/status, which the document describes in prose only. */
-interface AdminStatus {
-  jobs: Record<string, { last_run: { started_at: string | null; finished_at: string | null; outcome: Record<string, unknown> | null; error: string | null } | null; next_run_at: string | null }>
-  queues: Record<string, number>
-  disks: Record<string, { path: string; free_bytes: number; total_bytes: number }>
-}
 
 const runnable = {
   gc: '/v1/admin/gc',
@@ -18,7 +11,7 @@ const runnable = {
 
 /** Background jobs with "run now", the audit trail, and any tenant's usage. */
 export async function adminPage(session: Session): Promise<Node> {
-  const [status, audit] = await Promise.all([ok(session.api.GET('/v1/admin/status')) as Promise<unknown> as Promise<AdminStatus>, auditView(session)])
+  const [status, audit] = await Promise.all([ok(session.api.GET('/v1/admin/status')), auditView(session)])
   const results = h('div', { class: 'run-result', 'aria-live': 'polite' })
   const run = (job: keyof typeof runnable) =>
     h('button', {
@@ -86,7 +79,7 @@ async function auditView(session: Session): Promise<HTMLElement> {
   const rows = h('tbody', {})
   const more = h('button', { type: 'button', hidden: true }, 'Older events')
   const load = async (cursor?: string) => {
-    const page = await ok(session.api.GET('/v1/admin/audit', { params: { query: undeclaredQuery({ limit: 50, cursor }) } }))
+    const page = await ok(session.api.GET('/v1/admin/audit', { params: { query: { limit: 50, cursor } } }))
     for (const event of page.events) {
       rows.append(h('tr', {}, ...[formatTime(event.at), event.actor, event.tenant_id ?? '—', event.action, event.target ?? '—', event.request_id ?? '—'].map((cell) => h('td', {}, cell))))
     }

@@ -1,23 +1,15 @@
-import { jsonBody, ok, undeclaredQuery } from '../api'
+import { ok, type JsonBody } from '../api'
 import { confirmButton, formatTime, h, table } from '../dom'
 import { guarded, type Session } from '../session'
 
 const permissions = ['objects:read', 'objects:write', 'objects:delete', 'keys:manage', 'admin']
-
-interface NewKey {
-  name: string
-  tenant_id?: string
-  permissions: string[]
-  namespaces?: string[]
-  expires_at?: string
-}
 
 /** The tenant's API keys: list, create (the secret shown once) and revoke. */
 export async function keysPage(session: Session): Promise<Node> {
   const keys = []
   let cursor: string | undefined
   do {
-    const page = await ok(session.api.GET('/v1/api-keys', { params: { query: undeclaredQuery({ limit: 1000, cursor }) } }))
+    const page = await ok(session.api.GET('/v1/api-keys', { params: { query: { limit: 1000, cursor } } }))
     keys.push(...page.api_keys)
     cursor = page.next_cursor ?? undefined
   } while (cursor)
@@ -63,12 +55,12 @@ function createForm(session: Session): HTMLElement {
     event.preventDefault()
     const data = new FormData(form)
     const text = (name: string) => String(data.get(name) ?? '').trim()
-    const body: NewKey = { name: text('name'), permissions: data.getAll('permissions').map(String) }
+    const body: JsonBody<'/v1/api-keys', 'post'> = { name: text('name'), permissions: data.getAll('permissions').map(String) }
     if (text('tenant_id')) body.tenant_id = text('tenant_id')
     if (text('namespaces')) body.namespaces = text('namespaces').split(',').map((name) => name.trim()).filter(Boolean)
     if (text('expires_at')) body.expires_at = new Date(text('expires_at')).toISOString()
     void guarded(session, async () => {
-      const created = await ok(session.api.POST('/v1/api-keys', { body: jsonBody(body) }))
+      const created = await ok(session.api.POST('/v1/api-keys', { body }))
       // The secret is in this answer only: shown here until the page changes, never stored.
       const secret = h('input', { type: 'text', readonly: true, value: created.key, class: 'new-secret', 'aria-label': 'The new key' })
       const list = h('button', { type: 'button', onclick: () => session.refresh() }, 'Done, I have copied it')

@@ -1,4 +1,4 @@
-import { count, credentialHeaders, failureOf, jsonBody, ok, serviceUrl } from '../api'
+import { count, credentialHeaders, failureOf, ok, serviceUrl, type JsonBody } from '../api'
 import { confirmButton, formatBytes, formatTime, h, table } from '../dom'
 import { guarded, type Session } from '../session'
 import { uploadFile, type StoredObject } from '../upload'
@@ -6,15 +6,7 @@ import { uploadFile, type StoredObject } from '../upload'
 /** The route of a namespace's folder: keys are split on '/' into folders, though to the service '/' means nothing. */
 export const objectsRoute = (namespace: string, prefix: string) => `#/objects?${new URLSearchParams({ namespace, prefix })}`
 
-interface SearchFilters {
-  namespace: string
-  limit: number
-  cursor?: string
-  key_prefix?: string
-  key_contains?: string
-  content_type?: string
-  metadata?: Record<string, unknown>
-}
+type SearchFilters = JsonBody<'/v1/objects/search', 'post'>
 
 interface Page {
   objects: StoredObject[]
@@ -119,7 +111,7 @@ class Browser {
     const more = h('button', { type: 'button', hidden: true }, 'Load more')
     const load = async (cursor?: string) => {
       const body: SearchFilters = { namespace: this.namespace, limit: pageSize, ...filters, ...(cursor ? { cursor } : {}) }
-      const page = (await ok(this.session.api.POST('/v1/objects/search', { body: jsonBody(body) }))) as Page
+      const page = (await ok(this.session.api.POST('/v1/objects/search', { body }))) as Page
       for (const object of page.objects) rows.append(this.objectRow(object, object.key ?? ''))
       more.hidden = page.next_cursor === null
       more.onclick = guarded(this.session, () => load(page.next_cursor ?? undefined))
@@ -190,7 +182,7 @@ class Browser {
 
   /** A link anyone may GET for an hour, copied to the clipboard, and shown in any case for when the clipboard is refused. */
   private async presign(object: StoredObject, where: HTMLElement) {
-    const signed = await ok(this.session.api.POST('/v1/presign', { body: jsonBody({ method: 'GET', namespace: this.namespace, id: object.id, expires_in: 3600 }) }))
+    const signed = await ok(this.session.api.POST('/v1/presign', { body: { method: 'GET', namespace: this.namespace, id: object.id, expires_in: 3600 } }))
     const url = new URL(signed.url, `${serviceUrl}/`).href
     const field = h('input', { type: 'text', readonly: true, value: url, class: 'presigned-url', 'aria-label': 'Presigned link' })
     let copied: string

@@ -41,6 +41,9 @@ export function strictJson(schema: TSchema) {
   }
 }
 
+/** How the document shows a body strictJson parses: the generator cannot see through a parse hook. */
+export const jsonRequestBody = (schema: TSchema) => ({ required: true, content: { 'application/json': { schema } } })
+
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** The body as text, counted as it streams: a chunked body has no length to check up front. */

@@ -104,6 +104,29 @@ describe('OpenAPI document and generated client on the embedded default', () => 
     }
   })
 
+  test('describes the JSON bodies the service parses itself, with their fields, and the paging of every listing', () => {
+    const bodies: [string, string, string[]][] = [
+      ['/v1/objects/search', 'post', ['namespace', 'key_prefix', 'metadata', 'text']],
+      ['/v1/presign', 'post', ['method', 'namespace', 'key', 'id', 'expires_in']],
+      ['/v1/api-keys', 'post', ['name', 'permissions', 'namespaces', 'expires_at']],
+      ['/v1/namespaces/{namespace}', 'put', ['versioning', 'keep_versions', 'quota_bytes']],
+      ['/v1/admin/tenants/{tenant_id}', 'put', ['quota_bytes', 'quota_objects']],
+    ]
+    for (const [path, method, fields] of bodies) {
+      const operation = document.paths[path]![method] as Operation & { requestBody: { required: boolean; content: Record<string, { schema: { properties: Record<string, unknown>; additionalProperties: boolean } }> } }
+      expect({ path, types: Object.keys(operation.requestBody.content), required: operation.requestBody.required }).toEqual({ path, types: ['application/json'], required: true })
+      const schema = operation.requestBody.content['application/json']!.schema
+      expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(fields))
+      expect(schema.additionalProperties).toBe(false)
+    }
+    for (const path of ['/v1/objects', '/v1/uploads', '/v1/api-keys', '/v1/admin/audit']) {
+      const names = ((document.paths[path]!.get as Operation & { parameters: { name: string }[] }).parameters ?? []).map((p) => p.name)
+      expect({ path, names }).toEqual({ path, names: expect.arrayContaining(['limit', 'cursor']) })
+    }
+    const status = (document.paths['/v1/admin/status']!.get as Operation).responses!['200']!.content!['application/json']!.schema as { properties?: Record<string, unknown> }
+    expect(Object.keys(status.properties ?? {})).toEqual(['jobs', 'queues', 'disks'])
+  })
+
   test('serves the Swagger UI from the pinned package, under a content security policy', async () => {
     const response = await fetch(`${server.url}/swagger`)
     expect(response.status).toBe(200)
