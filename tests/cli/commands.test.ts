@@ -61,6 +61,17 @@ describe('ls and stat', () => {
     expect(succeeded(await runCli(['ls', 'js://listing/dir/s'], fixture.env)).stdout).toBe('sub/\n')
   })
 
+  test('npx juststorage, from the checkout, runs the package bin', async () => {
+    const proc = Bun.spawn(['npx', '--no-install', 'juststorage', 'ls', 'js://listing'], {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH ?? '', HOME: join(fixture.work, 'npx-home'), npm_config_update_notifier: 'false', ...fixture.env },
+      stdout: 'pipe',
+      stderr: 'pipe',
+    })
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
+    expect({ code, stdout, stderr }).toEqual({ code: 0, stdout: 'a.txt\ndir/\nother/\n', stderr: '' })
+  })
+
   test('ls -l adds size, date and hash; --json gives the object JSON', async () => {
     const long = succeeded(await runCli(['ls', '-l', 'js://listing/dir/'], fixture.env)).stdout.trimEnd().split('\n')
     expect(long[0]).toMatch(/^ +21 {2}\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z {2}sha256:[0-9a-f]{64} {2}b\.txt$/)
