@@ -12,6 +12,7 @@ import { DatabaseInUse } from './core/db/presence'
 import { ForeignBlobs, refuseForeignBlobs } from './core/foreign-blobs'
 import { errorFields, log } from './core/log'
 import { backgroundWorkSettled, tracked } from './core/jobs'
+import { readFlushSecs } from './core/lifecycle/tiering'
 import { refreshSharedStorageMetrics, storageWalkSlot } from './core/metrics'
 import { tempDirectory } from './core/store/paths'
 
@@ -84,7 +85,7 @@ const schedules = [
   // Key usage times are written in batches rather than on every request.
   new Cron('*/30 * * * * *', { protect: true }, () => tracked(deps.auth.lastUsed.flush(database.background)).catch(() => {})),
   // Objects' last reads likewise, for tiering by idleness.
-  new Cron('*/30 * * * * *', { protect: true }, () => tracked(deps.reads.flush(database.background)).catch(() => {})),
+  new Cron(`*/${readFlushSecs} * * * * *`, { protect: true }, () => tracked(deps.reads.flush(database.background)).catch(() => {})),
   // Object counts and stored bytes come from the database every 30 s, not per request.
   new Cron('*/30 * * * * *', { protect: true }, refreshMetrics),
 ]

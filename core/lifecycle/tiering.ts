@@ -16,6 +16,16 @@ import { hexOf } from '../store/paths'
  * commit every read finds the object hot, after it cold: either way whole.
  */
 
+/** How often each replica writes the reads it served (main.ts). */
+export const readFlushSecs = 30
+
+/**
+ * A read another replica served may be unwritten for a flush interval, and
+ * its flush may take a moment: an object counts as idle only once that much
+ * more has passed, so no replica's read is missed.
+ */
+const unwrittenReadSecs = 2 * readFlushSecs
+
 interface Candidate {
   id: string
   content_hash: string
@@ -38,7 +48,8 @@ export async function moveIdleObjects(db: Db, stores: BlobStores, limit: number)
 }
 
 /**
- * Hot objects idle past their namespace's cold_after_idle_secs, least recently
+ * Hot objects idle past their namespace's cold_after_idle_secs (and the reads
+ * not yet written), least recently
  * used first (objects_idle_idx, a range per namespace), whose blob is sound:
  * damaged bytes stay for the scrubber's report.
  */
@@ -48,10 +59,10 @@ async function idleObjects(db: Db, limit: number): Promise<Candidate[]> {
       select idle.* from namespace_settings s
       cross join lateral (
         select o.id, o.content_hash, o.size_bytes, b.inline_data is not null as inline,
-          (now() - make_interval(secs => s.cold_after_idle_secs))::text as idle_before
+          (now() - make_interval(secs => s.cold_after_idle_secs + ${unwrittenReadSecs}))::text as idle_before
         from objects o join blobs b on b.storage_class = o.storage_class and b.content_hash = o.content_hash
         where o.tenant_id = s.tenant_id and o.namespace = s.namespace and o.status = 'COMMITTED' and o.storage_class = 'hot'
-          and coalesce(o.last_read_at, o.created_at) <= now() - make_interval(secs => s.cold_after_idle_secs)
+          and coalesce(o.last_read_at, o.created_at) <= now() - make_interval(secs => s.cold_after_idle_secs + ${unwrittenReadSecs})
           and b.corrupt_at is null
         order by coalesce(o.last_read_at, o.created_at)
         limit ${limit}) idle

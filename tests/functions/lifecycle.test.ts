@@ -367,7 +367,7 @@ for (const backend of storageBackends) {
     })
 
     describe('tiering', () => {
-      const idle = (tenant: string) => server.database.db.execute(sql`update objects set last_read_at = now() - interval '1 hour' where tenant_id = ${tenant}`)
+      const idle = (tenant: string) => server.database.db.execute(sql`update objects set last_read_at = now() - interval '2 hours' where tenant_id = ${tenant}`)
       const classOf = async (id: string) => (await server.database.db.select({ c: objects.storageClass }).from(objects).where(eq(objects.id, id)))[0]!.c
       const refs = async (storageClass: 'hot' | 'cold', hash: string) =>
         rowsOf<{ ref_count: number }>(await server.database.db.execute(sql`select ref_count from blobs where storage_class = ${storageClass} and content_hash = ${hash}`))[0]?.ref_count ?? null
@@ -411,6 +411,19 @@ for (const backend of storageBackends) {
         await expectBytes(await byId(tenant, made.twinA.id), shared)
         // A second pass finds nothing more to move.
         expect(await lifecycle()).toMatchObject({ moved_to_cold: 0 })
+      })
+
+      test('an object idle for cold_after_idle_secs moves only a minute later, when no replica can still hold a read of it unwritten', async () => {
+        const tenant = unique('t')
+        await settings(tenant, 'slack', { cold_after_idle_secs: 60 })
+        const object = await stored(await post(tenant, 'slack', random(10_000)))
+        const lastRead = (secondsAgo: number) => server.database.db.execute(sql`update objects set last_read_at = now() - make_interval(secs => ${secondsAgo}) where id = ${object.id}`)
+        await lastRead(90)
+        expect(await lifecycle()).toMatchObject({ moved_to_cold: 0 })
+        expect(await classOf(object.id)).toBe('hot')
+        await lastRead(125)
+        expect(await lifecycle()).toMatchObject({ moved_to_cold: 1 })
+        expect(await classOf(object.id)).toBe('cold')
       })
 
       test('reads racing the moves always get the right bytes', async () => {
